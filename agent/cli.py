@@ -1,0 +1,188 @@
+"""The ``promptpilot`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from agent import cli_options as opt
+from agent.console import eval_progress, eval_table
+from agent.evaluation import EvalRequest, run_eval, select_examples
+from agent.local_server import LocalLLMServer, LocalServerError, ServerSettings
+from agent.runtime import ModelRuntime
+from optimizers.evaluation.chat_calls import EndpointError
+from optimizers.evaluation.metrics import BUILTIN_METRICS, MetricError
+from optimizers.tasks import DataError
+
+app = typer.Typer(
+    help="PromptPilot: measurably better prompts against any OpenAI-compatible endpoint.\n\n"
+    "With no endpoint configured, a local llama.cpp server with SmolLM2-135M starts "
+    "on 127.0.0.1 for the run.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+stderr = Console(stderr=True)
+
+EXIT_BAD_INPUT = 2
+EXIT_ENDPOINT = 3
+EXIT_INTERRUPTED = 130
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Turn expected failures into one clear line and an exit code, never a traceback."""
+    try:
+        yield
+    except (DataError, MetricError, ValueError) as exc:
+        stderr.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except (EndpointError, LocalServerError) as exc:
+        stderr.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_ENDPOINT) from None
+    except KeyboardInterrupt:
+        stderr.print("[yellow]interrupted[/]")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _write_json(payload: dict, *, to_stdout: bool, out: Path | None) -> None:
+    text = json.dumps(payload, indent=2, ensure_ascii=False)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+        stderr.print(f"wrote {out}")
+    if to_stdout:
+        sys.stdout.write(text + "\n")
+
+
+@app.command("eval")
+def eval_command(
+    data: Annotated[str, typer.Argument(help="Eval set: CSV, JSONL, JSON, instruction-induction "
+                                        "or BBH JSON file, or a built-in task name.")],
+    prompt: Annotated[list[str], typer.Option("--prompt", "-p", help="A prompt to score; repeat "
+                                              "to compare several (paired, against the first).")],
+    split: Annotated[str, typer.Option(help="train, dev, test or all.")] = "all",
+    limit: Annotated[int | None, typer.Option(help="Use only the first N examples.")] = None,
+    metric: Annotated[str, typer.Option(help="exact, contains, f1, choice, regex, numeric, set, "
+                                        "judge, or module:function.")] = "exact",
+    rubric: Annotated[str | None, typer.Option(help="Rubric for --metric judge.")] = None,
+    template: Annotated[str, typer.Option(help="inline, system, or a custom text with {prompt} "
+                                          "and {input}.")] = "inline",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Write the JSON result to this file.")] = None,
+    input_col: opt.InputCol = None,
+    target_col: opt.TargetCol = None,
+    target_sep: opt.TargetSep = None,
+    test_data: opt.TestData = None,
+    train: opt.SplitSize = None,
+    dev: opt.SplitSize = None,
+    test: opt.SplitSize = None,
+    seed: opt.Seed = 0,
+    task_base_url: opt.TaskBaseUrl = None,
+    task_model: opt.TaskModel = None,
+    task_max_tokens: opt.TaskMaxTokens = None,
+    optimizer_base_url: opt.OptimizerBaseUrl = None,
+    optimizer_model: opt.OptimizerModel = None,
+    concurrency: opt.Concurrency = None,
+    home: opt.Home = None,
+    no_cache: opt.NoCache = False,
+) -> None:
+    """Score prompts on an eval set, with 95% intervals and paired differences."""  # noqa: D401
+    with friendly_errors():
+        request = EvalRequest(
+            data=data,
+            prompts=tuple(prompt),
+            split=split,
+            limit=limit,
+            metric=metric,
+            rubric=rubric,
+            template=template,
+            columns=opt.columns(input_col, target_col, target_sep),
+            split_spec=opt.split_spec(train, dev, test, seed),
+            test_data=test_data,
+        )
+        settings = opt.runtime_settings(
+            task_base_url=task_base_url,
+            task_model=task_model,
+            task_max_tokens=task_max_tokens,
+            optimizer_base_url=optimizer_base_url,
+            optimizer_model=optimizer_model,
+            concurrency=concurrency,
+            home=home,
+            no_cache=no_cache,
+        )
+        selected = select_examples(request)
+        roles = ("task", "optimizer") if request.needs_optimizer_model else ("task",)
+        with ModelRuntime(settings, roles=roles) as runtime, eval_progress(
+            stderr, len(request.prompts)
+        ) as progress:
+            report = asyncio.run(
+                run_eval(request, runtime, selected=selected, progress=progress)
+            )
+        if as_json or out is not None:
+            _write_json(report.to_dict(), to_stdout=as_json, out=out)
+        if not as_json:
+            Console().print(eval_table(report))
+
+
+@app.command("metrics")
+def metrics_command() -> None:
+    """List the built-in metrics."""
+    for name, description in BUILTIN_METRICS.items():
+        typer.echo(f"{name:10} {description}")
+    typer.echo(f"{'judge':10} LLM-as-judge with --rubric, graded by the optimizer model")
+    typer.echo(f"{'mod:fn':10} your own Python function fn(prediction, targets) -> float")
+
+
+@app.command("serve-llm")
+def serve_llm_command(
+    port: Annotated[int | None, typer.Option(help="Port [default: a free one].")] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    n_ctx: Annotated[int, typer.Option(help="Context window in tokens.")] = 2048,
+) -> None:
+    """Run the embedded llama.cpp server (SmolLM2-135M) for other tools, until Ctrl-C."""
+    with friendly_errors():
+        server = LocalLLMServer(ServerSettings(host=host, port=port, n_ctx=n_ctx))
+        with server:
+            typer.echo(f"OpenAI-compatible endpoint: {server.base_url}  (model: smollm2)")
+            typer.echo("Ctrl-C to stop.")
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+
+
+@app.command("demo")
+def demo_command(
+    home: opt.Home = None,
+    no_cache: opt.NoCache = False,
+    task_base_url: opt.TaskBaseUrl = None,
+    task_model: opt.TaskModel = None,
+) -> None:
+    """Score a few prompts on the built-in review task, pick the best on dev, report test."""
+    from agent.demo import run_demo
+
+    with friendly_errors():
+        settings = opt.runtime_settings(
+            task_base_url=task_base_url,
+            task_model=task_model,
+            task_max_tokens=None,
+            optimizer_base_url=None,
+            optimizer_model=None,
+            concurrency=None,
+            home=home,
+            no_cache=no_cache,
+        )
+        with ModelRuntime(settings, roles=("task",)) as runtime:
+            run_demo(runtime, Console(), stderr)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
