@@ -66,17 +66,33 @@ def _write_json(payload: dict, *, to_stdout: bool, out: Path | None) -> None:
 
 @app.command("eval")
 def eval_command(
-    data: Annotated[str, typer.Argument(help="Eval set: CSV, JSONL, JSON, instruction-induction "
-                                        "or BBH JSON file, or a built-in task name.")],
-    prompt: Annotated[list[str], typer.Option("--prompt", "-p", help="A prompt to score; repeat "
-                                              "to compare several (paired, against the first).")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            help="Eval set: CSV, JSONL, JSON, instruction-induction "
+            "or BBH JSON file, or a built-in task name."
+        ),
+    ],
+    prompt: Annotated[
+        list[str],
+        typer.Option(
+            "--prompt",
+            "-p",
+            help="A prompt to score; repeat to compare several (paired, against the first).",
+        ),
+    ],
     split: Annotated[str, typer.Option(help="train, dev, test or all.")] = "all",
     limit: Annotated[int | None, typer.Option(help="Use only the first N examples.")] = None,
-    metric: Annotated[str, typer.Option(help="exact, contains, f1, choice, regex, numeric, set, "
-                                        "judge, or module:function.")] = "exact",
+    metric: Annotated[
+        str,
+        typer.Option(
+            help="exact, contains, f1, choice, regex, numeric, set, judge, or module:function."
+        ),
+    ] = "exact",
     rubric: Annotated[str | None, typer.Option(help="Rubric for --metric judge.")] = None,
-    template: Annotated[str, typer.Option(help="inline, system, or a custom text with {prompt} "
-                                          "and {input}.")] = "inline",
+    template: Annotated[
+        str, typer.Option(help="inline, system, or a custom text with {prompt} and {input}.")
+    ] = "inline",
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     out: Annotated[Path | None, typer.Option(help="Write the JSON result to this file.")] = None,
     input_col: opt.InputCol = None,
@@ -96,7 +112,7 @@ def eval_command(
     home: opt.Home = None,
     no_cache: opt.NoCache = False,
 ) -> None:
-    """Score prompts on an eval set, with 95% intervals and paired differences."""  # noqa: D401
+    """Score prompts on an eval set, with 95% intervals and paired differences."""
     with friendly_errors():
         request = EvalRequest(
             data=data,
@@ -122,12 +138,11 @@ def eval_command(
         )
         selected = select_examples(request)
         roles = ("task", "optimizer") if request.needs_optimizer_model else ("task",)
-        with ModelRuntime(settings, roles=roles) as runtime, eval_progress(
-            stderr, len(request.prompts)
-        ) as progress:
-            report = asyncio.run(
-                run_eval(request, runtime, selected=selected, progress=progress)
-            )
+        with (
+            ModelRuntime(settings, roles=roles) as runtime,
+            eval_progress(stderr, len(request.prompts)) as progress,
+        ):
+            report = asyncio.run(run_eval(request, runtime, selected=selected, progress=progress))
         if as_json or out is not None:
             _write_json(report.to_dict(), to_stdout=as_json, out=out)
         if not as_json:

@@ -26,8 +26,10 @@ DEMO_PROMPTS = (
 
 def run_demo(runtime: ModelRuntime, out: Console, progress_console: Console) -> None:
     """Score the demo prompts on dev, pick the best, report start vs best on test."""
+    assert runtime.task is not None
+    endpoint = runtime.task.backend.endpoint
     out.print(f"[bold]PromptPilot demo[/] · task [cyan]{DEMO_TASK}[/] · "
-              f"model {runtime.settings.task.model} at {runtime.task.backend.endpoint}")  # fmt: skip
+              f"model {runtime.settings.task.model} at {endpoint}")  # fmt: skip
     dev_request = EvalRequest(data=DEMO_TASK, prompts=DEMO_PROMPTS, split="dev")
     with eval_progress(progress_console, len(DEMO_PROMPTS)) as progress:
         dev = asyncio.run(run_eval(dev_request, runtime, progress=progress))
@@ -36,12 +38,10 @@ def run_demo(runtime: ModelRuntime, out: Console, progress_console: Console) -> 
     best = max(dev.results, key=lambda result: result.mean)
     out.print(f"\nBest on dev: [green]{best.prompt!r}[/] ({best.mean:.3f}). "
               "Now the held-out test split, start vs best:")  # fmt: skip
-    test_request = EvalRequest(
-        data=DEMO_TASK, prompts=(DEMO_PROMPTS[0], best.prompt), split="test"
-    )
+    test_request = EvalRequest(data=DEMO_TASK, prompts=(DEMO_PROMPTS[0], best.prompt), split="test")
     with eval_progress(progress_console, 2) as progress:
         test = asyncio.run(run_eval(test_request, runtime, progress=progress))
     out.print(eval_table(test))
-    usage = runtime.task.usage
+    usage = runtime.task.usage  # both evaluations, dev and test
     out.print(f"\nLLM calls paid: {usage.calls}, answered from cache: {usage.cache_hits}, "
               f"tokens: {usage.prompt_tokens} in / {usage.completion_tokens} out.")  # fmt: skip

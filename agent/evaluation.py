@@ -118,7 +118,9 @@ def select_examples(request: EvalRequest) -> SelectedExamples:
     server start.
     """
     task = resolve_task(request.data, columns=request.columns)
-    test_task = resolve_task(request.test_data, columns=request.columns) if request.test_data else None
+    test_task = (
+        resolve_task(request.test_data, columns=request.columns) if request.test_data else None
+    )
     if request.split == "all" and test_task is None:
         examples = task.examples
     else:
@@ -133,7 +135,8 @@ def select_examples(request: EvalRequest) -> SelectedExamples:
 def build_metric(request: EvalRequest, runtime: ModelRuntime) -> Metric:
     """The request's metric; the judge borrows the optimizer model."""
     if request.metric == "judge":
-        assert runtime.optimizer is not None and request.rubric is not None
+        if runtime.optimizer is None or request.rubric is None:
+            raise ValueError("the judge metric needs the optimizer model and a rubric")
         return LLMJudge(runtime.optimizer, request.rubric)
     return get_metric(request.metric)
 
@@ -153,7 +156,9 @@ async def run_eval(
     examples = selected.examples
     assert runtime.task is not None
     evaluator = Evaluator(
-        runtime.task, metric=build_metric(request, runtime), template=parse_template(request.template)
+        runtime.task,
+        metric=build_metric(request, runtime),
+        template=parse_template(request.template),
     )
     results = []
     for index, prompt in enumerate(request.prompts):

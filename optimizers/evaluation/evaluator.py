@@ -40,6 +40,8 @@ class ExampleResult:
     score: float
     cached: bool
     error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -145,22 +147,16 @@ class Evaluator:
             return ExampleResult(
                 example.id, example.input, example.targets, "", 0.0, False, str(exc)
             )
+        error = None
         try:
             score = self.metric.score(completion.text, example)
             if inspect.isawaitable(score):
                 score = await score
-        except MetricError:
-            raise
+        except MetricError as exc:  # misconfiguration or unusable target: stop, say where
+            where = example.source or f"example {example.id}"
+            raise MetricError(f"{where}: {exc}") from exc
         except Exception as exc:  # a metric choking on odd output costs only this example
-            return ExampleResult(
-                example.id,
-                example.input,
-                example.targets,
-                completion.text,
-                0.0,
-                completion.cached,
-                f"metric failed: {type(exc).__name__}: {exc}",
-            )
+            score, error = 0.0, f"metric failed: {type(exc).__name__}: {exc}"
         return ExampleResult(
             example.id,
             example.input,
@@ -168,12 +164,13 @@ class Evaluator:
             completion.text,
             float(score),
             completion.cached,
+            error,
+            completion.prompt_tokens,
+            completion.completion_tokens,
         )
 
 
-def compare(
-    baseline: EvalResult, candidate: EvalResult, *, seed: int = 0
-) -> PairedComparison:
+def compare(baseline: EvalResult, candidate: EvalResult, *, seed: int = 0) -> PairedComparison:
     """Paired difference ``candidate - baseline`` over the examples both were scored on."""
     ids_a = [result.example_id for result in baseline.examples]
     ids_b = [result.example_id for result in candidate.examples]

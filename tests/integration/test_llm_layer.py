@@ -92,8 +92,9 @@ async def test_cache_hits_cost_no_http_call_across_restarts(llm_server, tmp_path
 def test_unreachable_endpoint_names_the_url():
     url = f"http://127.0.0.1:{free_port()}/v1"
     settings = RuntimeSettings(task=ModelSettings(base_url=url, model="any"))
-    with pytest.raises(EndpointError, match=url.replace(".", r"\.")), ModelRuntime(
-        settings, roles=("task",)
+    with (
+        pytest.raises(EndpointError, match=url.replace(".", r"\.")),
+        ModelRuntime(settings, roles=("task",)),
     ):
         pass
 

@@ -15,7 +15,7 @@ def test_system_template_splits_prompt_and_input():
 
 
 def test_custom_template_and_literal_braces():
-    template = parse_template("Q: {input}\\n{prompt} {\"json\": true}")
+    template = parse_template('Q: {input}\\n{prompt} {"json": true}')
     (message,) = template.render("Be brief {input}", "what is {prompt}?")
     assert message.content == 'Q: what is {prompt}?\nBe brief {input} {"json": true}'
     assert template.id.startswith("custom:")
