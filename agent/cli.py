@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from agent import cli_options as opt
-from agent.console import eval_progress, eval_table
+from agent.console import eval_progress, eval_table, stdout_console
 from agent.evaluation import EvalRequest, run_eval, select_examples
 from agent.local_server import LocalLLMServer, LocalServerError, ServerSettings
 from agent.runtime import ModelRuntime
@@ -146,7 +146,7 @@ def eval_command(
         if as_json or out is not None:
             _write_json(report.to_dict(), to_stdout=as_json, out=out)
         if not as_json:
-            Console().print(eval_table(report))
+            stdout_console().print(eval_table(report))
 
 
 @app.command("metrics")
@@ -195,7 +195,7 @@ def demo_command(
             no_cache=no_cache,
         )
         with ModelRuntime(settings, roles=("task",)) as runtime:
-            run_demo(runtime, Console(), stderr)
+            asyncio.run(run_demo(runtime, stdout_console(), stderr))
 
 
 def main() -> None:

@@ -12,7 +12,13 @@ from rich.table import Table
 from agent.evaluation import EvalReport
 
 
-def _truncate(text: str, width: int = 60) -> str:
+def stdout_console() -> Console:
+    """The console for results: 120 columns when piped, so tables stay readable in logs."""
+    console = Console()
+    return console if console.is_terminal else Console(width=120)
+
+
+def _truncate(text: str, width: int = 48) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
@@ -43,14 +49,14 @@ def eval_table(report: EvalReport) -> Table:
         f"metric {report.results[0].metric} · template {report.results[0].template}"
     )
     table.add_column("#", justify="right")
-    table.add_column("prompt")
-    table.add_column("score", justify="right")
-    table.add_column("95% CI", justify="right")
-    table.add_column("Δ vs #1 [95% CI]", justify="right")
-    table.add_column("p", justify="right")
-    table.add_column("calls", justify="right")
-    table.add_column("cached", justify="right")
-    table.add_column("time", justify="right")
+    table.add_column("prompt", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("95% CI", justify="right", no_wrap=True)
+    table.add_column("Δ vs #1 [95% CI]", justify="right", no_wrap=True)
+    table.add_column("p", justify="right", no_wrap=True)
+    table.add_column("calls", justify="right", no_wrap=True)
+    table.add_column("cached", justify="right", no_wrap=True)
+    table.add_column("time", justify="right", no_wrap=True)
     comparisons = (None, *report.comparisons)
     for index, (result, comparison) in enumerate(zip(report.results, comparisons, strict=True)):
         if comparison is None:

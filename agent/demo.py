@@ -7,8 +7,6 @@ the held-out test split and compared, paired by example.
 
 from __future__ import annotations
 
-import asyncio
-
 from rich.console import Console
 
 from agent.console import eval_progress, eval_table
@@ -24,7 +22,7 @@ DEMO_PROMPTS = (
 )
 
 
-def run_demo(runtime: ModelRuntime, out: Console, progress_console: Console) -> None:
+async def run_demo(runtime: ModelRuntime, out: Console, progress_console: Console) -> None:
     """Score the demo prompts on dev, pick the best, report start vs best on test."""
     assert runtime.task is not None
     endpoint = runtime.task.backend.endpoint
@@ -32,7 +30,7 @@ def run_demo(runtime: ModelRuntime, out: Console, progress_console: Console) -> 
               f"model {runtime.settings.task.model} at {endpoint}")  # fmt: skip
     dev_request = EvalRequest(data=DEMO_TASK, prompts=DEMO_PROMPTS, split="dev")
     with eval_progress(progress_console, len(DEMO_PROMPTS)) as progress:
-        dev = asyncio.run(run_eval(dev_request, runtime, progress=progress))
+        dev = await run_eval(dev_request, runtime, progress=progress)
     out.print(eval_table(dev))
 
     best = max(dev.results, key=lambda result: result.mean)
@@ -40,7 +38,7 @@ def run_demo(runtime: ModelRuntime, out: Console, progress_console: Console) -> 
               "Now the held-out test split, start vs best:")  # fmt: skip
     test_request = EvalRequest(data=DEMO_TASK, prompts=(DEMO_PROMPTS[0], best.prompt), split="test")
     with eval_progress(progress_console, 2) as progress:
-        test = asyncio.run(run_eval(test_request, runtime, progress=progress))
+        test = await run_eval(test_request, runtime, progress=progress)
     out.print(eval_table(test))
     usage = runtime.task.usage  # both evaluations, dev and test
     out.print(f"\nLLM calls paid: {usage.calls}, answered from cache: {usage.cache_hits}, "

@@ -64,11 +64,22 @@ def make_backend(
     endpoint_id: str | None = None,
     http_async_client: httpx.AsyncClient | None = None,
 ) -> ChatBackend:
-    """A cache-aware backend: the chat model plus its identity and concurrency."""
+    """A cache-aware backend: the chat model plus its identity and concurrency.
+
+    Without an explicit ``http_async_client`` each model gets its own, so a model
+    rebuilt for a new event loop never inherits connections of a closed one
+    (langchain-openai otherwise shares one pool per URL across instances).
+    """
+
+    def build() -> ChatOpenAI:
+        client = http_async_client or httpx.AsyncClient(timeout=settings.timeout_s)
+        return make_chat_model(settings, http_async_client=client)
+
     return ChatBackend(
-        model=make_chat_model(settings, http_async_client=http_async_client),
+        model=build(),
         identity=model_identity(settings, endpoint_id=endpoint_id),
         concurrency=settings.concurrency,
+        rebuild=build,
     )
 
 

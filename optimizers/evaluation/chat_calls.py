@@ -10,7 +10,8 @@ ones that only cost one example (a request the server rejects).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,11 +44,15 @@ class ChatBackend:
 
     ``identity`` (endpoint, model name, decoding settings; never a key) is part
     of every cache key, so changing any of them never returns a stale answer.
+    ``rebuild`` makes a fresh model for another event loop: HTTP connection pools
+    belong to the loop that opened them, and reusing one from a closed loop fails
+    with "Event loop is closed".
     """
 
     model: BaseChatModel
     identity: Mapping[str, Any]
     concurrency: int = 4
+    rebuild: Callable[[], BaseChatModel] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -113,14 +118,20 @@ class ChatCaller:
     backend: ChatBackend
     cache: ResponseCache | None = None
     usage: Usage = field(default_factory=Usage)
-    _semaphores: dict[int, asyncio.Semaphore] = field(default_factory=dict, repr=False)
+    _per_loop: weakref.WeakKeyDictionary[
+        asyncio.AbstractEventLoop, tuple[BaseChatModel, asyncio.Semaphore]
+    ] = field(default_factory=weakref.WeakKeyDictionary, repr=False)
 
-    def _semaphore(self) -> asyncio.Semaphore:
-        # asyncio primitives belong to one loop; a caller may outlive several.
-        loop_id = id(asyncio.get_running_loop())
-        if loop_id not in self._semaphores:
-            self._semaphores[loop_id] = asyncio.Semaphore(self.backend.concurrency)
-        return self._semaphores[loop_id]
+    def _for_this_loop(self) -> tuple[BaseChatModel, asyncio.Semaphore]:
+        # Semaphores and connection pools belong to one event loop; a caller may
+        # outlive several (one per CLI step, one per UI worker thread).
+        loop = asyncio.get_running_loop()
+        if loop not in self._per_loop:
+            first = not self._per_loop
+            rebuild = self.backend.rebuild
+            model = self.backend.model if first or rebuild is None else rebuild()
+            self._per_loop[loop] = (model, asyncio.Semaphore(self.backend.concurrency))
+        return self._per_loop[loop]
 
     def key(self, messages: Sequence[BaseMessage], sample: int = 0) -> str:
         """The cache key of a request; ``sample`` tells independent samples apart."""
@@ -139,8 +150,9 @@ class ChatCaller:
             completion = Completion(hit.text, hit.prompt_tokens, hit.completion_tokens, True)
             self.usage.add(completion)
             return completion
-        async with self._semaphore():
-            completion = await self._call(messages)
+        model, semaphore = self._for_this_loop()
+        async with semaphore:
+            completion = await self._call(model, messages)
         if self.cache is not None:
             self.cache.put(
                 key,
@@ -151,9 +163,9 @@ class ChatCaller:
         self.usage.add(completion)
         return completion
 
-    async def _call(self, messages: Sequence[BaseMessage]) -> Completion:
+    async def _call(self, model: BaseChatModel, messages: Sequence[BaseMessage]) -> Completion:
         try:
-            reply = await self.backend.model.ainvoke(list(messages))
+            reply = await model.ainvoke(list(messages))
         except _FATAL_ERRORS as exc:
             raise EndpointError(
                 f"the LLM endpoint at {self.backend.endpoint} cannot serve requests "

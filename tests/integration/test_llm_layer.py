@@ -108,3 +108,24 @@ def test_embedded_runtime_uses_a_port_independent_cache_identity(tmp_path):
         assert runtime.server.base_url.startswith("http://127.0.0.1:")
     assert identity["base_url"] == "embedded:SmolLM2-135M-Instruct.Q4_1.gguf"
     assert runtime.server is None  # stopped on exit
+
+
+def test_a_caller_survives_several_event_loops(llm_server):
+    """CLI steps and UI workers each run their own loop; no call may fail for that."""
+    import asyncio
+
+    from langchain_core.messages import HumanMessage
+
+    from agent.llm import make_backend
+    from optimizers.evaluation.chat_calls import ChatCaller
+
+    caller = ChatCaller(make_backend(ModelSettings(base_url=llm_server.base_url, max_tokens=3)))
+
+    async def burst(tag: str) -> list:
+        messages = [[HumanMessage(content=f"{tag} {i}")] for i in range(6)]
+        return await asyncio.gather(*(caller.complete(m) for m in messages))
+
+    for tag in ("first", "second", "third"):
+        assert len(asyncio.run(burst(tag))) == 6
+    assert caller.usage.failures == 0
+    assert caller.usage.calls == 18
