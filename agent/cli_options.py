@@ -30,6 +30,17 @@ TaskModel = Annotated[
     str | None,
     typer.Option(help="Task model name. Env: PROMPTPILOT_TASK_MODEL.", rich_help_panel=_MODELS),
 ]
+TaskApiKey = Annotated[
+    str | None,
+    typer.Option(help="Task model API key. Prefer the env var PROMPTPILOT_TASK_API_KEY (or "
+                 "OPENAI_API_KEY): flags show in shell history. Never logged or stored.",
+                 rich_help_panel=_MODELS, show_default=False),
+]  # fmt: skip
+OptimizerApiKey = Annotated[
+    str | None,
+    typer.Option(help="Optimizer model API key. Prefer PROMPTPILOT_OPTIMIZER_API_KEY. "
+                 "Never logged or stored.", rich_help_panel=_MODELS, show_default=False),
+]  # fmt: skip
 TaskMaxTokens = Annotated[
     int | None,
     typer.Option(help="Cap on the task model's answer length, in tokens.", rich_help_panel=_MODELS),
@@ -51,7 +62,7 @@ Concurrency = Annotated[
 Home = Annotated[
     Path | None,
     typer.Option(help="Where the response cache, prompt memory and runs live "
-                 "[default: ~/.promptpilot]. Env: PROMPTPILOT_HOME."),
+                 "(default ~/.promptpilot). Env: PROMPTPILOT_HOME."),
 ]  # fmt: skip
 NoCache = Annotated[
     bool, typer.Option("--no-cache", help="Do not read or write the response cache.")
@@ -118,6 +129,8 @@ def runtime_settings(
     optimizer_base_url: str | None,
     optimizer_model: str | None,
     concurrency: int | None,
+    task_api_key: str | None = None,
+    optimizer_api_key: str | None = None,
     home: Path | None,
     no_cache: bool,
 ) -> RuntimeSettings:
@@ -127,6 +140,7 @@ def runtime_settings(
         settings_from_env("task", environ),
         base_url=task_base_url,
         model=task_model,
+        api_key=task_api_key,
         max_tokens=task_max_tokens,
         concurrency=concurrency,
     )
@@ -134,6 +148,7 @@ def runtime_settings(
         settings_from_env("optimizer", environ),
         base_url=optimizer_base_url,
         model=optimizer_model,
+        api_key=optimizer_api_key,
         concurrency=concurrency,
     )
     root = home or Path(environ.get("PROMPTPILOT_HOME") or default_home())

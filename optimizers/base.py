@@ -1,0 +1,113 @@
+"""The contract every optimizer follows: ask for candidates, be told their scores.
+
+Optimizers are plain objects. They never see the test split and never score on
+dev themselves: the runner (:mod:`optimizers.runner`) scores what they propose,
+enforces the budget, reuses the score of a prompt seen before, and records the
+trajectory. That keeps each algorithm small and makes them comparable at equal
+budget.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from memory.embeddings import Embedder
+from memory.prompt_store import PromptStore
+from optimizers.evaluation.chat_calls import ChatCaller
+from optimizers.evaluation.evaluator import EvalResult, Evaluator
+from optimizers.tasks.example import Example
+
+
+def prompt_key(text: str) -> str:
+    """Prompts that differ only in surrounding or repeated whitespace are one prompt."""
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Candidate:
+    """A prompt an optimizer proposes, with where it came from.
+
+    ``meta`` carries optimizer-specific facts people want to inspect (GPO's edit
+    distance and budget, the critique that led to a textual-gradient edit).
+    """
+
+    text: str
+    source: str  # "seed", "ape", "paraphrase", "zopo", "gpo", "textgrad", "random", "user"
+    step: int
+    parents: tuple[str, ...] = ()  # texts of the prompts it was derived from
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def key(self) -> str:
+        """Identity for de-duplication."""
+        return prompt_key(self.text)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate with its dev evaluation (``reused`` when the prompt was seen before)."""
+
+    candidate: Candidate
+    dev: EvalResult
+    reused: bool = False
+
+    @property
+    def score(self) -> float:
+        """The dev mean: what optimizers maximise."""
+        return self.dev.mean
+
+
+@dataclass(kw_only=True)
+class OptimizerContext:
+    """What an optimizer may use. There is deliberately no test split here.
+
+    ``evaluator`` runs the task model; optimizers may use it on ``train``
+    examples (e.g. to collect errors), never on dev: dev scores come from the
+    runner through :meth:`Optimizer.tell`. ``directives`` are the user's standing
+    constraints in plain words ("at most 30 words"), to be respected in
+    meta-prompts.
+    """
+
+    task: str
+    run: str
+    seed_prompt: str
+    train: tuple[Example, ...]
+    evaluator: Evaluator
+    proposer: ChatCaller  # the optimizer model
+    embedder: Embedder
+    store: PromptStore
+    rng: random.Random
+    dev_size: int
+    total_steps: int  # the optimizer's share of the budget, in its own steps (GPO's T)
+    directives: tuple[str, ...] = ()
+
+
+class Optimizer(ABC):
+    """Ask/tell interface shared by ZOPO, GPO, textual gradients, APE and random search."""
+
+    name: ClassVar[str]
+
+    def __init__(self, context: OptimizerContext) -> None:
+        self.context = context
+        self.step = 0
+
+    @abstractmethod
+    async def ask(self) -> list[Candidate]:
+        """Propose the next candidates to score on dev; ``[]`` means nothing left to try."""
+
+    @abstractmethod
+    def tell(self, scored: Sequence[Scored]) -> None:
+        """Receive the dev scores of the candidates from the last :meth:`ask`."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint needs to resume this optimizer (JSON-serialisable)."""
+        return {"step": self.step}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved."""
+        self.step = int(state["step"])

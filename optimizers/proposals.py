@@ -1,0 +1,78 @@
+"""Reading a new prompt out of an optimizer model's reply, however it was written.
+
+Meta-prompts ask for ``<START>new prompt<END>``. Small models forget the closing
+tag, wrap the prompt in quotes or code fences, prepend "Here is the new
+prompt:", or answer with nothing usable. Parsing tries the strict form first and
+falls back step by step; it never raises, and it says which rule matched or why
+nothing did, so rejected proposals can be shown to people.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+MIN_WORDS = 2
+MAX_CHARS = 2_000
+
+_TAGGED = re.compile(r"<\s*START\s*>(.*?)<\s*/?\s*END\s*>", re.IGNORECASE | re.DOTALL)
+_OPEN_ONLY = re.compile(r"<\s*START\s*>(.*)", re.IGNORECASE | re.DOTALL)
+_CLOSE_ONLY = re.compile(r"(.*?)<\s*/?\s*END\s*>", re.IGNORECASE | re.DOTALL)
+_FENCE = re.compile(r"```[a-zA-Z]*\n?(.*?)```", re.DOTALL)
+_LEAD_IN = re.compile(
+    r"^\s*(?:sure[,!.]?\s*)?(?:here(?:'s| is)\s+(?:the|a|my)\s+(?:new|improved|revised|updated)?\s*"
+    r"(?:prompt|instruction)s?\s*[:\-]?|(?:new|improved|revised|updated)\s+(?:prompt|instruction)"
+    r"\s*[:\-]|(?:prompt|instruction)\s*:)\s*",
+    re.IGNORECASE,
+)
+_TAG_DEBRIS = re.compile(r"<\s*/?\s*(?:START|END)\s*>", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ParsedProposal:
+    """The prompt found in a reply (``None`` if none), and how or why not."""
+
+    text: str | None
+    rule: str  # "tags", "open tag", "close tag", "code fence", "quoted", "plain", or "rejected"
+    problem: str | None = None
+
+
+def _clean(text: str) -> str:
+    text = _TAG_DEBRIS.sub(" ", text)
+    text = _LEAD_IN.sub("", text.strip())
+    text = text.strip().strip("\"'`“”‘’").strip()
+    return re.sub(r"[ \t]+", " ", text)
+
+
+def _check(text: str, rule: str) -> ParsedProposal:
+    cleaned = _clean(text)
+    if len(cleaned.split()) < MIN_WORDS:
+        return ParsedProposal(None, "rejected", f"{rule}: fewer than {MIN_WORDS} words")
+    if len(cleaned) > MAX_CHARS:
+        return ParsedProposal(None, "rejected", f"{rule}: longer than {MAX_CHARS} characters")
+    return ParsedProposal(cleaned, rule)
+
+
+def parse_proposal(reply: str) -> ParsedProposal:
+    """Extract the proposed prompt from ``reply`` (never raises)."""
+    if not reply or not reply.strip():
+        return ParsedProposal(None, "rejected", "empty reply")
+    for rule, pattern in (("tags", _TAGGED), ("open tag", _OPEN_ONLY), ("close tag", _CLOSE_ONLY)):
+        if (match := pattern.search(reply)) is not None and match.group(1).strip():
+            return _check(match.group(1), rule)
+    if (match := _FENCE.search(reply)) is not None and match.group(1).strip():
+        return _check(match.group(1), "code fence")
+    quoted = re.search(r"[\"“]([^\"”\n]{12,})[\"”]", reply)
+    if quoted is not None:
+        return _check(quoted.group(1), "quoted")
+    first_paragraph = reply.strip().split("\n\n")[0]
+    return _check(first_paragraph, "plain")
+
+
+def constraints_block(directives: Sequence[str]) -> str:
+    """The user's standing constraints as a meta-prompt section ('' when there are none)."""
+    if not directives:
+        return ""
+    lines = "\n".join(f"- {directive}" for directive in directives)
+    return f"The new prompt must respect these constraints from the user:\n{lines}\n"
