@@ -18,9 +18,12 @@ from agent import cli_options as opt
 from agent.console import eval_progress, eval_table, stdout_console
 from agent.evaluation import EvalRequest, run_eval, select_examples
 from agent.local_server import LocalLLMServer, LocalServerError, ServerSettings
+from agent.optimization import OptimizeReport, OptimizeRequest, run_optimize
+from agent.optimize_display import optimize_progress, report_table, summary_lines
 from agent.runtime import ModelRuntime
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.metrics import BUILTIN_METRICS, MetricError
+from optimizers.runner import Budget
 from optimizers.tasks import DataError
 
 app = typer.Typer(
@@ -151,6 +154,123 @@ def eval_command(
             _write_json(report.to_dict(), to_stdout=as_json, out=out)
         if not as_json:
             stdout_console().print(eval_table(report))
+
+
+@app.command("optimize")
+def optimize_command(
+    data: Annotated[str, typer.Argument(help="Eval set file or built-in task name.")],
+    prompt: Annotated[str, typer.Option("--prompt", "-p", help="The prompt to start from.")],
+    optimizer: Annotated[str, typer.Option(help="zopo, gpo, textgrad, ape or random.")] = "gpo",
+    budget: Annotated[
+        int,
+        typer.Option(
+            help="Dev queries: evaluations of new prompts on the dev split, the seed included."
+        ),
+    ] = 30,
+    max_calls: Annotated[
+        int | None, typer.Option(help="Also stop after this many paid LLM calls (both models).")
+    ] = None,
+    max_seconds: Annotated[float | None, typer.Option(help="Also stop after this long.")] = None,
+    constraint: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A standing constraint for new prompts, e.g. 'at most 30 words'; repeatable."
+        ),
+    ] = None,
+    metric: Annotated[str, typer.Option(help="See `promptpilot metrics`.")] = "exact",
+    template: Annotated[
+        str, typer.Option(help="inline, system, or custom with {prompt} and {input}.")
+    ] = "inline",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
+    input_col: opt.InputCol = None,
+    target_col: opt.TargetCol = None,
+    target_sep: opt.TargetSep = None,
+    test_data: opt.TestData = None,
+    train: opt.SplitSize = None,
+    dev: opt.SplitSize = None,
+    test: opt.SplitSize = None,
+    seed: opt.Seed = 0,
+    task_base_url: opt.TaskBaseUrl = None,
+    task_model: opt.TaskModel = None,
+    task_max_tokens: opt.TaskMaxTokens = None,
+    task_api_key: opt.TaskApiKey = None,
+    optimizer_base_url: opt.OptimizerBaseUrl = None,
+    optimizer_model: opt.OptimizerModel = None,
+    optimizer_api_key: opt.OptimizerApiKey = None,
+    concurrency: opt.Concurrency = None,
+    home: opt.Home = None,
+    no_cache: opt.NoCache = False,
+) -> None:
+    """Optimize a prompt on train/dev, then report initial vs best on the held-out test split.
+
+    Ctrl-C once stops after the current evaluation and still reports; twice aborts the
+    search and writes the best prompt found so far.
+    """
+    with friendly_errors():
+        request = OptimizeRequest(
+            data=data,
+            prompt=prompt,
+            optimizer=optimizer,
+            budget=Budget(max_queries=budget, max_calls=max_calls, max_seconds=max_seconds),
+            metric=metric,
+            template=template,
+            columns=opt.columns(input_col, target_col, target_sep),
+            split_spec=opt.split_spec(train, dev, test, seed),
+            test_data=test_data,
+            seed=seed,
+            directives=tuple(constraint or ()),
+        )
+        select_examples(EvalRequest(data=data, prompts=(prompt,), columns=request.columns))
+        settings = opt.runtime_settings(
+            task_base_url=task_base_url,
+            task_model=task_model,
+            task_max_tokens=task_max_tokens,
+            optimizer_base_url=optimizer_base_url,
+            optimizer_model=optimizer_model,
+            concurrency=concurrency,
+            task_api_key=task_api_key,
+            optimizer_api_key=optimizer_api_key,
+            home=home,
+            no_cache=no_cache,
+        )
+        root = opt.home_dir(home)
+        with ModelRuntime(settings) as runtime:
+            report = asyncio.run(_optimize(request, runtime, root))
+        payload = report.to_dict()
+        _write_json(payload, to_stdout=False, out=root / "runs" / report.run / "report.json")
+        if as_json or out is not None:
+            _write_json(payload, to_stdout=as_json, out=out)
+        if not as_json:
+            console = stdout_console()
+            console.print(report_table(report))
+            for line in summary_lines(report):
+                console.print(line, highlight=False)
+
+
+async def _optimize(request: OptimizeRequest, runtime: ModelRuntime, home: Path) -> OptimizeReport:
+    """Run with a first Ctrl-C meaning "stop soon" and a second meaning "stop now"."""
+    stop_requested = False
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+
+    def on_sigint() -> None:
+        nonlocal stop_requested
+        if stop_requested and main is not None:
+            main.cancel()
+            return
+        stop_requested = True
+        stderr.print("[yellow]stopping after the current evaluation (Ctrl-C again to abort)[/]")
+
+    loop.add_signal_handler(signal.SIGINT, on_sigint)
+    try:
+        with optimize_progress(stderr, request.budget.max_queries) as on_event:
+            return await run_optimize(
+                request, runtime, home=home, on_event=on_event,
+                should_stop=lambda: stop_requested,
+            )  # fmt: skip
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
 
 
 @app.command("metrics")

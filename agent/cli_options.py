@@ -117,6 +117,11 @@ def columns(input_col: str | None, target_col: str | None, sep: str | None) -> C
     return ColumnMapping(input=input_col, target=target_col, target_separator=sep)
 
 
+def home_dir(home: Path | None) -> Path:
+    """The PromptPilot home: the flag, else ``PROMPTPILOT_HOME``, else ``~/.promptpilot``."""
+    return home or Path(os.environ.get("PROMPTPILOT_HOME") or default_home())
+
+
 def _override(settings: ModelSettings, **flags: object) -> ModelSettings:
     return replace(settings, **{k: v for k, v in flags.items() if v is not None})
 
@@ -151,7 +156,7 @@ def runtime_settings(
         api_key=optimizer_api_key,
         concurrency=concurrency,
     )
-    root = home or Path(environ.get("PROMPTPILOT_HOME") or default_home())
+    root = home_dir(home)
     return RuntimeSettings(
         task=task, optimizer=optimizer, cache_path=None if no_cache else root / "cache.sqlite"
     )

@@ -1,0 +1,82 @@
+"""What ``promptpilot optimize`` shows while it runs and when it is done."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from agent.optimization import OptimizeReport
+from optimizers.runner import EventFn, RunEvent
+
+
+@contextmanager
+def optimize_progress(console: Console, max_queries: int | None) -> Iterator[EventFn]:
+    """A live bar over dev queries with the best score so far; yields the event callback."""
+    with Progress(
+        TextColumn("[bold]dev queries[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("best dev [green]{task.fields[best]:.3f}[/] · step {task.fields[step]} · "
+                   "{task.fields[calls]} calls · last: {task.fields[last]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("run", total=max_queries, best=0.0, step=0, calls=0, last="")
+
+        def on_event(event: RunEvent) -> None:
+            if event.kind == "scored":
+                data = event.data
+                last = f"{data['source']} {data['dev']:.2f}" + (" (seen)" if data["reused"] else "")
+                bar.update(
+                    task, completed=data["queries"], best=data["best"], step=event.step,
+                    calls=data["calls"], last=last,
+                )  # fmt: skip
+
+        yield on_event
+
+
+def report_table(report: OptimizeReport) -> Table:
+    """Initial vs best, on dev (what guided the search) and test (held out)."""
+    table = Table(title=f"{report.task} · {report.optimizer} · run {report.run}")
+    table.add_column("")
+    table.add_column("prompt", no_wrap=True, max_width=60)
+    table.add_column("dev [95% CI]", justify="right", no_wrap=True)
+    table.add_column("test [95% CI]", justify="right", no_wrap=True)
+
+    def cell(result) -> str:
+        if result is None:
+            return "—"
+        return f"{result.mean:.3f} [{result.interval.low:.3f}, {result.interval.high:.3f}]"
+
+    table.add_row("initial", report.seed_prompt, cell(report.seed_dev), cell(report.seed_test))
+    table.add_row("best", report.best_prompt, cell(report.best_dev), cell(report.best_test))
+    return table
+
+
+def summary_lines(report: OptimizeReport) -> list[str]:
+    """The paired test difference and the costs, in plain words."""
+    lines = []
+    if report.test_difference is not None:
+        d = report.test_difference
+        lines.append(
+            f"test: best − initial = {d.diff:+.3f} [95% CI {d.interval.low:+.3f}, "
+            f"{d.interval.high:+.3f}], p = {d.p_value:.3g}, n = {d.n} (paired)"
+        )
+    else:
+        lines.append("test: not scored (the run was interrupted)")
+    task, opt = report.usage["task"], report.usage["optimizer"]
+    lines.append(
+        f"stopped: {report.outcome.stopped} after {report.outcome.steps} steps, "
+        f"{report.outcome.queries} dev queries, {report.wall_time_s:.0f}s"
+    )
+    lines.append(
+        f"calls paid: task {task.calls} ({task.prompt_tokens}+{task.completion_tokens} tokens), "
+        f"optimizer {opt.calls} ({opt.prompt_tokens}+{opt.completion_tokens} tokens); "
+        f"cache hits: {task.cache_hits + opt.cache_hits}"
+    )
+    return lines

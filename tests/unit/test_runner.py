@@ -1,0 +1,110 @@
+import random
+
+import pytest
+
+from memory.prompt_store import PromptStore
+from optimizers.base import Candidate, Optimizer, OptimizerContext
+from optimizers.evaluation.chat_calls import ChatCaller
+from optimizers.evaluation.evaluator import Evaluator
+from optimizers.evaluation.metrics import get_metric
+from optimizers.runner import Budget, Runner
+from optimizers.tasks.example import Example
+from tests.fakes import fake_backend
+
+DEV = tuple(Example(id=str(i), input=f"item {i}", targets=("yes",)) for i in range(10))
+
+
+def task_model(text: str) -> str:
+    """Right on a share of items that grows with the number of 'please' in the prompt."""
+    pleases = text.count("please")
+    item = int(text.split("item ")[1].split()[0])
+    return "yes" if item < 3 * pleases else "no"
+
+
+class Scripted(Optimizer):
+    name = "scripted"
+
+    def __init__(self, context, batches):
+        super().__init__(context)
+        self.batches = list(batches)
+        self.told = []
+
+    async def ask(self):
+        self.step += 1
+        if not self.batches:
+            return []
+        return [Candidate(text=t, source="scripted", step=self.step) for t in self.batches.pop(0)]
+
+    def tell(self, scored):
+        self.told.append([(s.candidate.text, s.score, s.reused) for s in scored])
+
+
+@pytest.fixture
+def context(tmp_path, bundled_embedder):
+    evaluator = Evaluator(ChatCaller(fake_backend(task_model)), metric=get_metric("exact"))
+    store = PromptStore.embedded(tmp_path / "prompts", bundled_embedder)
+    yield OptimizerContext(
+        task="t",
+        run="r1",
+        seed_prompt="Answer.",
+        train=(),
+        evaluator=evaluator,
+        proposer=ChatCaller(fake_backend(str.upper)),
+        embedder=bundled_embedder,
+        store=store,
+        rng=random.Random(0),
+        dev_size=len(DEV),
+        total_steps=5,
+    )
+    store.close()
+
+
+async def test_scores_dedupes_records_and_finds_the_best(context):
+    optimizer = Scripted(context, [["please answer.", "Answer."], ["please please answer."]])
+    events = []
+    outcome = await Runner(
+        optimizer, context, DEV, Budget(max_queries=10), on_event=events.append
+    ).run()
+    assert outcome.stopped == "converged"
+    assert outcome.best.candidate.text == "please please answer."
+    assert outcome.best.score == pytest.approx(0.6)
+    assert outcome.queries == 3  # the seed, and two new prompts; "Answer." again was free
+    assert optimizer.told[1] == [("please answer.", 0.3, False), ("Answer.", 0.0, True)]
+    assert [e.kind for e in events].count("scored") == 4
+    assert events[-1].kind == "stopped"
+    stored = {r.text: r.dev_score for r in context.store.trajectory("r1")}
+    assert stored == {
+        "Answer.": 0.0,
+        "please answer.": 0.3,
+        "please please answer.": pytest.approx(0.6),
+    }
+    assert context.evaluator.examples_seen == {"dev": 30}
+
+
+async def test_query_budget_cuts_a_batch(context):
+    optimizer = Scripted(context, [["a please", "b please", "c please", "d please"]])
+    outcome = await Runner(optimizer, context, DEV, Budget(max_queries=3)).run()
+    assert outcome.queries == 3
+    assert outcome.stopped == "budget: queries"
+    assert len(optimizer.told[1]) == 2
+
+
+async def test_call_budget_and_stop_request(context):
+    optimizer = Scripted(context, [[f"p{i} please"] for i in range(10)])
+    outcome = await Runner(optimizer, context, DEV, Budget(max_queries=None, max_calls=25)).run()
+    assert outcome.stopped == "budget: calls"
+    assert outcome.queries == 3  # 10 calls per dev evaluation
+
+    stops = iter([False, False, True])
+    optimizer = Scripted(context, [[f"q{i} please"] for i in range(10)])
+    outcome = await Runner(
+        optimizer, context, DEV, Budget(max_queries=50), should_stop=lambda: next(stops, True)
+    ).run()
+    assert outcome.stopped == "stop requested"
+
+
+def test_budget_needs_a_limit():
+    with pytest.raises(ValueError, match="at least one limit"):
+        Budget(max_queries=None)
+    with pytest.raises(ValueError, match="positive"):
+        Budget(max_queries=0)
