@@ -131,18 +131,7 @@ def eval_command(
             split_spec=opt.split_spec(train, dev, test, seed),
             test_data=test_data,
         )
-        settings = opt.runtime_settings(
-            task_base_url=task_base_url,
-            task_model=task_model,
-            task_max_tokens=task_max_tokens,
-            optimizer_base_url=optimizer_base_url,
-            optimizer_model=optimizer_model,
-            concurrency=concurrency,
-            task_api_key=task_api_key,
-            optimizer_api_key=optimizer_api_key,
-            home=home,
-            no_cache=no_cache,
-        )
+        settings = opt.runtime_settings_from(locals())
         selected = select_examples(request)
         roles = ("task", "optimizer") if request.needs_optimizer_model else ("task",)
         with (
@@ -222,18 +211,7 @@ def optimize_command(
             directives=tuple(constraint or ()),
         )
         select_examples(EvalRequest(data=data, prompts=(prompt,), columns=request.columns))
-        settings = opt.runtime_settings(
-            task_base_url=task_base_url,
-            task_model=task_model,
-            task_max_tokens=task_max_tokens,
-            optimizer_base_url=optimizer_base_url,
-            optimizer_model=optimizer_model,
-            concurrency=concurrency,
-            task_api_key=task_api_key,
-            optimizer_api_key=optimizer_api_key,
-            home=home,
-            no_cache=no_cache,
-        )
+        settings = opt.runtime_settings_from(locals())
         root = opt.home_dir(home)
         with ModelRuntime(settings) as runtime:
             report = asyncio.run(_optimize(request, runtime, root))
@@ -308,16 +286,7 @@ def demo_command(
     from agent.demo import run_demo
 
     with friendly_errors():
-        settings = opt.runtime_settings(
-            task_base_url=task_base_url,
-            task_model=task_model,
-            task_max_tokens=None,
-            optimizer_base_url=None,
-            optimizer_model=None,
-            concurrency=None,
-            home=home,
-            no_cache=no_cache,
-        )
+        settings = opt.runtime_settings_from(locals())
         with ModelRuntime(settings, roles=("task",)) as runtime:
             asyncio.run(run_demo(runtime, stdout_console(), stderr))
 

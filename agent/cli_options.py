@@ -126,18 +126,37 @@ def _override(settings: ModelSettings, **flags: object) -> ModelSettings:
     return replace(settings, **{k: v for k, v in flags.items() if v is not None})
 
 
+MODEL_FLAGS = (
+    "task_base_url",
+    "task_model",
+    "task_max_tokens",
+    "task_api_key",
+    "optimizer_base_url",
+    "optimizer_model",
+    "optimizer_api_key",
+    "concurrency",
+    "home",
+    "no_cache",
+)
+
+
+def runtime_settings_from(flags: dict[str, object]) -> RuntimeSettings:
+    """:func:`runtime_settings` from a command's parameters (the ones it has)."""
+    return runtime_settings(**{name: flags[name] for name in MODEL_FLAGS if name in flags})
+
+
 def runtime_settings(
     *,
-    task_base_url: str | None,
-    task_model: str | None,
-    task_max_tokens: int | None,
-    optimizer_base_url: str | None,
-    optimizer_model: str | None,
-    concurrency: int | None,
+    task_base_url: str | None = None,
+    task_model: str | None = None,
+    task_max_tokens: int | None = None,
     task_api_key: str | None = None,
+    optimizer_base_url: str | None = None,
+    optimizer_model: str | None = None,
     optimizer_api_key: str | None = None,
-    home: Path | None,
-    no_cache: bool,
+    concurrency: int | None = None,
+    home: Path | None = None,
+    no_cache: bool = False,
 ) -> RuntimeSettings:
     """Settings for both roles: environment first, then the flags."""
     environ = os.environ

@@ -1,0 +1,131 @@
+"""All optimizers at equal budget on several tasks with the embedded model, several seeds.
+
+Each run searches on train/dev (instruction-induction ``induce`` files) and is
+scored once on the held-out ``execute`` file. Prints a Markdown table of the
+initial vs best test score (mean ± standard deviation over seeds), the paired
+gain, calls and wall time, and writes it to ``bench/results/optimizers.md``.
+
+    .venv/bin/python bench/optimizers.py --tasks sentiment antonyms --seeds 0 1 --budget 12
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from agent.local_server import bundled_model_path
+from agent.optimization import OPTIMIZERS, OptimizeRequest, run_optimize
+from agent.runtime import ModelRuntime, RuntimeSettings
+from memory.embeddings import SentenceTransformerEmbedder
+from optimizers.runner import Budget
+from optimizers.tasks import SplitSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "instruction_induction"
+SEED_PROMPTS = {
+    "sentiment": "Is this review positive or negative?",
+    "antonyms": "Give a word.",
+    "first_word_letter": "What is this?",
+    "singular_to_plural": "Change the word.",
+}
+
+
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def fmt(values: list[float]) -> str:
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.3f} ± {spread:.3f}"
+
+
+async def one_run(runtime, embedder, home, task, optimizer, seed, args) -> dict:
+    request = OptimizeRequest(
+        data=str(DATA / "induce" / f"{task}.json"),
+        test_data=str(DATA / "execute" / f"{task}.json"),
+        prompt=SEED_PROMPTS[task],
+        optimizer=optimizer,
+        budget=Budget(max_queries=args.budget),
+        split_spec=SplitSpec(train=args.train, dev=args.dev, test=0, seed=seed),
+        seed=seed,
+    )
+    task_before = runtime.task.usage.snapshot()
+    opt_before = runtime.optimizer.usage.snapshot()
+    started = time.monotonic()
+    report = await run_optimize(request, runtime, home=home, embedder=embedder)
+    return {
+        "initial": report.seed_test.mean,
+        "best": report.best_test.mean,
+        "gain": report.test_difference.diff,
+        "task_calls": runtime.task.usage.since(task_before).calls,
+        "opt_calls": runtime.optimizer.usage.since(opt_before).calls,
+        "seconds": time.monotonic() - started,
+        "queries": report.outcome.queries,
+    }
+
+
+async def main_async(args) -> str:
+    embedder = SentenceTransformerEmbedder.bundled()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(args.home or tmp)
+        settings = RuntimeSettings(cache_path=home / "cache.sqlite")
+        with ModelRuntime(settings) as runtime:
+            for task in args.tasks:
+                for optimizer in args.optimizers:
+                    runs = []
+                    for seed in args.seeds:
+                        runs.append(
+                            await one_run(runtime, embedder, home, task, optimizer, seed, args)
+                        )
+                        print(f"  {task} {optimizer} seed {seed}: {runs[-1]}", flush=True)
+                    rows.append((task, optimizer, runs))
+    lines = [
+        f"Machine: {cpu_name()} ({platform.machine()}), Python {platform.python_version()}. "
+        f"Task and optimizer model: {bundled_model_path().name} (embedded llama.cpp). "
+        f"Budget {args.budget} dev queries; train {args.train}, dev {args.dev} examples from "
+        f"`induce`; test = the whole `execute` file; seeds {args.seeds}.",
+        "",
+        "| task | optimizer | initial test | best test | paired gain | task calls | "
+        "optimizer calls | time (s) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for task, optimizer, runs in rows:
+        lines.append(
+            f"| {task} | {optimizer} | {fmt([r['initial'] for r in runs])} | "
+            f"{fmt([r['best'] for r in runs])} | {fmt([r['gain'] for r in runs])} | "
+            f"{statistics.mean(r['task_calls'] for r in runs):.0f} | "
+            f"{statistics.mean(r['opt_calls'] for r in runs):.0f} | "
+            f"{statistics.mean(r['seconds'] for r in runs):.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=["sentiment", "antonyms"])
+    parser.add_argument("--optimizers", nargs="+", default=list(OPTIMIZERS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--budget", type=int, default=12)
+    parser.add_argument("--train", type=int, default=30)
+    parser.add_argument("--dev", type=int, default=15)
+    parser.add_argument("--home", help="keep the cache and prompt memory here (default: temp)")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "optimizers.md"))
+    args = parser.parse_args()
+    table = asyncio.run(main_async(args))
+    print(table)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(table + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,347 @@
+"""The textual-gradient baseline (ProTeGi, Pryzant et al. 2023) as an ask/tell optimizer.
+
+One round, for every prompt in the beam:
+
+1. run it on a random **train** minibatch and collect up to ``max_errors`` failures;
+2. "gradient": ask the optimizer model why the prompt fails on them;
+3. "edit": ask (``edits_per_gradient`` independent samples) for a prompt fixing
+   those reasons, in ``<START>…<END>``; optionally paraphrase each edit.
+
+Then **selection**, in two stages with different data on purpose:
+
+- *UCB on train.* New candidates are arms of a UCB1 bandit whose pulls are
+  evaluations on random train minibatches (cheap, and cached by the response
+  cache). Only the ``select_per_round`` best by mean minibatch score are
+  returned from :meth:`TextGrad.ask` (a round with no more new candidates
+  than that proposes them all and spends no pulls).
+- *Dev decides the beam.* The runner scores those on the full dev split and
+  :meth:`TextGrad.tell` keeps the ``beam_width`` best dev scores seen so far.
+
+So the optimizer only ever evaluates on train, dev stays the selection signal the
+runner controls and counts against the budget, and test is never touched.
+
+Small optimizer models often ignore formats: every reply is parsed with
+:func:`~optimizers.proposals.parse_proposal`, nothing here raises on a bad reply,
+and every reply that yields no usable prompt is kept in :attr:`TextGrad.rejections`
+with the reason. ``feedback="none"`` is the ablation of Melcer et al. (2025): a
+plain rewrite that sees no errors and no critique, at the same budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from langchain_core.messages import HumanMessage
+
+from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored, prompt_key
+from optimizers.evaluation.chat_calls import CallFailed
+from optimizers.evaluation.evaluator import EvalResult
+from optimizers.proposals import constraints_block, parse_proposal
+from optimizers.tasks.example import Example
+from optimizers.textgrad.bandit import UCB1, run_ucb
+from optimizers.textgrad.config import TextGradConfig
+from optimizers.textgrad.prompts import (
+    ShownError,
+    edit_prompt,
+    gradient_prompt,
+    paraphrase_prompt,
+    parse_critique,
+    rewrite_prompt,
+)
+
+META_CRITIQUE_CHARS = 400
+REPLY_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A parsed new prompt before selection."""
+
+    text: str
+    parent: str
+    kind: str  # "edit", "rewrite" or "paraphrase"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Expansion:
+    """What expanding one beam prompt produced."""
+
+    drafts: list[Draft] = field(default_factory=list)
+    rejections: list[dict[str, Any]] = field(default_factory=list)
+    n_errors: int | None = None  # None with feedback="none"
+
+
+def collect_errors(result: EvalResult, limit: int) -> list[ShownError]:
+    """Up to ``limit`` failing examples of ``result`` (score below 1), worst first."""
+    failing = [r for r in result.failures_first() if r.score < 1.0][:limit]
+    return [
+        ShownError(
+            input=r.input,
+            expected=r.targets[0] if r.targets else "",
+            got=r.output if r.output or r.error is None else f"(no answer: {r.error})",
+        )
+        for r in failing
+    ]
+
+
+class TextGrad(Optimizer):
+    """ProTeGi-style search: critique errors, edit, UCB-select on train, beam on dev."""
+
+    name: ClassVar[str] = "textgrad"
+
+    def __init__(self, context: OptimizerContext, config: TextGradConfig | None = None) -> None:
+        super().__init__(context)
+        self.config = config or TextGradConfig()
+        if not context.train:
+            raise ValueError(
+                "textgrad needs train examples (minibatches for errors and UCB), found none"
+            )
+        rounds = self.config.rounds if self.config.rounds is not None else context.total_steps
+        if rounds < 1:
+            raise ValueError(f"textgrad needs at least one round, found rounds={rounds}")
+        self.rounds = rounds
+        self.rng = random.Random(context.rng.getrandbits(64))
+        self.beam: list[tuple[str, float]] = []  # (text, dev score), best first
+        self.known: dict[str, float] = {}  # prompt key -> dev score of everything told
+        self.rejections: list[dict[str, Any]] = []
+        self.log: list[dict[str, Any]] = []  # one summary per round
+        self._constraints = constraints_block(context.directives)
+
+    # ------------------------------------------------------------------ ask / tell
+
+    async def ask(self) -> list[Candidate]:
+        """Run rounds until one yields candidates; ``[]`` once all rounds are spent.
+
+        A round whose replies are all junk proposes nothing; the next round draws
+        new minibatches and new samples, so it is not a repeat. The number of
+        rounds bounds the work (and the calls) of one ``ask``.
+        """
+        while self.step < self.rounds:
+            self.step += 1
+            candidates = await self._round(self.step)
+            if candidates:
+                return candidates
+        return []
+
+    def tell(self, scored: Sequence[Scored]) -> None:
+        """Remember dev scores and keep the ``beam_width`` best (earlier wins ties)."""
+        pool = {prompt_key(text): (text, score) for text, score in self.beam}
+        for item in scored:
+            self.known[item.candidate.key] = item.score
+            pool.setdefault(item.candidate.key, (item.candidate.text, item.score))
+        ranked = sorted(pool.values(), key=lambda entry: -entry[1])
+        self.beam = ranked[: self.config.beam_width]
+
+    # ------------------------------------------------------------------ one round
+
+    async def _round(self, r: int) -> list[Candidate]:
+        parents = [text for text, _ in self.beam] or [self.context.seed_prompt]
+        with_errors = self.config.feedback == "errors"
+        # Draw every minibatch before anything runs concurrently: same seed, same run.
+        batches = [
+            self._minibatch(self.config.minibatch_size) if with_errors else None for _ in parents
+        ]
+        expansions = await asyncio.gather(
+            *(
+                self._expand(parent, batch, r)
+                for parent, batch in zip(parents, batches, strict=True)
+            )
+        )
+        drafts = self._screen(r, parents, expansions)
+        bandit = await self._select(drafts) if len(drafts) > self.config.select_per_round else None
+        order = bandit.ranking() if bandit is not None else list(range(len(drafts)))
+        chosen = order[: self.config.select_per_round]
+        self.log.append(
+            {
+                "round": r,
+                "parents": len(parents),
+                "errors": [e.n_errors for e in expansions],
+                "drafts": len(drafts),
+                "pulls": bandit.total if bandit is not None else 0,
+                "proposed": len(chosen),
+            }
+        )
+        return [self._candidate(drafts[i], r, bandit, i) for i in chosen]
+
+    def _screen(
+        self, r: int, parents: Sequence[str], expansions: Sequence[Expansion]
+    ) -> list[Draft]:
+        """Keep new, distinct drafts; record the rest (and the expansions' rejections)."""
+        drafts: list[Draft] = []
+        seen = set(self.known)
+        for parent, expansion in zip(parents, expansions, strict=True):
+            self.rejections.extend(expansion.rejections)
+            for draft in expansion.drafts:
+                key = prompt_key(draft.text)
+                if key == prompt_key(parent):
+                    self._reject(r, draft.kind, parent, "unchanged: same as its parent", draft.text)
+                elif key in seen:
+                    reason = "duplicate of a prompt already proposed or scored"
+                    self._reject(r, draft.kind, parent, reason, draft.text)
+                else:
+                    seen.add(key)
+                    drafts.append(draft)
+        return drafts
+
+    def _candidate(self, draft: Draft, r: int, bandit: UCB1 | None, arm: int) -> Candidate:
+        meta = {"round": r, "kind": draft.kind, "parent": draft.parent, **draft.meta}
+        if bandit is not None:
+            meta["ucb_mean"] = bandit.mean(arm)
+            meta["ucb_pulls"] = bandit.counts[arm]
+        return Candidate(
+            text=draft.text, source=self.name, step=r, parents=(draft.parent,), meta=meta
+        )
+
+    async def _expand(self, parent: str, batch: list[Example] | None, r: int) -> Expansion:
+        """Critique and edit one beam prompt (or just rewrite it, with feedback 'none')."""
+        out = Expansion()
+        meta: dict[str, Any] = {"feedback": self.config.feedback}
+        if batch is None:
+            request, kind = rewrite_prompt(parent, self._constraints), "rewrite"
+        else:
+            result = await self.context.evaluator.evaluate(parent, batch, split="train")
+            errors = collect_errors(result, self.config.max_errors)
+            out.n_errors = len(errors)
+            if not errors:
+                out.rejections.append(
+                    self._rejection(
+                        r, "gradient", parent, f"skipped: no errors on {len(batch)} train examples"
+                    )
+                )
+                return out
+            reply, failure = await self._complete(gradient_prompt(parent, errors), sample=r)
+            critique = parse_critique(reply or "")
+            if not critique:
+                reason = failure or "empty critique"
+                out.rejections.append(
+                    self._rejection(
+                        r, "gradient", parent, f"{reason}; editing from the errors alone", reply
+                    )
+                )
+            request, kind = edit_prompt(parent, errors, critique, self._constraints), "edit"
+            meta |= {"critique": critique[:META_CRITIQUE_CHARS], "n_errors": len(errors)}
+        edits = self.config.edits_per_gradient
+        replies = await asyncio.gather(
+            *(self._complete(request, sample=r * edits + i) for i in range(edits))
+        )
+        paraphrased: set[str] = set()
+        for i, (reply, failure) in enumerate(replies):
+            draft = self._parse(r, kind, parent, reply, failure, meta, out)
+            if draft is None or not self.config.paraphrase or draft.text in paraphrased:
+                continue
+            paraphrased.add(draft.text)
+            reply2, failure2 = await self._complete(
+                paraphrase_prompt(draft.text, self._constraints), sample=r * edits + i
+            )
+            self._parse(
+                r, "paraphrase", parent, reply2, failure2, meta | {"paraphrase_of": draft.text}, out
+            )
+        return out
+
+    def _parse(
+        self,
+        r: int,
+        kind: str,
+        parent: str,
+        reply: str | None,
+        failure: str | None,
+        meta: dict[str, Any],
+        out: Expansion,
+    ) -> Draft | None:
+        """Turn one reply into a draft, or record why it is not one."""
+        if reply is None:
+            out.rejections.append(self._rejection(r, kind, parent, failure or "no reply"))
+            return None
+        parsed = parse_proposal(reply)
+        if parsed.text is None:
+            out.rejections.append(
+                self._rejection(r, kind, parent, parsed.problem or "unparseable", reply)
+            )
+            return None
+        draft = Draft(parsed.text, parent, kind, meta | {"parse_rule": parsed.rule})
+        out.drafts.append(draft)
+        return draft
+
+    async def _select(self, drafts: Sequence[Draft]) -> UCB1:
+        """UCB1 over ``drafts`` with train minibatches as pulls.
+
+        The first sweep evaluates every draft on one shared minibatch (a paired,
+        fair start); later pulls each draw a fresh one.
+        """
+        size = self.config.pull_size
+        shared = self._minibatch(size)
+
+        async def pull(arm: int, t: int) -> float:
+            batch = shared if t < len(drafts) else self._minibatch(size)
+            result = await self.context.evaluator.evaluate(drafts[arm].text, batch, split="train")
+            return result.mean
+
+        return await run_ucb(
+            len(drafts),
+            pull,
+            total_pulls=self.config.ucb_pulls_per_arm * len(drafts),
+            c=self.config.ucb_c,
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    def _minibatch(self, size: int) -> list[Example]:
+        train = self.context.train
+        return self.rng.sample(list(train), min(size, len(train)))
+
+    async def _complete(self, text: str, *, sample: int) -> tuple[str | None, str | None]:
+        """One optimizer-model call: ``(reply, None)`` or ``(None, why it failed)``.
+
+        Exactly one call, never retried: a failed request costs its proposal only.
+        An unusable endpoint (:class:`~optimizers.evaluation.chat_calls.EndpointError`)
+        still stops the run.
+        """
+        try:
+            completion = await self.context.proposer.complete([HumanMessage(text)], sample=sample)
+        except CallFailed as exc:
+            return None, f"call failed: {exc}"
+        return completion.text, None
+
+    @staticmethod
+    def _rejection(
+        r: int, stage: str, parent: str, reason: str, reply: str | None = None
+    ) -> dict[str, Any]:
+        return {
+            "round": r,
+            "stage": stage,
+            "parent": parent,
+            "reason": reason,
+            "reply": (reply or "")[:REPLY_CHARS],
+        }
+
+    def _reject(self, r: int, stage: str, parent: str, reason: str, reply: str) -> None:
+        self.rejections.append(self._rejection(r, stage, parent, reason, reply))
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def state_dict(self) -> dict[str, Any]:
+        """Round (``step``), beam, known dev scores, rng state, rejections and round log."""
+        version, internal, gauss = self.rng.getstate()
+        return {
+            "step": self.step,
+            "beam": [{"text": text, "score": score} for text, score in self.beam],
+            "known": dict(self.known),
+            "rng": [version, list(internal), gauss],
+            "rejections": [dict(item) for item in self.rejections],
+            "log": [dict(item) for item in self.log],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved (after a JSON round trip too)."""
+        super().load_state_dict(state)
+        self.beam = [(str(item["text"]), float(item["score"])) for item in state["beam"]]
+        self.known = {str(key): float(score) for key, score in state["known"].items()}
+        version, internal, gauss = state["rng"]
+        self.rng.setstate((int(version), tuple(int(x) for x in internal), gauss))
+        self.rejections = [dict(item) for item in state["rejections"]]
+        self.log = [dict(item) for item in state["log"]]
