@@ -238,6 +238,17 @@ class PromptStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def sibling(self, collection: str) -> PromptStore:
+        """Open another collection on the same Chroma client, with the same embedder.
+
+        For records that must not mix with the main prompt history (GPO keeps its
+        trajectory in one). The sibling shares the client but does not own it:
+        closing this store closes both, closing the sibling does nothing.
+        """
+        if collection == self.collection_name:
+            raise ValueError(f"a sibling needs another collection than {collection!r}")
+        return PromptStore(self._client, self._embedder, collection=collection)
+
     @property
     def embedder(self) -> Embedder:
         """The embedder every vector in this store came from."""
@@ -381,21 +392,33 @@ class PromptStore:
         task: str | None = None,
         run: str | None = None,
         exclude_ids: Sequence[str] = (),
+        ids: Sequence[str] | None = None,
     ) -> list[tuple[PromptRecord, float]]:
         """Return the ``k`` stored prompts most similar to ``query``, best first.
 
         ``query`` is a text (embedded here) or a vector of this store's embedder.
         Each hit comes with its cosine similarity. ``task=None`` searches every task.
+        ``ids`` restricts the search to those records (e.g. one optimizer's trajectory).
         """
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a positive integer, found {k!r}")
         vector = self._query_vector(query)
         exclude = set([exclude_ids] if isinstance(exclude_ids, str) else exclude_ids)
+        if ids is not None:
+            if isinstance(ids, str):
+                raise ValueError(f"ids must be a sequence of ids, found the string {ids!r}")
+            # Chroma fails the whole query on an id it does not hold: keep the stored ones.
+            wanted = list(dict.fromkeys(ids))
+            stored = set(self._collection.get(ids=wanted, include=[])["ids"]) if wanted else set()
+            ids = [record_id for record_id in wanted if record_id in stored]
+            if not ids:
+                return []
         n_results = k + len(exclude)
         found = self._collection.query(
             query_embeddings=[vector],
             n_results=n_results,
             where=_where(task, run),
+            ids=ids,
             include=[*_INCLUDE_RECORD, "distances"],
         )
         # query() answers one list per query vector; we sent one.

@@ -91,6 +91,8 @@ class Optimizer(ABC):
     """Ask/tell interface shared by ZOPO, GPO, textual gradients, APE and random search."""
 
     name: ClassVar[str]
+    queries_per_step: ClassVar[int] = 1
+    """Dev queries one ask/tell round usually costs; turns a query budget into steps."""
 
     def __init__(self, context: OptimizerContext) -> None:
         self.context = context

@@ -21,8 +21,16 @@ from optimizers.evaluation.evaluator import EvalResult
 from optimizers.tasks.example import Example
 
 StopReason = Literal[
-    "budget: queries", "budget: calls", "budget: time", "converged", "stop requested", "interrupted"
+    "budget: queries",
+    "budget: calls",
+    "budget: time",
+    "converged",
+    "no new candidates",
+    "stop requested",
+    "interrupted",
 ]
+
+STALE_ROUNDS = 3  # rounds in a row that propose only prompts already scored
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +74,7 @@ class RunOutcome:
     steps: int = 0
     queries: int = 0
     stopped: StopReason = "converged"
+    stop_detail: str = ""  # the optimizer's own reason, when it has one
     wall_time_s: float = 0.0
 
     @property
@@ -181,10 +190,12 @@ class Runner:
         return outcome
 
     async def _loop(self, outcome: RunOutcome) -> None:
+        stale = 0
         while (reason := self._exhausted(outcome)) is None:
             candidates = await self.optimizer.ask()
             if not candidates:
                 outcome.stopped = "converged"
+                outcome.stop_detail = str(getattr(self.optimizer, "stopped", "") or "")
                 return
             scored: list[Scored] = []
             for candidate in candidates:
@@ -202,5 +213,11 @@ class Runner:
                 RunEvent("step", outcome.steps, {"best": outcome.best.score, "n": len(scored)})
             )
             if reason is not None:
+                break
+            # Re-proposing known prompts costs no query, so a query budget alone would
+            # never end an optimizer stuck on them.
+            stale = stale + 1 if scored and all(s.reused for s in scored) else 0
+            if stale >= STALE_ROUNDS:
+                reason = "no new candidates"
                 break
         outcome.stopped = reason if reason is not None else outcome.stopped

@@ -93,6 +93,7 @@ class TextGrad(Optimizer):
     """ProTeGi-style search: critique errors, edit, UCB-select on train, beam on dev."""
 
     name: ClassVar[str] = "textgrad"
+    queries_per_step: ClassVar[int] = TextGradConfig().select_per_round
 
     def __init__(self, context: OptimizerContext, config: TextGradConfig | None = None) -> None:
         super().__init__(context)

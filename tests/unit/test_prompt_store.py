@@ -233,6 +233,35 @@ def test_concurrent_adds(store):
         assert [r.dev_score for r in store.scored("t", run=f"r{n}")] == [0.4, 0.3, 0.2, 0.1, 0.0]
 
 
+def test_nearest_within_given_ids(store):
+    records = store.add(
+        [
+            PromptRecord(text=text, task="sentiment", run="r", step=i, source="gpo")
+            for i, text in enumerate(SENTIMENT)
+        ]
+    )
+    allowed = [records[2].id, records[3].id, records[3].id, "p-not-stored"]
+    hits = store.nearest(SENTIMENT[0], k=5, ids=allowed)
+    assert {record.id for record, _ in hits} == {records[2].id, records[3].id}
+    assert hits[0][1] >= hits[1][1]
+    assert store.nearest(SENTIMENT[0], k=1, ids=allowed, exclude_ids=[hits[0][0].id]) == [hits[1]]
+    assert store.nearest(SENTIMENT[0], ids=[]) == []
+    with pytest.raises(ValueError, match="sequence of ids"):
+        store.nearest(SENTIMENT[0], ids=records[0].id)
+
+
+def test_sibling_shares_the_client_not_the_records(store, bundled_embedder):
+    sibling = store.sibling("prompts-extra")
+    assert sibling.collection_name == "prompts-extra"
+    assert sibling.embedder is bundled_embedder
+    sibling.add([PromptRecord(text="a prompt", task="t", run="r", step=0, source="seed")])
+    assert (store.count(), sibling.count()) == (0, 1)
+    sibling.close()  # does not own the client: the main store still works
+    assert store.sibling("prompts-extra").count() == 1
+    with pytest.raises(ValueError, match="another collection"):
+        store.sibling("prompts")
+
+
 def test_add_nothing(store):
     assert store.add([]) == []
     with pytest.raises(TypeError, match="PromptRecord"):

@@ -108,3 +108,18 @@ def test_budget_needs_a_limit():
         Budget(max_queries=None)
     with pytest.raises(ValueError, match="positive"):
         Budget(max_queries=0)
+
+
+async def test_an_optimizer_stuck_on_known_prompts_is_stopped(context):
+    optimizer = Scripted(context, [["Answer."]] * 10)
+    outcome = await Runner(optimizer, context, DEV, Budget(max_queries=5)).run()
+    assert outcome.stopped == "no new candidates"
+    assert outcome.steps == 3
+    assert outcome.queries == 1
+
+
+async def test_the_optimizers_own_reason_is_kept(context):
+    optimizer = Scripted(context, [])
+    optimizer.stopped = "gave up after 3 unusable steps"
+    outcome = await Runner(optimizer, context, DEV, Budget(max_queries=5)).run()
+    assert (outcome.stopped, outcome.stop_detail) == ("converged", "gave up after 3 unusable steps")
