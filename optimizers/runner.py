@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from memory.prompt_store import PromptRecord, prompt_id
 from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored
+from optimizers.constraints import Constraints
 from optimizers.evaluation.evaluator import EvalResult
 from optimizers.tasks.example import Example
 
@@ -71,6 +72,8 @@ class RunOutcome:
 
     seed: Scored
     history: list[Scored] = field(default_factory=list)  # every scored candidate, seed first
+    constraints: Constraints = field(default_factory=Constraints)
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # broke a hard constraint
     steps: int = 0
     queries: int = 0
     stopped: StopReason = "converged"
@@ -79,8 +82,13 @@ class RunOutcome:
 
     @property
     def best(self) -> Scored:
-        """The best dev score in the trajectory (earliest wins ties)."""
-        return max(self.history, key=lambda scored: scored.score)
+        """The best dev score among prompts that meet every hard constraint (earliest wins).
+
+        Constraints can be added while a run goes on, so admissibility is checked
+        now, against the current ones. When nothing qualifies, the seed is the answer.
+        """
+        allowed = [s for s in self.history if not self.constraints.violations(s.candidate.text)]
+        return max(allowed or [self.seed], key=lambda scored: scored.score)
 
 
 class Runner:
@@ -95,8 +103,10 @@ class Runner:
         *,
         on_event: EventFn | None = None,
         should_stop: Callable[[], bool] | None = None,
+        constraints: Constraints | None = None,
     ) -> None:
         self.optimizer = optimizer
+        self.constraints = constraints or Constraints(tuple(context.directives))
         self.context = context
         self.dev = tuple(dev)
         self.budget = budget
@@ -170,12 +180,17 @@ class Runner:
             )
         )
 
+    def _reject(self, candidate: Candidate, violations: list[str], outcome: RunOutcome) -> None:
+        entry = {"text": candidate.text, "source": candidate.source, "violations": violations}
+        outcome.rejected.append(entry)
+        self.on_event(RunEvent("rejected", candidate.step, entry))
+
     async def run(self) -> RunOutcome:
         """Score the seed prompt, then alternate ask → score → tell until a limit."""
         self._started = time.monotonic()
         self._calls_before = self._calls()
         seed = Candidate(text=self.context.seed_prompt, source="seed", step=0)
-        outcome = RunOutcome(seed=await self.score(seed, None))
+        outcome = RunOutcome(seed=await self.score(seed, None), constraints=self.constraints)
         outcome.queries = 1
         outcome.history.append(outcome.seed)
         self._remember([outcome.seed])
@@ -201,6 +216,9 @@ class Runner:
             for candidate in candidates:
                 if (reason := self._exhausted(outcome)) is not None:
                     break
+                if violations := self.constraints.violations(candidate.text):
+                    self._reject(candidate, violations, outcome)
+                    continue
                 result = await self.score(candidate, outcome)
                 scored.append(result)
                 outcome.history.append(result)

@@ -123,3 +123,27 @@ async def test_the_optimizers_own_reason_is_kept(context):
     optimizer.stopped = "gave up after 3 unusable steps"
     outcome = await Runner(optimizer, context, DEV, Budget(max_queries=5)).run()
     assert (outcome.stopped, outcome.stop_detail) == ("converged", "gave up after 3 unusable steps")
+
+
+async def test_hard_constraints_are_never_scored_nor_best(context):
+    context.directives = ("keep it under 4 words", "never mention cats")
+    optimizer = Scripted(
+        context,
+        [["please please please answer now.", "please answer about cats", "please answer."]],
+    )
+    outcome = await Runner(optimizer, context, DEV, Budget(max_queries=10)).run()
+    assert [r["text"] for r in outcome.rejected] == [
+        "please please please answer now.",
+        "please answer about cats",
+    ]
+    assert outcome.queries == 2  # seed + the one admissible candidate
+    assert outcome.best.candidate.text == "please answer."
+
+
+async def test_constraints_added_later_change_the_best(context):
+    optimizer = Scripted(context, [["please please answer in many many words."]])
+    runner = Runner(optimizer, context, DEV, Budget(max_queries=10))
+    outcome = await runner.run()
+    assert outcome.best.candidate.text.startswith("please please")
+    outcome.constraints = outcome.constraints.with_directive("at most 3 words")
+    assert outcome.best.candidate.text == "Answer."
