@@ -1,10 +1,13 @@
 """The loop every optimizer runs in: propose, score on dev, tell, within a budget.
 
-The runner owns what must be the same for every method so that comparisons
+:class:`Search` owns what must be the same for every method so that comparisons
 are fair: the dev evaluation, the budget (dev queries, paid LLM calls, time),
-de-duplication (a prompt seen before reuses its score and costs no query),
-recording every candidate in the prompt memory, and the event stream that
-progress bars and the UI read.
+de-duplication (a prompt seen before reuses its score and costs no query), hard
+constraints, recording every candidate in the prompt memory, and the event
+stream that progress bars and the UI read. It runs one step at a time with any
+optimizer, so an agent can switch methods mid-run, and it snapshots to JSON so
+a killed run resumes where it stopped. :class:`Runner` is the plain loop of one
+optimizer on top of it.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ class Budget:
 class RunEvent:
     """Something that happened in a run, for progress displays and logs."""
 
-    kind: str  # "scored", "step", "stopped"
+    kind: str  # "scored", "rejected", "step", "stopped"
     step: int
     data: dict[str, Any]
 
@@ -91,12 +94,16 @@ class RunOutcome:
         return max(allowed or [self.seed], key=lambda scored: scored.score)
 
 
-class Runner:
-    """Runs one optimizer against the dev split under a budget."""
+class Search:
+    """One run's search: the seed, every scored candidate, and the budget spent.
+
+    Optimizers are attached by name; before an optimizer asks, it is told every
+    score it has not seen yet (including those other optimizers found), so a
+    switch from GPO to ZOPO loses nothing.
+    """
 
     def __init__(
         self,
-        optimizer: Optimizer,
         context: OptimizerContext,
         dev: Sequence[Example],
         budget: Budget,
@@ -105,44 +112,111 @@ class Runner:
         should_stop: Callable[[], bool] | None = None,
         constraints: Constraints | None = None,
     ) -> None:
-        self.optimizer = optimizer
-        self.constraints = constraints or Constraints(tuple(context.directives))
         self.context = context
         self.dev = tuple(dev)
         self.budget = budget
         self.on_event = on_event or (lambda event: None)
         self.should_stop = should_stop or (lambda: False)
+        self.constraints = constraints or Constraints(tuple(context.directives))
         self.scores: dict[str, EvalResult] = {}
-        self._started = 0.0
-        self._calls_before = 0
+        self.outcome: RunOutcome | None = None
+        self.told: dict[str, int] = {}  # optimizer name -> history entries it has been told
+        self._stale = 0
+        self._clock = time.monotonic()
+        self._seconds_before = 0.0  # spent in earlier processes (resumed runs)
+        self._calls_before = 0  # likewise
+        self._calls_at_start = self._usage_calls()
 
-    def _calls(self) -> int:
+    def _usage_calls(self) -> int:
         return self.context.evaluator.caller.usage.calls + self.context.proposer.usage.calls
 
-    def _exhausted(self, outcome: RunOutcome) -> StopReason | None:
-        budget = self.budget
-        if budget.max_queries is not None and outcome.queries >= budget.max_queries:
+    @property
+    def calls(self) -> int:
+        """Paid LLM calls of this run, both models, across resumes."""
+        return self._calls_before + self._usage_calls() - self._calls_at_start
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of this run, across resumes."""
+        return self._seconds_before + time.monotonic() - self._clock
+
+    def exhausted(self) -> StopReason | None:
+        """Why no further step may run, or None."""
+        budget, queries = self.budget, self.outcome.queries if self.outcome else 0
+        if budget.max_queries is not None and queries >= budget.max_queries:
             return "budget: queries"
-        if budget.max_calls is not None and self._calls() - self._calls_before >= budget.max_calls:
+        if budget.max_calls is not None and self.calls >= budget.max_calls:
             return "budget: calls"
-        elapsed = time.monotonic() - self._started
-        if budget.max_seconds is not None and elapsed >= budget.max_seconds:
+        if budget.max_seconds is not None and self.seconds >= budget.max_seconds:
             return "budget: time"
         if self.should_stop():
             return "stop requested"
         return None
 
-    async def score(self, candidate: Candidate, outcome: RunOutcome | None) -> Scored:
+    async def score(self, candidate: Candidate) -> Scored:
         """Score on dev, or reuse the score of the same prompt seen earlier."""
         if (known := self.scores.get(candidate.key)) is not None:
             return Scored(candidate, known, reused=True)
         result = await self.context.evaluator.evaluate(candidate.text, self.dev, split="dev")
         self.scores[candidate.key] = result
-        if outcome is not None:
-            outcome.queries += 1
+        if self.outcome is not None:
+            self.outcome.queries += 1
         return Scored(candidate, result)
 
-    def _remember(self, scored: Sequence[Scored]) -> None:
+    async def start(self) -> RunOutcome:
+        """Score the seed prompt (once)."""
+        if self.outcome is None:
+            seed = Candidate(text=self.context.seed_prompt, source="seed", step=0)
+            self.outcome = RunOutcome(seed=await self.score(seed), constraints=self.constraints)
+            self.outcome.queries = 1
+            self._record([self.outcome.seed])
+        return self.outcome
+
+    async def step(self, optimizer: Optimizer) -> list[Scored] | None:
+        """One ask → score → tell round; None when the optimizer has nothing left to try."""
+        outcome = await self.start()
+        unseen = outcome.history[self.told.get(optimizer.name, 0) :]
+        if unseen:
+            optimizer.tell(unseen)
+        self.told[optimizer.name] = len(outcome.history)
+        candidates = await optimizer.ask()
+        if not candidates:
+            outcome.stopped = "converged"
+            outcome.stop_detail = str(getattr(optimizer, "stopped", "") or "")
+            return None
+        scored: list[Scored] = []
+        for candidate in candidates:
+            if self.exhausted() is not None:
+                break
+            if violations := self.constraints.violations(candidate.text):
+                self._reject(candidate, violations)
+                continue
+            scored.append(await self.score(candidate))
+        self._record(scored)
+        if scored:
+            optimizer.tell(scored)
+        self.told[optimizer.name] = len(outcome.history)
+        outcome.steps += 1
+        self._stale = self._stale + 1 if scored and all(s.reused for s in scored) else 0
+        self.on_event(
+            RunEvent("step", outcome.steps, {"best": outcome.best.score, "n": len(scored)})
+        )
+        return scored
+
+    @property
+    def stuck(self) -> bool:
+        """True after several rounds that proposed only prompts already scored.
+
+        Re-proposing known prompts costs no query, so a query budget alone would
+        never end an optimizer stuck on them.
+        """
+        return self._stale >= STALE_ROUNDS
+
+    def _record(self, scored: Sequence[Scored]) -> None:
+        assert self.outcome is not None
+        for result in scored:
+            self.outcome.history.append(result)
+            self._emit_scored(result)
         run, task = self.context.run, self.context.task
         fresh = {s.candidate.key: s for s in scored if not s.reused}
         self.context.store.add(
@@ -161,7 +235,8 @@ class Runner:
             ]
         )
 
-    def _emit_scored(self, scored: Scored, outcome: RunOutcome) -> None:
+    def _emit_scored(self, scored: Scored) -> None:
+        assert self.outcome is not None
         self.on_event(
             RunEvent(
                 "scored",
@@ -172,70 +247,110 @@ class Runner:
                     "dev": scored.score,
                     "ci95": [scored.dev.interval.low, scored.dev.interval.high],
                     "reused": scored.reused,
-                    "queries": outcome.queries,
-                    "calls": self._calls() - self._calls_before,
-                    "best": outcome.best.score,
+                    "queries": self.outcome.queries,
+                    "calls": self.calls,
+                    "best": self.outcome.best.score,
                     "meta": scored.candidate.meta,
                 },
             )
         )
 
-    def _reject(self, candidate: Candidate, violations: list[str], outcome: RunOutcome) -> None:
+    def _reject(self, candidate: Candidate, violations: list[str]) -> None:
+        assert self.outcome is not None
         entry = {"text": candidate.text, "source": candidate.source, "violations": violations}
-        outcome.rejected.append(entry)
+        self.outcome.rejected.append(entry)
         self.on_event(RunEvent("rejected", candidate.step, entry))
+
+    def snapshot(self) -> dict[str, Any]:
+        """The search as JSON: counters, the order of history (ids), who was told what.
+
+        Texts and scores are not copied here: the prompts live in the prompt
+        memory and the answers in the response cache, from which :meth:`restore`
+        rebuilds the scores without a paid call.
+        """
+        outcome = self.outcome
+        history = [] if outcome is None else outcome.history
+        return {
+            "history": [
+                {"id": prompt_id(self.context.run, s.candidate.text), "reused": s.reused}
+                for s in history
+            ],
+            "sources": [[s.candidate.source, s.candidate.step] for s in history],
+            "queries": 0 if outcome is None else outcome.queries,
+            "steps": 0 if outcome is None else outcome.steps,
+            "rejected": [] if outcome is None else outcome.rejected,
+            "told": dict(self.told),
+            "stale": self._stale,
+            "calls": self.calls,
+            "seconds": self.seconds,
+            "directives": list(self.constraints.directives),
+        }
+
+    async def restore(self, snapshot: dict[str, Any]) -> None:
+        """Rebuild the search from :meth:`snapshot` (scores come from the response cache)."""
+        self.constraints = Constraints(tuple(snapshot["directives"]))
+        entries = []
+        for item, (source, step) in zip(snapshot["history"], snapshot["sources"], strict=True):
+            record = self.context.store.get(item["id"])
+            if record is None:
+                raise ValueError(f"prompt {item['id']} of run {self.context.run} is missing")
+            candidate = Candidate(text=record.text, source=source, step=step)
+            if item["reused"]:
+                entries.append(Scored(candidate, self.scores[candidate.key], reused=True))
+                continue
+            result = await self.context.evaluator.evaluate(record.text, self.dev, split="dev")
+            self.scores[candidate.key] = result
+            entries.append(Scored(candidate, result))
+        if entries:
+            self.outcome = RunOutcome(
+                seed=entries[0], history=entries, constraints=self.constraints
+            )
+            self.outcome.queries = snapshot["queries"]
+            self.outcome.steps = snapshot["steps"]
+            self.outcome.rejected = list(snapshot["rejected"])
+        self.told = dict(snapshot["told"])
+        self._stale = snapshot["stale"]
+        self._calls_before = snapshot["calls"]
+        self._calls_at_start = self._usage_calls()
+        self._seconds_before = snapshot["seconds"]
+        self._clock = time.monotonic()
+
+
+class Runner:
+    """Runs one optimizer against the dev split under a budget, until a limit."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        context: OptimizerContext,
+        dev: Sequence[Example],
+        budget: Budget,
+        *,
+        on_event: EventFn | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        constraints: Constraints | None = None,
+    ) -> None:
+        self.optimizer = optimizer
+        self.search = Search(
+            context, dev, budget,
+            on_event=on_event, should_stop=should_stop, constraints=constraints,
+        )  # fmt: skip
 
     async def run(self) -> RunOutcome:
         """Score the seed prompt, then alternate ask → score → tell until a limit."""
-        self._started = time.monotonic()
-        self._calls_before = self._calls()
-        seed = Candidate(text=self.context.seed_prompt, source="seed", step=0)
-        outcome = RunOutcome(seed=await self.score(seed, None), constraints=self.constraints)
-        outcome.queries = 1
-        outcome.history.append(outcome.seed)
-        self._remember([outcome.seed])
-        self._emit_scored(outcome.seed, outcome)
-        self.optimizer.tell([outcome.seed])
+        search = self.search
+        outcome = await search.start()
         try:
-            await self._loop(outcome)
+            while (reason := search.exhausted()) is None:
+                if await search.step(self.optimizer) is None:
+                    break
+                if search.stuck:
+                    reason = "no new candidates"
+                    break
+            if reason is not None:
+                outcome.stopped = reason
         except (asyncio.CancelledError, KeyboardInterrupt):
             outcome.stopped = "interrupted"
-        outcome.wall_time_s = time.monotonic() - self._started
-        self.on_event(RunEvent("stopped", outcome.steps, {"reason": outcome.stopped}))
+        outcome.wall_time_s = search.seconds
+        search.on_event(RunEvent("stopped", outcome.steps, {"reason": outcome.stopped}))
         return outcome
-
-    async def _loop(self, outcome: RunOutcome) -> None:
-        stale = 0
-        while (reason := self._exhausted(outcome)) is None:
-            candidates = await self.optimizer.ask()
-            if not candidates:
-                outcome.stopped = "converged"
-                outcome.stop_detail = str(getattr(self.optimizer, "stopped", "") or "")
-                return
-            scored: list[Scored] = []
-            for candidate in candidates:
-                if (reason := self._exhausted(outcome)) is not None:
-                    break
-                if violations := self.constraints.violations(candidate.text):
-                    self._reject(candidate, violations, outcome)
-                    continue
-                result = await self.score(candidate, outcome)
-                scored.append(result)
-                outcome.history.append(result)
-                self._emit_scored(result, outcome)
-            self._remember(scored)
-            if scored:
-                self.optimizer.tell(scored)
-            outcome.steps += 1
-            self.on_event(
-                RunEvent("step", outcome.steps, {"best": outcome.best.score, "n": len(scored)})
-            )
-            if reason is not None:
-                break
-            # Re-proposing known prompts costs no query, so a query budget alone would
-            # never end an optimizer stuck on them.
-            stale = stale + 1 if scored and all(s.reused for s in scored) else 0
-            if stale >= STALE_ROUNDS:
-                reason = "no new candidates"
-                break
-        outcome.stopped = reason if reason is not None else outcome.stopped

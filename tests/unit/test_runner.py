@@ -7,7 +7,7 @@ from optimizers.base import Candidate, Optimizer, OptimizerContext
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import Evaluator
 from optimizers.evaluation.metrics import get_metric
-from optimizers.runner import Budget, Runner
+from optimizers.runner import Budget, Runner, Search
 from optimizers.tasks.example import Example
 from tests.fakes import fake_backend
 
@@ -147,3 +147,39 @@ async def test_constraints_added_later_change_the_best(context):
     assert outcome.best.candidate.text.startswith("please please")
     outcome.constraints = outcome.constraints.with_directive("at most 3 words")
     assert outcome.best.candidate.text == "Answer."
+
+
+async def test_search_switches_optimizers_and_tells_them_everything(context):
+    first = Scripted(context, [["please answer."]])
+    first.name = "first"
+    second = Scripted(context, [["please please answer."]])
+    second.name = "second"
+    search = Search(context, DEV, Budget(max_queries=10))
+    await search.step(first)
+    await search.step(second)
+    # The second optimizer was told the seed and what the first one found, before asking.
+    assert [t for t, _, _ in second.told[0]] == ["Answer.", "please answer."]
+    assert search.outcome.best.candidate.text == "please please answer."
+
+
+async def test_snapshot_restore_rebuilds_without_paid_calls(context, tmp_path):
+    from memory.response_cache import ResponseCache
+
+    context.evaluator.caller.cache = ResponseCache(tmp_path / "cache.sqlite")
+    search = Search(context, DEV, Budget(max_queries=10))
+    await search.step(Scripted(context, [["please answer.", "Answer."]]))
+    snapshot = search.snapshot()
+    paid = context.evaluator.caller.usage.calls
+
+    restored = Search(context, DEV, Budget(max_queries=10))
+    await restored.restore(snapshot)
+    assert context.evaluator.caller.usage.calls == paid  # all from the cache
+    assert [s.candidate.text for s in restored.outcome.history] == [
+        "Answer.",
+        "please answer.",
+        "Answer.",
+    ]
+    assert restored.outcome.history[2].reused
+    assert restored.outcome.queries == search.outcome.queries == 2
+    assert restored.calls == search.calls
+    assert restored.outcome.best.score == search.outcome.best.score
