@@ -8,9 +8,6 @@ example. The report records the full configuration so the run can be repeated.
 
 from __future__ import annotations
 
-import asyncio
-import importlib
-import random
 import secrets
 import time
 from collections.abc import Callable
@@ -20,33 +17,14 @@ from typing import Any
 
 from agent.evaluation import resolve_task
 from agent.runtime import ModelRuntime
-from memory.embeddings import Embedder, SentenceTransformerEmbedder
-from memory.prompt_store import PromptStore, prompt_id
-from optimizers.base import Optimizer, OptimizerContext, Scored
+from agent.session import RunSession, optimizer_class
+from memory.embeddings import Embedder
+from optimizers.base import Scored
 from optimizers.evaluation.chat_calls import Usage
-from optimizers.evaluation.evaluator import EvalResult, Evaluator, compare
-from optimizers.evaluation.metrics import get_metric
+from optimizers.evaluation.evaluator import EvalResult
 from optimizers.evaluation.stats import PairedComparison
-from optimizers.evaluation.templates import parse_template
 from optimizers.runner import Budget, EventFn, Runner, RunOutcome
-from optimizers.tasks import ColumnMapping, SplitSpec, split_task
-
-# name -> (module, class); imported on use so one optimizer's import cost is not everyone's
-OPTIMIZERS: dict[str, tuple[str, str]] = {
-    "zopo": ("optimizers.zopo_optimizer", "ZOPOOptimizer"),
-    "gpo": ("optimizers.gpo.optimizer", "GPO"),
-    "textgrad": ("optimizers.textgrad", "TextGrad"),
-    "ape": ("optimizers.ape", "APE"),
-    "random": ("optimizers.random_search", "RandomSearch"),
-}
-
-
-def optimizer_class(name: str) -> type[Optimizer]:
-    """The optimizer class registered under ``name``."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
-    module, cls = OPTIMIZERS[name]
-    return getattr(importlib.import_module(module), cls)
+from optimizers.tasks import ColumnMapping, SplitSpec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,11 +46,22 @@ class OptimizeRequest:
     def __post_init__(self) -> None:
         if not self.prompt.strip():
             raise ValueError("give the prompt to start from (--prompt)")
-        optimizer_class(self.optimizer)  # fail fast on an unknown name
+        if self.optimizer != "auto":
+            optimizer_class(self.optimizer)  # fail fast on an unknown name
 
     def config(self) -> dict[str, Any]:
         """A JSON-ready record of the request."""
         return asdict(self)
+
+    @classmethod
+    def from_config(cls, data: dict[str, Any]) -> OptimizeRequest:
+        """Rebuild a request from :meth:`config` (how a run is resumed or repeated)."""
+        fields = dict(data)
+        fields["budget"] = Budget(**fields["budget"])
+        fields["columns"] = ColumnMapping(**fields["columns"])
+        fields["split_spec"] = SplitSpec(**fields["split_spec"])
+        fields["directives"] = tuple(fields.get("directives", ()))
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
@@ -145,11 +134,38 @@ def new_run_id(task: str, optimizer: str) -> str:
     return f"{task}-{optimizer}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
-def total_steps(optimizer: type[Optimizer], budget: Budget) -> int:
-    """How many ask/tell rounds the query budget allows (GPO decays its step size over it)."""
-    per_step = getattr(optimizer, "queries_per_step", 1)
-    queries = budget.max_queries or 100
-    return max(1, (queries - 1) // per_step)
+def build_report(
+    session: RunSession, outcome: RunOutcome, tested: tuple, started: float
+) -> OptimizeReport:
+    """The report of a finished (or interrupted) search."""
+    seed_test, best_test, difference = tested
+    runtime, request = session.runtime, session.request
+    return OptimizeReport(
+        run=session.run,
+        task=session.task.name,
+        optimizer=request.optimizer,
+        seed_prompt=request.prompt,
+        best_prompt=outcome.best.candidate.text,
+        seed_dev=outcome.seed.dev,
+        best_dev=outcome.best.dev,
+        seed_test=seed_test,
+        best_test=best_test,
+        test_difference=difference,
+        outcome=outcome,
+        usage={
+            "task": session.context.evaluator.caller.usage.snapshot(),
+            "optimizer": session.context.proposer.usage.snapshot(),
+        },
+        wall_time_s=time.monotonic() - started,
+        config={
+            **request.config(),
+            "run": session.run,
+            "task_model": runtime.settings.task.public(),
+            "optimizer_model": runtime.settings.optimizer.public(),
+            "splits": {k: len(session.splits.get(k)) for k in ("train", "dev", "test")},
+            "embedder": session.embedder.name,
+        },
+    )
 
 
 async def run_optimize(
@@ -161,81 +177,17 @@ async def run_optimize(
     on_event: EventFn | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> OptimizeReport:
-    """Search on train/dev with the chosen optimizer, then report seed vs best on test."""
+    """Search on train/dev with one optimizer, then report seed vs best on test."""
     started = time.monotonic()
-    task = resolve_task(request.data, columns=request.columns)
-    test_task = (
-        resolve_task(request.test_data, columns=request.columns) if request.test_data else None
-    )
-    splits = split_task(task, request.split_spec, test_task=test_task)
-    if runtime.task is None or runtime.optimizer is None:
-        raise ValueError("optimization needs both the task and the optimizer model started")
-    evaluator = Evaluator(
-        runtime.task, metric=get_metric(request.metric), template=parse_template(request.template)
-    )
-    cls = optimizer_class(request.optimizer)
-    run = new_run_id(task.name, request.optimizer)
-    embedder = embedder or SentenceTransformerEmbedder.bundled()
-    with PromptStore.embedded(home / "prompts", embedder) as store:
-        context = OptimizerContext(
-            task=task.name,
-            run=run,
-            seed_prompt=request.prompt,
-            train=splits.train,
-            evaluator=evaluator,
-            proposer=runtime.optimizer,
-            embedder=embedder,
-            store=store,
-            rng=random.Random(request.seed),
-            dev_size=len(splits.dev),
-            total_steps=total_steps(cls, request.budget),
-            directives=request.directives,
-        )
-        runner = Runner(
-            cls(context), context, splits.dev, request.budget,
-            on_event=on_event, should_stop=should_stop,
-        )  # fmt: skip
-        outcome = await runner.run()
-        if evaluator.examples_seen["test"]:
-            raise RuntimeError("the test split was evaluated during the search")
-        best = outcome.best
-        seed_test = best_test = difference = None
-        if outcome.stopped != "interrupted":
-            try:
-                seed_test = await evaluator.evaluate(request.prompt, splits.test, split="test")
-                best_test = await evaluator.evaluate(best.candidate.text, splits.test, split="test")
-            except asyncio.CancelledError:  # aborted during the report: keep what the search found
-                seed_test = best_test = None
-        if seed_test is not None and best_test is not None:
-            difference = compare(seed_test, best_test)
-            store.set_scores(prompt_id(run, best.candidate.text), test=best_test.mean)
-            store.set_scores(prompt_id(run, request.prompt), test=seed_test.mean)
-    return OptimizeReport(
-        run=run,
-        task=task.name,
-        optimizer=request.optimizer,
-        seed_prompt=request.prompt,
-        best_prompt=best.candidate.text,
-        seed_dev=outcome.seed.dev,
-        best_dev=best.dev,
-        seed_test=seed_test,
-        best_test=best_test,
-        test_difference=difference,
-        outcome=outcome,
-        usage={
-            "task": runtime.task.usage.snapshot(),
-            "optimizer": runtime.optimizer.usage.snapshot(),
-        },
-        wall_time_s=time.monotonic() - started,
-        config={
-            **request.config(),
-            "task_model": runtime.settings.task.public(),
-            "optimizer_model": runtime.settings.optimizer.public(),
-            "splits": {
-                "train": len(splits.train),
-                "dev": len(splits.dev),
-                "test": len(splits.test),
-            },
-            "embedder": embedder.name,
-        },
-    )
+    run = new_run_id(resolve_task(request.data, columns=request.columns).name, request.optimizer)
+    session = RunSession.open(
+        request, runtime, home=home, run=run, embedder=embedder,
+        on_event=on_event, should_stop=should_stop,
+    )  # fmt: skip
+    try:
+        optimizer = session.optimizer(request.optimizer)
+        outcome = await Runner.over(optimizer, session.search).run()
+        tested = (None, None, None) if outcome.stopped == "interrupted" else await session.report()
+    finally:
+        session.close()
+    return build_report(session, outcome, tested, started)

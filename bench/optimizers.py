@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 from agent.local_server import bundled_model_path
-from agent.optimization import OPTIMIZERS, OptimizeRequest, run_optimize
+from agent.optimization import OptimizeRequest, run_optimize
 from agent.runtime import ModelRuntime, RuntimeSettings
+from agent.session import OPTIMIZERS
 from memory.embeddings import SentenceTransformerEmbedder
 from optimizers.runner import Budget
 from optimizers.tasks import SplitSpec

@@ -336,6 +336,13 @@ class Runner:
             on_event=on_event, should_stop=should_stop, constraints=constraints,
         )  # fmt: skip
 
+    @classmethod
+    def over(cls, optimizer: Optimizer, search: Search) -> Runner:
+        """A runner driving ``optimizer`` within an existing search."""
+        runner = cls.__new__(cls)
+        runner.optimizer, runner.search = optimizer, search
+        return runner
+
     async def run(self) -> RunOutcome:
         """Score the seed prompt, then alternate ask → score → tell until a limit."""
         search = self.search

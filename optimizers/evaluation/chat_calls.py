@@ -13,13 +13,16 @@ import asyncio
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
+from pydantic import BaseModel
 
 from memory.response_cache import CachedResponse, ResponseCache, cache_key
+
+BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
 
 
 class EndpointError(RuntimeError):
@@ -163,14 +166,66 @@ class ChatCaller:
         self.usage.add(completion)
         return completion
 
+    async def structured(
+        self, messages: Sequence[BaseMessage], schema: type[BaseModelT], *, sample: int = 0
+    ) -> tuple[BaseModelT | None, str]:
+        """Ask for an answer shaped like ``schema`` (tool calling), cached like any call.
+
+        Returns the parsed object, or None with the raw reply when the model's
+        answer does not fit the schema: callers decide what to do instead.
+        """
+        key = cache_key(
+            {
+                "model": dict(self.backend.identity),
+                "messages": message_payload(messages),
+                "schema": schema.model_json_schema(),
+                "sample": sample,
+            }
+        )
+        hit = self.cache.get(key) if self.cache is not None else None
+        if hit is not None:
+            self.usage.add(Completion(hit.text, hit.prompt_tokens, hit.completion_tokens, True))
+            raw = hit.text
+        else:
+            model, semaphore = self._for_this_loop()
+            bound = model.with_structured_output(
+                schema, method="function_calling", include_raw=True
+            )
+            async with semaphore:
+                try:
+                    reply = await bound.ainvoke(list(messages))
+                except _FATAL_ERRORS as exc:
+                    raise self._endpoint_error(exc) from exc
+                except Exception as exc:
+                    self.usage.failures += 1
+                    return None, f"{type(exc).__name__}: {exc}"
+            parsed = reply.get("parsed")
+            raw = parsed.model_dump_json() if parsed is not None else str(reply["raw"].content)
+            usage = getattr(reply["raw"], "usage_metadata", None) or {}
+            completion = Completion(
+                raw, int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)), False
+            )
+            self.usage.add(completion)
+            if self.cache is not None:
+                self.cache.put(
+                    key, CachedResponse(raw, completion.prompt_tokens, completion.completion_tokens)
+                )
+        try:
+            return schema.model_validate_json(raw), raw
+        except ValueError:
+            return None, raw
+
+    def _endpoint_error(self, exc: Exception) -> EndpointError:
+        return EndpointError(
+            f"the LLM endpoint at {self.backend.endpoint} cannot serve requests "
+            f"({type(exc).__name__}: {exc})"
+        )
+
     async def _call(self, model: BaseChatModel, messages: Sequence[BaseMessage]) -> Completion:
         try:
             reply = await model.ainvoke(list(messages))
         except _FATAL_ERRORS as exc:
-            raise EndpointError(
-                f"the LLM endpoint at {self.backend.endpoint} cannot serve requests "
-                f"({type(exc).__name__}: {exc})"
-            ) from exc
+            raise self._endpoint_error(exc) from exc
         except Exception as exc:
             self.usage.failures += 1
             raise CallFailed(f"{type(exc).__name__}: {exc}") from exc

@@ -7,8 +7,9 @@ import json
 import httpx
 import pytest
 
-from agent.optimization import OPTIMIZERS, OptimizeRequest, run_optimize
+from agent.optimization import OptimizeRequest, run_optimize
 from agent.runtime import ModelRuntime, RuntimeSettings
+from agent.session import OPTIMIZERS
 from agent.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
 from optimizers.runner import Budget
 from optimizers.tasks import SplitSpec, load_builtin_task, split_task

@@ -1,0 +1,184 @@
+"""One run's live objects: data, evaluator, prompt memory, search and optimizers.
+
+None of this is checkpointed (it holds models, connections and tensors); it is
+rebuilt from the request and restored from the checkpointed snapshot when a
+run resumes. It is also the one place where the test split is touched:
+:meth:`RunSession.report`, after the search.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agent.evaluation import resolve_task
+from agent.runtime import ModelRuntime
+from memory.embeddings import Embedder, SentenceTransformerEmbedder
+from memory.prompt_store import PromptStore, prompt_id
+from optimizers.base import Optimizer, OptimizerContext
+from optimizers.constraints import Constraints
+from optimizers.evaluation.evaluator import EvalResult, Evaluator, compare
+from optimizers.evaluation.metrics import get_metric
+from optimizers.evaluation.stats import PairedComparison
+from optimizers.evaluation.templates import parse_template
+from optimizers.runner import Budget, EventFn, Search
+from optimizers.tasks import split_task
+
+# name -> (module, class); imported on use so one optimizer's import cost is not everyone's
+OPTIMIZERS: dict[str, tuple[str, str]] = {
+    "zopo": ("optimizers.zopo_optimizer", "ZOPOOptimizer"),
+    "gpo": ("optimizers.gpo.optimizer", "GPO"),
+    "textgrad": ("optimizers.textgrad", "TextGrad"),
+    "ape": ("optimizers.ape", "APE"),
+    "random": ("optimizers.random_search", "RandomSearch"),
+}
+
+
+def optimizer_class(name: str) -> type[Optimizer]:
+    """The optimizer class registered under ``name``."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    module, cls = OPTIMIZERS[name]
+    return getattr(importlib.import_module(module), cls)
+
+
+def total_steps(optimizer: type[Optimizer], budget: Budget) -> int:
+    """How many ask/tell rounds the query budget allows (GPO decays its step size over it)."""
+    queries = budget.max_queries or 100
+    return max(1, (queries - 1) // optimizer.queries_per_step)
+
+
+class RunSession:
+    """Everything a run needs in memory; build with :meth:`open`, end with :meth:`close`."""
+
+    def __init__(
+        self,
+        *,
+        run: str,
+        request: Any,  # agent.optimization.OptimizeRequest (imported lazily: it imports us)
+        runtime: ModelRuntime,
+        embedder: Embedder,
+        store: PromptStore,
+        on_event: EventFn | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        if runtime.task is None or runtime.optimizer is None:
+            raise ValueError("a run needs both the task and the optimizer model started")
+        self.run = run
+        self.request = request
+        self.runtime = runtime
+        self.embedder = embedder
+        self.store = store
+        task = resolve_task(request.data, columns=request.columns)
+        test_task = (
+            resolve_task(request.test_data, columns=request.columns) if request.test_data else None
+        )
+        self.task = task
+        self.splits = split_task(task, request.split_spec, test_task=test_task)
+        self.evaluator = Evaluator(
+            runtime.task,
+            metric=get_metric(request.metric),
+            template=parse_template(request.template),
+        )
+        self.context = OptimizerContext(
+            task=task.name,
+            run=run,
+            seed_prompt=request.prompt,
+            train=self.splits.train,
+            evaluator=self.evaluator,
+            proposer=runtime.optimizer,
+            embedder=embedder,
+            store=store,
+            rng=random.Random(request.seed),
+            dev_size=len(self.splits.dev),
+            total_steps=1,  # set per optimizer in :meth:`optimizer`
+            directives=request.directives,
+        )
+        self.search = Search(
+            self.context, self.splits.dev, request.budget,
+            on_event=on_event, should_stop=should_stop,
+        )  # fmt: skip
+        self.optimizers: dict[str, Optimizer] = {}
+
+    @classmethod
+    def open(
+        cls,
+        request: Any,
+        runtime: ModelRuntime,
+        *,
+        home: Path,
+        run: str,
+        embedder: Embedder | None = None,
+        on_event: EventFn | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> RunSession:
+        """Open the prompt memory under ``home`` and build the session."""
+        embedder = embedder or SentenceTransformerEmbedder.bundled()
+        store = PromptStore.embedded(home / "prompts", embedder)
+        try:
+            return cls(
+                run=run, request=request, runtime=runtime, embedder=embedder, store=store,
+                on_event=on_event, should_stop=should_stop,
+            )  # fmt: skip
+        except BaseException:
+            store.close()
+            raise
+
+    def close(self) -> None:
+        """Release the prompt memory."""
+        self.store.close()
+
+    def optimizer(self, name: str, state: dict[str, Any] | None = None) -> Optimizer:
+        """The run's optimizer ``name``, created on first use (from ``state`` when resuming).
+
+        Each optimizer gets its own random stream, derived from the run seed and
+        its name, so switching methods never changes another method's draws.
+        """
+        if name not in self.optimizers:
+            cls = optimizer_class(name)
+            context = OptimizerContext(
+                **{
+                    **vars(self.context),
+                    "rng": random.Random(f"{self.request.seed}:{name}"),
+                    "total_steps": total_steps(cls, self.request.budget),
+                }
+            )
+            optimizer = cls(context)
+            if state:
+                optimizer.load_state_dict(state)
+            self.optimizers[name] = optimizer
+        return self.optimizers[name]
+
+    def set_directives(self, directives: tuple[str, ...]) -> None:
+        """Change the standing constraints: hard checks and meta-prompts follow at once."""
+        self.context.directives = directives
+        for optimizer in self.optimizers.values():
+            optimizer.context.directives = directives
+        self.search.constraints = Constraints(directives)
+        if self.search.outcome is not None:
+            self.search.outcome.constraints = self.search.constraints
+
+    def set_budget(self, budget: Budget) -> None:
+        """Change the limits; the next step checks against the new ones."""
+        self.search.budget = budget
+
+    async def report(self) -> tuple[EvalResult | None, EvalResult | None, PairedComparison | None]:
+        """Score seed and best on test, once the search is over: the only use of test."""
+        if self.evaluator.examples_seen["test"]:
+            raise RuntimeError("the test split was evaluated during the search")
+        outcome = await self.search.start()
+        best = outcome.best.candidate.text
+        try:
+            seed_test = await self.evaluator.evaluate(
+                self.request.prompt, self.splits.test, split="test"
+            )
+            best_test = await self.evaluator.evaluate(best, self.splits.test, split="test")
+        except asyncio.CancelledError:  # aborted during the report: keep what the search found
+            return None, None, None
+        self.store.set_scores(prompt_id(self.run, best), test=best_test.mean)
+        self.store.set_scores(prompt_id(self.run, self.request.prompt), test=seed_test.mean)
+        return seed_test, best_test, compare(seed_test, best_test)
