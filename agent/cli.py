@@ -6,7 +6,7 @@ import asyncio
 import json
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -20,6 +20,8 @@ from agent.evaluation import EvalRequest, run_eval, select_examples
 from agent.local_server import LocalLLMServer, LocalServerError, ServerSettings
 from agent.optimization import OptimizeReport, OptimizeRequest, run_optimize
 from agent.optimize_display import optimize_progress, report_table, summary_lines
+from agent.pilot import run_pilot
+from agent.runs import record_run, write_report
 from agent.runtime import ModelRuntime
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.metrics import BUILTIN_METRICS, MetricError
@@ -149,7 +151,13 @@ def eval_command(
 def optimize_command(
     data: Annotated[str, typer.Argument(help="Eval set file or built-in task name.")],
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="The prompt to start from.")],
-    optimizer: Annotated[str, typer.Option(help="zopo, gpo, textgrad, ape or random.")] = "gpo",
+    optimizer: Annotated[
+        str,
+        typer.Option(
+            help="auto (the agent plans and switches methods), zopo, gpo, textgrad, ape or random."
+        ),
+    ] = "auto",
+    run_id: Annotated[str | None, typer.Option(help="Name the run (default: generated).")] = None,
     budget: Annotated[
         int,
         typer.Option(
@@ -214,41 +222,85 @@ def optimize_command(
         settings = opt.runtime_settings_from(locals())
         root = opt.home_dir(home)
         with ModelRuntime(settings) as runtime:
-            report = asyncio.run(_optimize(request, runtime, root))
-        payload = report.to_dict()
-        _write_json(payload, to_stdout=False, out=root / "runs" / report.run / "report.json")
-        if as_json or out is not None:
-            _write_json(payload, to_stdout=as_json, out=out)
-        if not as_json:
-            console = stdout_console()
-            console.print(report_table(report))
-            for line in summary_lines(report):
-                console.print(line, highlight=False)
+            if request.optimizer == "auto":
+                payload = asyncio.run(_pilot(request, runtime, root, run_id))
+            else:
+                report = asyncio.run(_optimize(request, runtime, root))
+                payload = report.to_dict()
+                record_run(root, report.run, status="finished", optimizer=request.optimizer,
+                           request=request.config())  # fmt: skip
+                write_report(root, report.run, payload)
+        _show_report(payload, as_json=as_json, out=out)
 
 
-async def _optimize(request: OptimizeRequest, runtime: ModelRuntime, home: Path) -> OptimizeReport:
-    """Run with a first Ctrl-C meaning "stop soon" and a second meaning "stop now"."""
-    stop_requested = False
+def _show_report(payload: dict | None, *, as_json: bool, out: Path | None) -> None:
+    if payload is None:
+        stderr.print("[yellow]the run is waiting for an answer; resume it with "
+                     "`promptpilot runs resume ID --answer TEXT`[/]")  # fmt: skip
+        return
+    if as_json or out is not None:
+        _write_json(payload, to_stdout=as_json, out=out)
+    if not as_json:
+        console = stdout_console()
+        console.print(report_table(payload))
+        for line in summary_lines(payload):
+            console.print(line, highlight=False)
+
+
+@contextmanager
+def _two_stage_ctrl_c(on_first: Callable[[], None]) -> Iterator[None]:
+    """First Ctrl-C: ``on_first`` (stop soon, still report); second: cancel (stop now)."""
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
+    pressed = 0
 
     def on_sigint() -> None:
-        nonlocal stop_requested
-        if stop_requested and main is not None:
+        nonlocal pressed
+        pressed += 1
+        if pressed > 1 and main is not None:
             main.cancel()
             return
-        stop_requested = True
+        on_first()
         stderr.print("[yellow]stopping after the current evaluation (Ctrl-C again to abort)[/]")
 
     loop.add_signal_handler(signal.SIGINT, on_sigint)
     try:
-        with optimize_progress(stderr, request.budget.max_queries) as on_event:
-            return await run_optimize(
-                request, runtime, home=home, on_event=on_event,
-                should_stop=lambda: stop_requested,
-            )  # fmt: skip
+        yield
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+
+
+async def _optimize(request: OptimizeRequest, runtime: ModelRuntime, home: Path) -> OptimizeReport:
+    stop = asyncio.Event()
+    with (
+        _two_stage_ctrl_c(stop.set),
+        optimize_progress(stderr, request.budget.max_queries) as on_event,
+    ):
+        return await run_optimize(
+            request, runtime, home=home, on_event=on_event, should_stop=stop.is_set
+        )
+
+
+async def _ask_on_terminal(question: str) -> str:
+    if not sys.stdin.isatty():
+        return ""  # headless: no answer means "carry on"
+    stderr.print(f"[bold cyan]PromptPilot asks:[/] {question}")
+    return await asyncio.to_thread(input, "> ")
+
+
+async def _pilot(
+    request: OptimizeRequest, runtime: ModelRuntime, home: Path, run_id: str | None
+) -> dict | None:
+    sessions = []
+    with (
+        _two_stage_ctrl_c(lambda: [s.send("stop") for s in sessions]),
+        optimize_progress(stderr, request.budget.max_queries) as on_event,
+    ):
+        return await run_pilot(
+            request, runtime, home=home, run=run_id, on_event=on_event,
+            on_message=lambda m: stderr.print(f"[dim]{m.name}:[/] {m.content}", highlight=False),
+            answer=_ask_on_terminal, on_session=sessions.append,
+        )  # fmt: skip
 
 
 @app.command("metrics")

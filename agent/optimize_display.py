@@ -1,15 +1,19 @@
-"""What ``promptpilot optimize`` shows while it runs and when it is done."""
+"""What ``promptpilot optimize`` shows while it runs and when it is done.
+
+Everything here reads the JSON report (``OptimizeReport.to_dict()`` or the
+graph's report), so a finished, resumed or shown run looks the same.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agent.optimization import OptimizeReport
 from optimizers.runner import EventFn, RunEvent
 
 
@@ -36,47 +40,50 @@ def optimize_progress(console: Console, max_queries: int | None) -> Iterator[Eve
                     task, completed=data["queries"], best=data["best"], step=event.step,
                     calls=data["calls"], last=last,
                 )  # fmt: skip
+            elif event.kind == "rejected":
+                bar.update(task, last=f"{event.data['source']} rejected (constraint)")
 
         yield on_event
 
 
-def report_table(report: OptimizeReport) -> Table:
+def _cell(score: dict[str, Any] | None) -> str:
+    if score is None:
+        return "—"
+    low, high = score["ci95"]
+    return f"{score['mean']:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def report_table(report: dict[str, Any]) -> Table:
     """Initial vs best, on dev (what guided the search) and test (held out)."""
-    table = Table(title=f"{report.task} · {report.optimizer} · run {report.run}")
+    table = Table(title=f"{report['task']} · {report['optimizer']} · run {report['run']}")
     table.add_column("")
     table.add_column("prompt", no_wrap=True, max_width=60)
     table.add_column("dev [95% CI]", justify="right", no_wrap=True)
     table.add_column("test [95% CI]", justify="right", no_wrap=True)
-
-    def cell(result) -> str:
-        if result is None:
-            return "—"
-        return f"{result.mean:.3f} [{result.interval.low:.3f}, {result.interval.high:.3f}]"
-
-    table.add_row("initial", report.seed_prompt, cell(report.seed_dev), cell(report.seed_test))
-    table.add_row("best", report.best_prompt, cell(report.best_dev), cell(report.best_test))
+    scores = report["scores"]
+    for row, prompt in (("initial", report["seed_prompt"]), ("best", report["best_prompt"])):
+        table.add_row(row, prompt, _cell(scores[row]["dev"]), _cell(scores[row]["test"]))
     return table
 
 
-def summary_lines(report: OptimizeReport) -> list[str]:
+def summary_lines(report: dict[str, Any]) -> list[str]:
     """The paired test difference and the costs, in plain words."""
     lines = []
-    if report.test_difference is not None:
-        d = report.test_difference
+    if (d := report.get("test_difference")) is not None:
         lines.append(
-            f"test: best − initial = {d.diff:+.3f} [95% CI {d.interval.low:+.3f}, "
-            f"{d.interval.high:+.3f}], p = {d.p_value:.3g}, n = {d.n} (paired)"
+            f"test: best − initial = {d['diff']:+.3f} [95% CI {d['interval']['low']:+.3f}, "
+            f"{d['interval']['high']:+.3f}], p = {d['p_value']:.3g}, n = {d['n']} (paired)"
         )
     else:
         lines.append("test: not scored (the run was interrupted)")
-    task, opt = report.usage["task"], report.usage["optimizer"]
+    task, opt = report["usage"]["task"], report["usage"]["optimizer"]
     lines.append(
-        f"stopped: {report.outcome.stopped} after {report.outcome.steps} steps, "
-        f"{report.outcome.queries} dev queries, {report.wall_time_s:.0f}s"
+        f"stopped: {report['stopped']} after {report['steps']} steps, "
+        f"{report['dev_queries']} dev queries, {report['wall_time_s']:.0f}s"
     )
     lines.append(
-        f"calls paid: task {task.calls} ({task.prompt_tokens}+{task.completion_tokens} tokens), "
-        f"optimizer {opt.calls} ({opt.prompt_tokens}+{opt.completion_tokens} tokens); "
-        f"cache hits: {task.cache_hits + opt.cache_hits}"
+        f"calls paid: task {task['calls']} ({task['prompt_tokens']}+{task['completion_tokens']} "
+        f"tokens), optimizer {opt['calls']} ({opt['prompt_tokens']}+{opt['completion_tokens']} "
+        f"tokens); cache hits: {task['cache_hits'] + opt['cache_hits']}"
     )
     return lines

@@ -34,6 +34,11 @@ def invalid_because(decision: PlannerDecision, state: PilotState) -> str | None:
         return "finish comes after report"
     if action == "evaluate" and state.search:
         return "the seed prompt is already evaluated"
+    tried = _tried_anything(state) or state.stop_requested
+    if action == "report" and not tried and budget_left(state):
+        return "nothing has been tried yet and the budget is left"
+    if action == "ask_user" and state.action == "ask_user":
+        return "the person was just asked"
     if action in OPTIMIZER_ACTIONS:
         if not state.search:
             return "evaluate the seed prompt first"
@@ -44,6 +49,10 @@ def invalid_because(decision: PlannerDecision, state: PilotState) -> str | None:
         if state.preferred and action != state.preferred:
             return f"the person asked for {state.preferred}"
     return None
+
+
+def _tried_anything(state: PilotState) -> bool:
+    return bool(state.optimizer_states)
 
 
 def describe(state: PilotState) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import random
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from memory.embeddings import Embedder, SentenceTransformerEmbedder
 from memory.prompt_store import PromptStore, prompt_id
 from optimizers.base import Optimizer, OptimizerContext
 from optimizers.constraints import Constraints
+from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import EvalResult, Evaluator, compare
 from optimizers.evaluation.metrics import get_metric
 from optimizers.evaluation.stats import PairedComparison
@@ -65,11 +68,16 @@ class RunSession:
         store: PromptStore,
         on_event: EventFn | None = None,
         should_stop: Callable[[], bool] | None = None,
+        planner: ChatCaller | None = None,
     ) -> None:
         if runtime.task is None or runtime.optimizer is None:
             raise ValueError("a run needs both the task and the optimizer model started")
         self.run = run
         self.request = request
+        self.planner = planner
+        self.started = time.monotonic()
+        self._inbox: list[str] = []
+        self._inbox_lock = threading.Lock()
         self.runtime = runtime
         self.embedder = embedder
         self.store = store
@@ -115,6 +123,7 @@ class RunSession:
         embedder: Embedder | None = None,
         on_event: EventFn | None = None,
         should_stop: Callable[[], bool] | None = None,
+        planner: ChatCaller | None = None,
     ) -> RunSession:
         """Open the prompt memory under ``home`` and build the session."""
         embedder = embedder or SentenceTransformerEmbedder.bundled()
@@ -122,11 +131,25 @@ class RunSession:
         try:
             return cls(
                 run=run, request=request, runtime=runtime, embedder=embedder, store=store,
-                on_event=on_event, should_stop=should_stop,
+                on_event=on_event, should_stop=should_stop, planner=planner,
             )  # fmt: skip
         except BaseException:
             store.close()
             raise
+
+    def send(self, text: str) -> None:
+        """Queue a steering message from the person; the planner reads it at its next turn.
+
+        Safe to call from any thread (the UI calls it while the run goes on).
+        """
+        with self._inbox_lock:
+            self._inbox.append(text)
+
+    def drain_inbox(self) -> list[str]:
+        """Take every queued steering message, oldest first."""
+        with self._inbox_lock:
+            texts, self._inbox = self._inbox, []
+        return texts
 
     def close(self) -> None:
         """Release the prompt memory."""

@@ -45,8 +45,13 @@ def _clean(text: str) -> str:
     return re.sub(r"[ \t]+", " ", text)
 
 
+_ECHO = re.compile(r"<\s*prompt\s*>|^\s*(?:input|output)\s*:", re.IGNORECASE | re.MULTILINE)
+
+
 def _check(text: str, rule: str) -> ParsedProposal:
     cleaned = _clean(text)
+    if _ECHO.search(cleaned):
+        return ParsedProposal(None, "rejected", f"{rule}: echoes the meta-prompt or the template")
     if len(cleaned.split()) < MIN_WORDS:
         return ParsedProposal(None, "rejected", f"{rule}: fewer than {MIN_WORDS} words")
     if len(cleaned) > MAX_CHARS:
@@ -66,8 +71,8 @@ def parse_proposal(reply: str) -> ParsedProposal:
     quoted = re.search(r"[\"“]([^\"”\n]{12,})[\"”]", reply)
     if quoted is not None:
         return _check(quoted.group(1), "quoted")
-    first_paragraph = reply.strip().split("\n\n")[0]
-    return _check(first_paragraph, "plain")
+    first_line = next(line for line in reply.strip().splitlines() if line.strip())
+    return _check(first_line, "plain")
 
 
 def constraints_block(directives: Sequence[str]) -> str:

@@ -1,0 +1,126 @@
+"""Driving the graph: start a run, stream what happens, answer questions, resume.
+
+Every step is checkpointed (synchronously) in SQLite before the next begins,
+so a run killed at any point resumes from its last step. Work the killed step
+had already paid for is not paid again: every model answer is in the response
+cache, and every scored prompt in the prompt memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import AIMessage
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.types import Command
+
+from agent.graph import build_graph
+from agent.nodes import initial_state
+from agent.optimization import OptimizeRequest, new_run_id
+from agent.runs import checkpoint_path, record_run, write_report
+from agent.runtime import ModelRuntime
+from agent.session import RunSession
+from agent.state import PilotState
+from memory.embeddings import Embedder
+from optimizers.runner import EventFn
+
+AnswerFn = Callable[[str], Awaitable[str]]
+MessageFn = Callable[[AIMessage], None]
+
+
+async def run_pilot(
+    request: OptimizeRequest | None,
+    runtime: ModelRuntime,
+    *,
+    home: Path,
+    run: str | None = None,
+    embedder: Embedder | None = None,
+    on_event: EventFn | None = None,
+    on_message: MessageFn | None = None,
+    answer: AnswerFn | None = None,
+    use_planner_model: bool | None = None,
+    on_session: Callable[[RunSession], None] | None = None,
+) -> dict[str, Any] | None:
+    """Run (or, with ``request=None`` and a ``run`` id, resume) a graph-driven optimization.
+
+    ``use_planner_model=None`` lets the optimizer model plan unless it is the
+    embedded SmolLM2: its tool-call grammar took 200 s on first use here and its
+    choices were noise, so the deterministic policy plans for it.
+
+    Returns the final report, or None when the run waits for an answer that no
+    ``answer`` callback gave (resume it later with the answer as steering).
+    """
+    if use_planner_model is None:
+        use_planner_model = not runtime.settings.optimizer.embedded
+    home.mkdir(parents=True, exist_ok=True)
+    async with AsyncSqliteSaver.from_conn_string(str(checkpoint_path(home))) as saver:
+        graph = build_graph(saver)
+        if request is None:
+            if run is None:
+                raise ValueError("resuming needs the run id")
+            snapshot = await graph.aget_state({"configurable": {"thread_id": run}})
+            if not snapshot.values:
+                raise ValueError(f"run {run!r} has no checkpoint in {checkpoint_path(home)}")
+            state = PilotState(**snapshot.values)
+            request = OptimizeRequest.from_config(state.request)
+            graph_input: Any = None
+            pending = [i.value for i in snapshot.interrupts]
+        else:
+            run = run or new_run_id(request.data.rsplit("/", 1)[-1].split(".")[0], "auto")
+            state = None
+            graph_input = initial_state(request.config(), run, list(request.directives))
+            pending = []
+        record_run(home, run, status="running", optimizer="auto", request=request.config())
+        config = {"configurable": {"thread_id": run}}
+        session = RunSession.open(
+            request, runtime, home=home, run=run, embedder=embedder, on_event=on_event,
+            planner=runtime.optimizer if use_planner_model else None,
+        )  # fmt: skip
+        try:
+            if state is not None:
+                await _restore(session, state)
+            if on_session is not None:
+                on_session(session)
+            while True:
+                if pending:
+                    if answer is None:
+                        record_run(home, run, status="waiting", question=pending[0]["question"])
+                        return None
+                    graph_input = Command(resume=await answer(pending[0]["question"]))
+                async for update in graph.astream(
+                    graph_input, config, context=session, stream_mode="updates", durability="sync"
+                ):
+                    _show(update, on_message)
+                snapshot = await graph.aget_state(config)
+                pending = [i.value for i in snapshot.interrupts]
+                if not pending:
+                    break
+        finally:
+            session.close()
+        report = snapshot.values.get("report")
+        if report is not None:
+            report = {**report, "optimizer": "auto"}
+            write_report(home, run, report)
+        record_run(home, run, status="finished" if report else "stopped")
+        return report
+
+
+async def _restore(session: RunSession, state: PilotState) -> None:
+    """Put a resumed session back where the checkpoint left it."""
+    session.set_directives(tuple(state.directives))
+    if state.search:
+        await session.search.restore(state.search)
+    for name, optimizer_state in state.optimizer_states.items():
+        session.optimizer(name, optimizer_state)
+
+
+def _show(update: dict[str, Any], on_message: MessageFn | None) -> None:
+    if on_message is None or not isinstance(update, dict):
+        return
+    for node_update in update.values():
+        if isinstance(node_update, dict):
+            for message in node_update.get("messages", []):
+                if isinstance(message, AIMessage):
+                    on_message(message)
