@@ -21,7 +21,7 @@ from agent.local_server import LocalLLMServer, LocalServerError, ServerSettings
 from agent.optimization import OptimizeReport, OptimizeRequest, run_optimize
 from agent.optimize_display import optimize_progress, report_table, summary_lines
 from agent.pilot import run_pilot
-from agent.runs import record_run, write_report
+from agent.runs import save_finished
 from agent.runtime import ModelRuntime
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.metrics import BUILTIN_METRICS, MetricError
@@ -227,9 +227,7 @@ def optimize_command(
             else:
                 report = asyncio.run(_optimize(request, runtime, root))
                 payload = report.to_dict()
-                record_run(root, report.run, status="finished", optimizer=request.optimizer,
-                           request=request.config())  # fmt: skip
-                write_report(root, report.run, payload)
+                save_finished(root, request.optimizer, request.config(), payload)
         _show_report(payload, as_json=as_json, out=out)
 
 

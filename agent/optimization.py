@@ -106,6 +106,8 @@ class OptimizeReport:
             if self.test_difference is None
             else asdict(self.test_difference),
             "trajectory": [trajectory_entry(s) for s in self.outcome.history],
+            "rejected": self.outcome.rejected,
+            "directives": list(self.outcome.constraints.directives),
             "steps": self.outcome.steps,
             "dev_queries": self.outcome.queries,
             "stopped": self.outcome.stopped,

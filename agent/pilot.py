@@ -24,6 +24,7 @@ from agent.runtime import ModelRuntime
 from agent.session import RunSession
 from agent.state import PilotState
 from memory.embeddings import Embedder
+from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.runner import EventFn
 
 AnswerFn = Callable[[str], Awaitable[str]]
@@ -41,13 +42,15 @@ async def run_pilot(
     on_message: MessageFn | None = None,
     answer: AnswerFn | None = None,
     use_planner_model: bool | None = None,
+    planner: ChatCaller | None = None,
     on_session: Callable[[RunSession], None] | None = None,
 ) -> dict[str, Any] | None:
     """Run (or, with ``request=None`` and a ``run`` id, resume) a graph-driven optimization.
 
     ``use_planner_model=None`` lets the optimizer model plan unless it is the
     embedded SmolLM2: its tool-call grammar took 200 s on first use here and its
-    choices were noise, so the deterministic policy plans for it.
+    choices were noise, so the deterministic policy plans for it. ``planner``
+    overrides the planner model (any caller with ``structured``).
 
     Returns the final report, or None when the run waits for an answer that no
     ``answer`` callback gave (resume it later with the answer as steering).
@@ -76,7 +79,7 @@ async def run_pilot(
         config = {"configurable": {"thread_id": run}}
         session = RunSession.open(
             request, runtime, home=home, run=run, embedder=embedder, on_event=on_event,
-            planner=runtime.optimizer if use_planner_model else None,
+            planner=planner or (runtime.optimizer if use_planner_model else None),
         )  # fmt: skip
         try:
             if state is not None:

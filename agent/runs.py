@@ -47,6 +47,14 @@ def write_report(home: Path, run: str, report: dict[str, Any]) -> Path:
     return path
 
 
+def save_finished(
+    home: Path, optimizer: str, request: dict[str, Any], report: dict[str, Any]
+) -> None:
+    """Record a finished run and its report."""
+    record_run(home, report["run"], status="finished", optimizer=optimizer, request=request)
+    write_report(home, report["run"], report)
+
+
 def list_runs(home: Path) -> list[dict[str, Any]]:
     """Every run's record, newest first."""
     records = []

@@ -1,0 +1,178 @@
+"""The Python API: what other programs (and agents) call to optimize and evaluate.
+
+    from agent.api import optimize
+    result = optimize("reviews.csv", "Classify the review.", budget=30)
+    print(result.best_prompt, result.test_gain)
+
+Every function takes the same knobs as the CLI. With no endpoint configured,
+the embedded local model is started for the call and stopped after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.cli_options import home_dir, runtime_settings
+from agent.evaluation import EvalRequest, run_eval, select_examples
+from agent.optimization import OptimizeRequest, run_optimize
+from agent.pilot import run_pilot
+from agent.runs import list_runs as _list_runs
+from agent.runs import load_run, save_finished
+from agent.runtime import ModelRuntime, RuntimeSettings
+from optimizers.runner import Budget, EventFn, RunEvent
+from optimizers.tasks import SplitSpec
+
+
+@dataclass(frozen=True)
+class OptimizationResult:
+    """The outcome of :func:`optimize`: the headline numbers, and the full report."""
+
+    run: str
+    best_prompt: str
+    initial_test: float | None
+    best_test: float | None
+    test_gain: float | None
+    test_gain_ci95: tuple[float, float] | None
+    report: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_report(cls, report: dict[str, Any]) -> OptimizationResult:
+        """Read the headline numbers out of a report."""
+        scores, difference = report["scores"], report.get("test_difference")
+        initial, best = scores["initial"]["test"], scores["best"]["test"]
+        return cls(
+            run=report["run"],
+            best_prompt=report["best_prompt"],
+            initial_test=initial["mean"] if initial else None,
+            best_test=best["mean"] if best else None,
+            test_gain=difference["diff"] if difference else None,
+            test_gain_ci95=(difference["interval"]["low"], difference["interval"]["high"])
+            if difference
+            else None,
+            report=report,
+        )
+
+
+def _request(data: str, prompt: str, **options: Any) -> OptimizeRequest:
+    split = SplitSpec(
+        train=options.pop("train", 0.2),
+        dev=options.pop("dev", 0.4),
+        test=options.pop("test", 0.4),
+        seed=options.get("seed", 0),
+    )
+    budget = Budget(
+        max_queries=options.pop("budget", 30),
+        max_calls=options.pop("max_calls", None),
+        max_seconds=options.pop("max_seconds", None),
+    )
+    constraints = tuple(options.pop("constraints", ()))
+    return OptimizeRequest(
+        data=data, prompt=prompt, budget=budget, split_spec=split, directives=constraints,
+        **options,
+    )  # fmt: skip
+
+
+async def aoptimize(
+    data: str,
+    prompt: str,
+    *,
+    optimizer: str = "auto",
+    budget: int = 30,
+    max_calls: int | None = None,
+    max_seconds: float | None = None,
+    constraints: Sequence[str] = (),
+    metric: str = "exact",
+    template: str = "inline",
+    seed: int = 0,
+    train: int | float = 0.2,
+    dev: int | float = 0.4,
+    test: int | float = 0.4,
+    test_data: str | None = None,
+    home: str | Path | None = None,
+    settings: RuntimeSettings | None = None,
+    on_event: EventFn | None = None,
+) -> OptimizationResult:
+    """Optimize ``prompt`` on ``data`` (a file or built-in task) and report on test."""
+    request = _request(
+        data, prompt, optimizer=optimizer, budget=budget, max_calls=max_calls,
+        max_seconds=max_seconds, constraints=constraints, metric=metric, template=template,
+        seed=seed, train=train, dev=dev, test=test, test_data=test_data,
+    )  # fmt: skip
+    root = home_dir(Path(home) if home else None)
+    settings = settings or runtime_settings(home=root)
+    with ModelRuntime(settings) as runtime:
+        if optimizer == "auto":
+            report = await run_pilot(request, runtime, home=root, on_event=on_event)
+            if report is None:
+                raise RuntimeError("the run stopped to ask a question; resume it with an answer")
+        else:
+            result = await run_optimize(request, runtime, home=root, on_event=on_event)
+            report = result.to_dict()
+            save_finished(root, optimizer, request.config(), report)
+    return OptimizationResult.from_report(report)
+
+
+def optimize(data: str, prompt: str, **options: Any) -> OptimizationResult:
+    """Blocking :func:`aoptimize` (not from inside a running event loop)."""
+    return asyncio.run(aoptimize(data, prompt, **options))
+
+
+async def astream_optimize(data: str, prompt: str, **options: Any) -> AsyncIterator[dict[str, Any]]:
+    """Run :func:`aoptimize`, yielding progress events as dicts, then ``{"kind": "result"}``."""
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    def push(event: RunEvent) -> None:
+        queue.put_nowait({"kind": event.kind, "step": event.step, **event.data})
+
+    task = asyncio.create_task(aoptimize(data, prompt, on_event=push, **options))
+    while not (task.done() and queue.empty()):
+        getter = asyncio.create_task(queue.get())
+        done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+        if getter in done:
+            yield getter.result()
+        else:
+            getter.cancel()
+    result = task.result()
+    yield {"kind": "result", "run": result.run, "report": result.report}
+
+
+async def aevaluate(
+    data: str,
+    prompts: Sequence[str],
+    *,
+    split: str = "all",
+    limit: int | None = None,
+    metric: str = "exact",
+    template: str = "inline",
+    home: str | Path | None = None,
+    settings: RuntimeSettings | None = None,
+) -> dict[str, Any]:
+    """Score ``prompts`` on ``data``; paired differences against the first."""
+    request = EvalRequest(
+        data=data, prompts=tuple(prompts), split=split, limit=limit, metric=metric,
+        template=template,
+    )  # fmt: skip
+    selected = select_examples(request)
+    settings = settings or runtime_settings(home=home_dir(Path(home) if home else None))
+    with ModelRuntime(settings, roles=("task",)) as runtime:
+        report = await run_eval(request, runtime, selected=selected)
+    return report.to_dict()
+
+
+def evaluate(data: str, prompts: Sequence[str], **options: Any) -> dict[str, Any]:
+    """Blocking :func:`aevaluate`."""
+    return asyncio.run(aevaluate(data, prompts, **options))
+
+
+def list_runs(home: str | Path | None = None) -> list[dict[str, Any]]:
+    """Every recorded run, newest first."""
+    return _list_runs(home_dir(Path(home) if home else None))
+
+
+def get_run(run: str, home: str | Path | None = None) -> dict[str, Any]:
+    """One run's record and report."""
+    return load_run(home_dir(Path(home) if home else None), run)
