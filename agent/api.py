@@ -19,7 +19,7 @@ from typing import Any
 from agent.cli_options import home_dir, runtime_settings
 from agent.evaluation import EvalRequest, run_eval, select_examples
 from agent.optimization import OptimizeRequest, run_optimize
-from agent.pilot import run_pilot
+from agent.pilot import AnswerFn, run_pilot
 from agent.runs import list_runs as _list_runs
 from agent.runs import load_run, save_finished
 from agent.runtime import ModelRuntime, RuntimeSettings
@@ -95,25 +95,37 @@ async def aoptimize(
     home: str | Path | None = None,
     settings: RuntimeSettings | None = None,
     on_event: EventFn | None = None,
+    answer: AnswerFn | None = None,
 ) -> OptimizationResult:
-    """Optimize ``prompt`` on ``data`` (a file or built-in task) and report on test."""
+    """Optimize ``prompt`` on ``data`` (a file or built-in task) and report on test.
+
+    ``answer`` replies to questions the planner asks (``optimizer="auto"``); without
+    it the run carries on as if the person had said nothing.
+    """
     request = _request(
         data, prompt, optimizer=optimizer, budget=budget, max_calls=max_calls,
         max_seconds=max_seconds, constraints=constraints, metric=metric, template=template,
         seed=seed, train=train, dev=dev, test=test, test_data=test_data,
     )  # fmt: skip
+    select_examples(EvalRequest(data=data, prompts=(prompt,)))  # bad data fails before any model
     root = home_dir(Path(home) if home else None)
     settings = settings or runtime_settings(home=root)
     with ModelRuntime(settings) as runtime:
         if optimizer == "auto":
-            report = await run_pilot(request, runtime, home=root, on_event=on_event)
-            if report is None:
+            report = await run_pilot(
+                request, runtime, home=root, on_event=on_event, answer=answer or _carry_on
+            )
+            if report is None:  # pragma: no cover - an answer callback is always given
                 raise RuntimeError("the run stopped to ask a question; resume it with an answer")
         else:
             result = await run_optimize(request, runtime, home=root, on_event=on_event)
             report = result.to_dict()
             save_finished(root, optimizer, request.config(), report)
     return OptimizationResult.from_report(report)
+
+
+async def _carry_on(question: str) -> str:
+    return ""
 
 
 def optimize(data: str, prompt: str, **options: Any) -> OptimizationResult:
@@ -129,14 +141,18 @@ async def astream_optimize(data: str, prompt: str, **options: Any) -> AsyncItera
         queue.put_nowait({"kind": event.kind, "step": event.step, **event.data})
 
     task = asyncio.create_task(aoptimize(data, prompt, on_event=push, **options))
-    while not (task.done() and queue.empty()):
-        getter = asyncio.create_task(queue.get())
-        done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
-        if getter in done:
-            yield getter.result()
-        else:
-            getter.cancel()
-    result = task.result()
+    try:
+        while not (task.done() and queue.empty()):
+            getter = asyncio.create_task(queue.get())
+            done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                yield getter.result()
+            else:
+                getter.cancel()
+        result = task.result()
+    finally:  # the consumer stopped early: stop the run too
+        if not task.done():
+            task.cancel()
     yield {"kind": "result", "run": result.run, "report": result.report}
 
 

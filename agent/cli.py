@@ -6,13 +6,14 @@ import asyncio
 import json
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from agent import cli_options as opt
 from agent.console import eval_progress, eval_table, stdout_console
@@ -21,7 +22,7 @@ from agent.local_server import LocalLLMServer, LocalServerError, ServerSettings
 from agent.optimization import OptimizeReport, OptimizeRequest, run_optimize
 from agent.optimize_display import optimize_progress, report_table, summary_lines
 from agent.pilot import run_pilot
-from agent.runs import save_finished
+from agent.runs import list_runs, load_run, save_finished
 from agent.runtime import ModelRuntime
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.metrics import BUILTIN_METRICS, MetricError
@@ -287,18 +288,97 @@ async def _ask_on_terminal(question: str) -> str:
 
 
 async def _pilot(
-    request: OptimizeRequest, runtime: ModelRuntime, home: Path, run_id: str | None
+    request: OptimizeRequest | None,
+    runtime: ModelRuntime,
+    home: Path,
+    run_id: str | None,
+    answer: Callable[[str], Awaitable[str]] = _ask_on_terminal,
 ) -> dict | None:
     sessions = []
+    max_queries = request.budget.max_queries if request else None
     with (
         _two_stage_ctrl_c(lambda: [s.send("stop") for s in sessions]),
-        optimize_progress(stderr, request.budget.max_queries) as on_event,
+        optimize_progress(stderr, max_queries) as on_event,
     ):
         return await run_pilot(
             request, runtime, home=home, run=run_id, on_event=on_event,
             on_message=lambda m: stderr.print(f"[dim]{m.name}:[/] {m.content}", highlight=False),
-            answer=_ask_on_terminal, on_session=sessions.append,
+            answer=answer, on_session=sessions.append,
         )  # fmt: skip
+
+
+runs_app = typer.Typer(help="List, show and resume runs (checkpointed after every step).")
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.command("list")
+def runs_list_command(home: opt.Home = None) -> None:
+    """Every run, newest first: id, status, task, best dev and test scores."""
+    table = Table(title=f"runs in {opt.home_dir(home)}")
+    for column in ("run", "status", "optimizer", "created", "best test"):
+        table.add_column(column, no_wrap=column != "run")
+    for record in list_runs(opt.home_dir(home)):
+        report = load_run(opt.home_dir(home), record["run"]).get("report") or {}
+        best = ((report.get("scores") or {}).get("best") or {}).get("test") or {}
+        score = f"{best['mean']:.3f}" if best else "—"
+        table.add_row(record["run"], record.get("status", "?"), record.get("optimizer", "?"),
+                      record.get("created", ""), score)  # fmt: skip
+    stdout_console().print(table)
+
+
+@runs_app.command("show")
+def runs_show_command(
+    run: Annotated[str, typer.Argument(help="The run id (see `promptpilot runs list`).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
+    home: opt.Home = None,
+) -> None:
+    """A run's request, status and report."""
+    with friendly_errors():
+        record = load_run(opt.home_dir(home), run)
+        if as_json:
+            sys.stdout.write(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+            return
+        typer.echo(f"{record['run']}: {record.get('status')} (updated {record.get('updated')})")
+        if record.get("question"):
+            typer.echo(f"waiting for an answer to: {record['question']}")
+        if record.get("report"):
+            _show_report(record["report"], as_json=False, out=None)
+
+
+@runs_app.command("resume")
+def runs_resume_command(
+    run: Annotated[str, typer.Argument(help="The run id to continue.")],
+    answer: Annotated[
+        str | None,
+        typer.Option(
+            help="Answer to the question the run is waiting on (e.g. 'stop', 'try zopo')."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
+    task_base_url: opt.TaskBaseUrl = None,
+    task_model: opt.TaskModel = None,
+    task_api_key: opt.TaskApiKey = None,
+    optimizer_base_url: opt.OptimizerBaseUrl = None,
+    optimizer_model: opt.OptimizerModel = None,
+    optimizer_api_key: opt.OptimizerApiKey = None,
+    home: opt.Home = None,
+) -> None:
+    """Continue a stopped, killed or waiting run from its last checkpoint.
+
+    Calls that were paid before it stopped are answered from the cache; nothing is paid twice.
+    """
+    with friendly_errors():
+        settings = opt.runtime_settings_from(locals())
+        root = opt.home_dir(home)
+        load_run(root, run)  # a clear error for an unknown id
+
+        async def reply(question: str) -> str:
+            return answer if answer is not None else await _ask_on_terminal(question)
+
+        with ModelRuntime(settings) as runtime:
+            payload = asyncio.run(_pilot(None, runtime, root, run, answer=reply))
+        _show_report(payload, as_json=as_json, out=out)
 
 
 @app.command("metrics")
@@ -323,6 +403,32 @@ def serve_llm_command(
             typer.echo(f"OpenAI-compatible endpoint: {server.base_url}  (model: smollm2)")
             typer.echo("Ctrl-C to stop.")
             signal.sigwait({signal.SIGINT, signal.SIGTERM})
+
+
+@app.command("mcp")
+def mcp_command(
+    home: opt.Home = None,
+    no_cache: opt.NoCache = False,
+    task_base_url: opt.TaskBaseUrl = None,
+    task_model: opt.TaskModel = None,
+    task_max_tokens: opt.TaskMaxTokens = None,
+    task_api_key: opt.TaskApiKey = None,
+    optimizer_base_url: opt.OptimizerBaseUrl = None,
+    optimizer_model: opt.OptimizerModel = None,
+    optimizer_api_key: opt.OptimizerApiKey = None,
+    concurrency: opt.Concurrency = None,
+) -> None:
+    """Serve optimize, evaluate, get_run and list_runs to other agents over MCP (stdio).
+
+    Client config: command `promptpilot`, args `["mcp", "--home", DIR]`.
+    Models come from the environment (PROMPTPILOT_TASK_BASE_URL …) or the flags.
+    stdout carries only the protocol; logs go to stderr.
+    """
+    from agent.mcp_server import serve_stdio
+
+    with friendly_errors():
+        settings = opt.runtime_settings_from(locals())
+        serve_stdio(home=opt.home_dir(home), settings=settings)
 
 
 @app.command("demo")

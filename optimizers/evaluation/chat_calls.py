@@ -155,7 +155,7 @@ class ChatCaller:
             return completion
         model, semaphore = self._for_this_loop()
         async with semaphore:
-            completion = await self._call(model, messages)
+            completion = await self._call(model, messages, sample)
         if self.cache is not None:
             self.cache.put(
                 key,
@@ -193,7 +193,7 @@ class ChatCaller:
             )
             async with semaphore:
                 try:
-                    reply = await bound.ainvoke(list(messages))
+                    reply = await bound.ainvoke(list(messages), seed=sample)
                 except _FATAL_ERRORS as exc:
                     raise self._endpoint_error(exc) from exc
                 except Exception as exc:
@@ -221,9 +221,14 @@ class ChatCaller:
             f"({type(exc).__name__}: {exc})"
         )
 
-    async def _call(self, model: BaseChatModel, messages: Sequence[BaseMessage]) -> Completion:
+    async def _call(
+        self, model: BaseChatModel, messages: Sequence[BaseMessage], sample: int
+    ) -> Completion:
+        # The sample index doubles as the sampling seed: a sampled answer is then
+        # reproducible (llama.cpp honours it; OpenAI on a best-effort basis), so a
+        # re-run or a resumed run proposes the same candidates.
         try:
-            reply = await model.ainvoke(list(messages))
+            reply = await model.ainvoke(list(messages), seed=sample)
         except _FATAL_ERRORS as exc:
             raise self._endpoint_error(exc) from exc
         except Exception as exc:

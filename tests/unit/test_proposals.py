@@ -10,7 +10,7 @@ from optimizers.proposals import constraints_block, parse_proposal
         ("Here is the new prompt: <START> Say yes or no.", "Say yes or no.", "open tag"),
         ("Label the review.<END> junk", "Label the review.", "close tag"),
         ("```\nAnswer with one word.\n```", "Answer with one word.", "code fence"),
-        ('Sure! Improved prompt:\n\n"Decide if it is positive."', "Decide if it is positive.", "quoted"),
+        ('Sure! New prompt:\n\n"Decide if it is positive."', "Decide if it is positive.", "quoted"),
         ("Classify the review.\nThen explain why.", "Classify the review.", "plain"),
     ],
 )

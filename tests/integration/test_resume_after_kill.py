@@ -1,0 +1,96 @@
+"""A run killed with SIGKILL mid-way resumes to the same result, paying for nothing twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.counting_proxy import CountingProxy
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+ARGS = [
+    "optimize", "review_sentiment", "-p", "Is this review positive or negative?",
+    "--optimizer", "auto", "--budget", "10", "--train", "10", "--dev", "6", "--test", "8",
+]  # fmt: skip
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "agent", *args]
+
+
+def environment(proxy: CountingProxy) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTPILOT_")}
+    for role in ("TASK", "OPTIMIZER"):
+        env[f"PROMPTPILOT_{role}_BASE_URL"] = proxy.base_url
+        env[f"PROMPTPILOT_{role}_MODEL"] = "smollm2"
+    env["PROMPTPILOT_OPTIMIZER_TEMPERATURE"] = "0.9"
+    env["PROMPTPILOT_OPTIMIZER_MAX_TOKENS"] = "160"
+    return env
+
+
+def essentials(report: dict) -> dict:
+    return {
+        "best_prompt": report["best_prompt"],
+        "scores": report["scores"],
+        "dev_queries": report["dev_queries"],
+        "trajectory": [(e["source"], e["prompt"], e["dev"]) for e in report["trajectory"]],
+    }
+
+
+@pytest.fixture
+def proxy(llm_server):
+    proxy = CountingProxy(f"http://127.0.0.1:{llm_server.port}").start()
+    yield proxy
+    proxy.stop()
+
+
+def test_sigkill_then_resume_gives_the_same_result_without_repeated_calls(proxy, tmp_path):
+    env = environment(proxy)
+
+    reference = subprocess.run(
+        command(*ARGS, "--home", str(tmp_path / "ref"), "--run-id", "ref", "--json"),
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=900,
+    )  # fmt: skip
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    expected = json.loads(reference.stdout)
+    reference_calls = proxy.count()
+    assert reference_calls > 20
+
+    # The same run, killed with SIGKILL once about half of its calls are done.
+    before = proxy.count()
+    victim = subprocess.Popen(
+        command(*ARGS, "--home", str(tmp_path / "k"), "--run-id", "k", "--json"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 600
+    while proxy.count() - before < reference_calls // 2 and time.monotonic() < deadline:
+        assert victim.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.05)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=30)
+    killed_at = time.monotonic()
+    in_flight = sum(1 for c in proxy.calls[before:] if c.finished is None or c.finished > killed_at)
+    record = json.loads((tmp_path / "k" / "runs" / "k" / "run.json").read_text())
+    assert record["status"] == "running"  # killed: it never got to write anything else
+
+    resumed = subprocess.run(
+        command("runs", "resume", "k", "--home", str(tmp_path / "k"), "--json"),
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=900,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    result = json.loads(resumed.stdout)
+
+    assert essentials(result) == essentials(expected)
+    killed_run_calls = proxy.count() - before
+    # Nothing completed before the kill is paid again; only requests cut off in flight
+    # (at most the concurrency limit) can be sent a second time.
+    assert killed_run_calls - reference_calls <= in_flight <= 4
