@@ -11,7 +11,19 @@ UncertaintyKind = Literal["variance", "gradient_trace"]
 
 @dataclass(frozen=True, kw_only=True)
 class ZOPOConfig:
-    """How a :class:`~optimizers.zopo.search.ZOPOSearch` runs; validated on construction."""
+    """How a :class:`~optimizers.zopo.search.ZOPOSearch` runs; validated on construction.
+
+    Why ``relative_uncertainty`` is on by default: λ = 0.01 is the reference value for
+    the *absolute* uncertainty, which is in the NTK's units. With N(0, 1) weights and
+    min-max normalised inputs in [0, 1]^384 (sentence embeddings) the prior variance
+    k(z, z) is ~5e4, so an absolute v(z) of 0.01 is never reached away from the data:
+    exploration then fires every ``uncertainty_patience`` steps whatever the data say,
+    and λ means nothing. Dividing by the prior (v(z) / k(z, z), the share of the prior
+    uncertainty the data leave unexplained, in [0, 1]) makes λ = 0.01 a statement that
+    holds for any embedding size or kernel scale: "explore when the surrogate has
+    explained less than 99 % of its prior uncertainty at the proposed point".
+    ``relative_uncertainty=False`` restores the reference behaviour.
+    """
 
     n_initial: int = field(
         default=40,
@@ -33,6 +45,10 @@ class ZOPOConfig:
     )
     tolerance: int = field(
         default=2, metadata={"doc": "steps without a new best before restarting at the best"}
+    )
+    relative_uncertainty: bool = field(
+        default=True,
+        metadata={"doc": "compare v(z)/k(z,z) (or the trace share) with λ, not the raw value"},
     )
     uncertainty: UncertaintyKind = field(
         default="variance",
@@ -64,6 +80,10 @@ class ZOPOConfig:
         if self.uncertainty not in ("variance", "gradient_trace"):
             raise ValueError(
                 f"uncertainty must be 'variance' or 'gradient_trace', got {self.uncertainty!r}"
+            )
+        if not isinstance(self.relative_uncertainty, bool):
+            raise ValueError(
+                f"relative_uncertainty must be True or False, got {self.relative_uncertainty!r}"
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")

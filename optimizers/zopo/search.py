@@ -47,10 +47,11 @@ class ZOPOSearch:
     about to be), where v is ~σ² by construction, so ``variance`` mode measures v at the
     *proposed* point (after the Adam step, before projection): how far the surrogate
     extrapolates. ``gradient_trace`` measures the paper's gradient-GP covariance at the
-    current point, which does not vanish at data. Both are in the NTK's units: with
-    sentence embeddings (d = 384) the prior variance k(z, z) is ~1e4-1e5, so the
-    reference λ = 0.01 is exceeded at almost every step and exploration fires every
-    ``uncertainty_patience`` steps.
+    current point, which does not vanish at data. In the NTK's units (absolute) both
+    are huge with sentence embeddings (d = 384: the prior variance k(z, z) is ~1e4-1e5),
+    so the reference λ = 0.01 is exceeded at almost every step and exploration fires
+    every ``uncertainty_patience`` steps; by default (``relative_uncertainty``) each is
+    divided by its prior value, a share in [0, 1] (see :class:`ZOPOConfig`).
 
     Several ids per :meth:`ask` are several iterations made before their scores are
     known; the stall count for restarts only advances when new scores have arrived.
@@ -248,11 +249,12 @@ class ZOPOSearch:
 
     def _uncertainty(self, surrogate: LocalSurrogate, z: Tensor, proposal: Tensor) -> float:
         """Return what is compared with λ: v at the proposal, or the gradient trace at ``z``."""
-        variance = float(posterior_variance(surrogate, proposal))
+        relative = self.config.relative_uncertainty
+        variance = float(posterior_variance(surrogate, proposal, relative=relative))
         self._last["variance"] = variance
         if self.config.uncertainty == "variance":
             return variance
-        trace = float(gradient_covariance_trace(surrogate, z))
+        trace = float(gradient_covariance_trace(surrogate, z, relative=relative))
         self._last["gradient_trace"] = trace
         return trace
 

@@ -54,9 +54,11 @@ class ZOPOState:
     last_mean: float | None = None
     """μ at the current point at the last step."""
     last_variance: float | None = None
-    """v at the last step (see ``ZOPOSearch`` for where it is measured)."""
+    """v at the last step (see ``ZOPOSearch`` for where it is measured); divided by the
+    prior k(z, z) when ``ZOPOConfig.relative_uncertainty``."""
     last_gradient_trace: float | None = None
-    """Trace of the gradient-GP covariance at the last step (``gradient_trace`` mode only)."""
+    """Trace of the gradient-GP covariance at the last step (``gradient_trace`` mode only;
+    divided by the prior trace when ``ZOPOConfig.relative_uncertainty``)."""
     last_grad_norm: float | None = None
     """‖∇μ‖ at the current point at the last step."""
     steps: int = 0

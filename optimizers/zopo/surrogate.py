@@ -169,17 +169,22 @@ def posterior_mean(s: LocalSurrogate, z: Tensor) -> Tensor:
     return (s.kernel.forward(zn, s.train_x) @ s.alpha).squeeze(-1)
 
 
-def posterior_variance(s: LocalSurrogate, z: Tensor) -> Tensor:
+def posterior_variance(s: LocalSurrogate, z: Tensor, *, relative: bool = False) -> Tensor:
     """``v(z) = k(z, z) - k(z, X)(K + σ² I)⁻¹ k(X, z)`` for raw ``z`` (``... x d``) → ``...``.
 
-    Clamped at 0 (round-off can make it slightly negative at the data).
+    Clamped at 0 (round-off can make it slightly negative at the data). With
+    ``relative`` it is divided by the prior variance ``k(z, z)``: the share of the prior
+    uncertainty the data leave unexplained, in ``[0, 1]`` whatever the kernel's scale.
     """
     zn = s.normalise(z).unsqueeze(-2)  # ... x 1 x d
     prior = s.kernel.forward(zn, zn, diag=True).squeeze(-1)
     cross = s.kernel.forward(s.train_x, zn)  # ... x n x 1
     chol = s.chol.expand(*cross.shape[:-2], *s.chol.shape)
     half = torch.linalg.solve_triangular(chol, cross, upper=False)
-    return (prior - half.square().sum((-2, -1))).clamp_min(0)
+    variance = (prior - half.square().sum((-2, -1))).clamp_min(0)
+    if relative:
+        return (variance / prior.clamp_min(torch.finfo(prior.dtype).tiny)).clamp_max(1)
+    return variance
 
 
 def mean_and_gradient(s: LocalSurrogate, z: Tensor) -> tuple[Tensor, Tensor]:
@@ -191,12 +196,13 @@ def mean_and_gradient(s: LocalSurrogate, z: Tensor) -> tuple[Tensor, Tensor]:
     return mu.detach(), grad
 
 
-def gradient_covariance_trace(s: LocalSurrogate, z: Tensor) -> Tensor:
+def gradient_covariance_trace(s: LocalSurrogate, z: Tensor, *, relative: bool = False) -> Tensor:
     """Trace of the covariance of the gradient GP at ``z`` (``d``), in the normalised space.
 
     ``Σ∇(z) = ∂z∂z' k(z, z')|_{z'=z} - ∂z k(z, X)(K + σ² I)⁻¹ ∂z' k(X, z)`` (paper's
     uncertainty of the derived gradient). Uses ``torch.func`` second derivatives of the
-    kernel; ``O(d)`` backward passes, so it is the slower option.
+    kernel; ``O(d)`` backward passes, so it is the slower option. With ``relative`` it is
+    divided by the prior trace (the first term), giving a share in ``[0, 1]``.
     """
     kernel = s.kernel
     u = s.normalise(z).detach()
@@ -210,7 +216,11 @@ def gradient_covariance_trace(s: LocalSurrogate, z: Tensor) -> Tensor:
     mixed = torch.func.jacrev(torch.func.jacrev(k_pair, argnums=0), argnums=1)(u, u)  # d x d
     jac = torch.func.jacrev(k_row)(u)  # n x d
     half = torch.linalg.solve_triangular(s.chol, jac, upper=False)
-    return torch.diagonal(mixed).sum() - half.square().sum()
+    prior = torch.diagonal(mixed).sum()
+    trace = prior - half.square().sum()
+    if relative:
+        return (trace / prior.clamp_min(torch.finfo(prior.dtype).tiny)).clamp(0, 1)
+    return trace
 
 
 def _cholesky(a: Tensor) -> Tensor:
