@@ -16,6 +16,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from agent.planner import decide
+from agent.policy import EXHAUSTED
 from agent.session import RunSession
 from agent.state import PilotState
 from agent.steering import read_steering
@@ -104,7 +105,7 @@ def optimizer_step(name: str):
         improved = update.get("best_dev", before) > before
         stagnant = dict(state.stagnant)
         if scored is None:  # nothing left to try with this method
-            stagnant[name] = 99
+            stagnant[name] = EXHAUSTED
             line = f"{name}: nothing left to try ({session.search.outcome.stop_detail or 'done'})"
         else:
             stagnant[name] = 0 if improved else stagnant.get(name, 0) + 1

@@ -7,7 +7,7 @@ from typing import Literal
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
-from agent.policy import budget_left, next_action
+from agent.policy import EXHAUSTED, budget_left, next_action
 from agent.prompts import PLANNER_STATE, PLANNER_SYSTEM
 from agent.state import OPTIMIZER_ACTIONS, PilotState
 from optimizers.evaluation.chat_calls import ChatCaller
@@ -48,11 +48,25 @@ def invalid_because(decision: PlannerDecision, state: PilotState) -> str | None:
             return "the budget is spent"
         if state.preferred and action != state.preferred:
             return f"the person asked for {state.preferred}"
+        if state.stagnant.get(action, 0) >= EXHAUSTED:
+            return f"{action} has nothing left to try"
     return None
 
 
 def _tried_anything(state: PilotState) -> bool:
     return bool(state.optimizer_states)
+
+
+def _other_limits(state: PilotState) -> str:
+    # Only limits the request sets: wall time and call counts differ between a run
+    # and its resumed twin, and a planner prompt that differs is a decision that may.
+    budget, used = state.request.get("budget", {}), state.used
+    parts = []
+    if budget.get("max_calls"):
+        parts.append(f", {int(used.get('calls', 0))}/{budget['max_calls']} LLM calls")
+    if budget.get("max_seconds"):
+        parts.append(f", {int(used.get('seconds', 0))}/{budget['max_seconds']:.0f} s")
+    return "".join(parts)
 
 
 def describe(state: PilotState) -> str:
@@ -66,8 +80,7 @@ def describe(state: PilotState) -> str:
         task=state.request.get("data", "?"),
         queries_used=int(state.used.get("queries", 0)),
         queries_max=budget.get("max_queries") or "∞",
-        calls_used=int(state.used.get("calls", 0)),
-        seconds_used=int(state.used.get("seconds", 0)),
+        other_limits=_other_limits(state),
         best_dev=best,
         best_prompt=state.best_prompt,
         stagnant=state.stagnant or "{}",

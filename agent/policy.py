@@ -12,6 +12,7 @@ from agent.state import PilotState
 
 ROTATION = ("gpo", "zopo", "textgrad")
 PATIENCE = 2  # steps without improvement before a method counts as stagnant
+EXHAUSTED = 99  # the stagnation count of a method with nothing left to try
 
 
 def budget_left(state: PilotState) -> bool:

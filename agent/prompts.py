@@ -22,7 +22,7 @@ the budget is nearly spent or nothing improves any more.
 Answer with the action, one sentence of reason, and one short sentence for the person."""
 
 PLANNER_STATE = """Task: {task}.
-Budget used: {queries_used}/{queries_max} dev queries, {calls_used} LLM calls, {seconds_used}s.
+Budget used: {queries_used}/{queries_max} dev queries{other_limits}.
 Best dev score so far: {best_dev} with prompt: {best_prompt!r}
 Steps without improvement, per method: {stagnant}
 User constraints: {directives}
