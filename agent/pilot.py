@@ -115,7 +115,13 @@ async def _restore(session: RunSession, state: PilotState) -> None:
     session.set_directives(tuple(state.directives))
     if state.search:
         await session.search.restore(state.search)
-    for name, optimizer_state in state.optimizer_states.items():
+
+    # Optimizers sharing the candidate domain each saved it when they last ran;
+    # the one saved with the most entries is the newest, so it loads last.
+    def domain_size(item: tuple[str, dict[str, Any]]) -> int:
+        return len(item[1].get("domain", {}).get("entries", []))
+
+    for name, optimizer_state in sorted(state.optimizer_states.items(), key=domain_size):
         session.optimizer(name, optimizer_state)
 
 

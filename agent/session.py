@@ -23,6 +23,7 @@ from memory.embeddings import Embedder, SentenceTransformerEmbedder
 from memory.prompt_store import PromptStore, prompt_id
 from optimizers.base import Optimizer, OptimizerContext
 from optimizers.constraints import Constraints
+from optimizers.domain import CandidateDomain, DomainOptimizer
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import EvalResult, Evaluator, compare
 from optimizers.evaluation.metrics import get_metric
@@ -111,6 +112,7 @@ class RunSession:
             on_event=on_event, should_stop=should_stop,
         )  # fmt: skip
         self.optimizers: dict[str, Optimizer] = {}
+        self.domain: CandidateDomain | None = None
 
     @classmethod
     def open(
@@ -160,17 +162,26 @@ class RunSession:
 
         Each optimizer gets its own random stream, derived from the run seed and
         its name, so switching methods never changes another method's draws.
+        ZOPO, APE and random search pick from one candidate domain per run, built
+        from the same stream whichever of them asks first: for one seed they
+        compare on the same candidates, and the domain is generated only once.
         """
         if name not in self.optimizers:
             cls = optimizer_class(name)
+            shares_domain = issubclass(cls, DomainOptimizer)
+            stream = "domain" if shares_domain else name
             context = OptimizerContext(
                 **{
                     **vars(self.context),
-                    "rng": random.Random(f"{self.request.seed}:{name}"),
+                    "rng": random.Random(f"{self.request.seed}:{stream}"),
                     "total_steps": total_steps(cls, self.request.budget),
                 }
             )
-            optimizer = cls(context)
+            if shares_domain:
+                self.domain = self.domain or CandidateDomain(self.embedder)
+                optimizer = cls(context, domain=self.domain)
+            else:
+                optimizer = cls(context)
             if state:
                 optimizer.load_state_dict(state)
             self.optimizers[name] = optimizer

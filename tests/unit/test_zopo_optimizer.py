@@ -61,6 +61,28 @@ async def test_zopo_runs_within_budget_and_beats_the_seed(optimizer_context):
     assert dict(state.evaluated)[optimizer.domain.find(SEED_PROMPT).id] == outcome.seed.score
 
 
+async def test_zopo_math_runs_on_one_torch_thread_and_restores_them(optimizer_context, monkeypatch):
+    seen = []
+    ask = ZOPOSearch.ask
+
+    def recording_ask(self, n=1):
+        seen.append(torch.get_num_threads())
+        return ask(self, n)
+
+    monkeypatch.setattr(ZOPOSearch, "ask", recording_ask)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        context = optimizer_context(total_steps=6)
+        await run(ZOPOOptimizer(context, ZOPOOptimizerConfig(domain=SMALL)), context, 4)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1, 1, 1]
+    with pytest.raises(ValueError, match="torch_threads"):
+        ZOPOOptimizerConfig(torch_threads=0)
+
+
 async def test_scores_of_other_optimizers_join_the_domain_and_the_data(optimizer_context):
     context = optimizer_context(total_steps=10)
     optimizer = ZOPOOptimizer(context, ZOPOOptimizerConfig(domain=SMALL))

@@ -1,11 +1,12 @@
 """All optimizers at equal budget on several tasks with the embedded model, several seeds.
 
-Each run searches on train/dev (instruction-induction ``induce`` files) and is
-scored once on the held-out ``execute`` file. Prints a Markdown table of the
+Each run splits an instruction-induction ``execute`` file into train/dev/test
+(disjoint, seeded), searches on train/dev and is scored once on test. ``auto`` is
+the agent (planner + every method). Prints a Markdown table of the
 initial vs best test score (mean ± standard deviation over seeds), the paired
 gain, calls and wall time, and writes it to ``bench/results/optimizers.md``.
 
-    .venv/bin/python bench/optimizers.py --tasks sentiment antonyms --seeds 0 1 --budget 12
+    .venv/bin/python bench/compare_optimizers.py --tasks sentiment antonyms --seeds 0 1 --budget 8
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from agent.local_server import bundled_model_path
 from agent.optimization import OptimizeRequest, run_optimize
+from agent.pilot import run_pilot
 from agent.runtime import ModelRuntime, RuntimeSettings
 from agent.session import OPTIMIZERS
 from memory.embeddings import SentenceTransformerEmbedder
@@ -50,26 +52,28 @@ def fmt(values: list[float]) -> str:
 
 async def one_run(runtime, embedder, home, task, optimizer, seed, args) -> dict:
     request = OptimizeRequest(
-        data=str(DATA / "induce" / f"{task}.json"),
-        test_data=str(DATA / "execute" / f"{task}.json"),
+        data=str(DATA / "execute" / f"{task}.json"),
         prompt=SEED_PROMPTS[task],
         optimizer=optimizer,
         budget=Budget(max_queries=args.budget),
-        split_spec=SplitSpec(train=args.train, dev=args.dev, test=0, seed=seed),
+        split_spec=SplitSpec(train=args.train, dev=args.dev, test=args.test, seed=seed),
         seed=seed,
     )
     task_before = runtime.task.usage.snapshot()
     opt_before = runtime.optimizer.usage.snapshot()
     started = time.monotonic()
-    report = await run_optimize(request, runtime, home=home, embedder=embedder)
+    if optimizer == "auto":
+        report = await run_pilot(request, runtime, home=home, embedder=embedder)
+    else:
+        report = (await run_optimize(request, runtime, home=home, embedder=embedder)).to_dict()
     return {
-        "initial": report.seed_test.mean,
-        "best": report.best_test.mean,
-        "gain": report.test_difference.diff,
+        "initial": report["scores"]["initial"]["test"]["mean"],
+        "best": report["scores"]["best"]["test"]["mean"],
+        "gain": report["test_difference"]["diff"],
         "task_calls": runtime.task.usage.since(task_before).calls,
         "opt_calls": runtime.optimizer.usage.since(opt_before).calls,
         "seconds": time.monotonic() - started,
-        "queries": report.outcome.queries,
+        "queries": report["dev_queries"],
     }
 
 
@@ -92,8 +96,9 @@ async def main_async(args) -> str:
     lines = [
         f"Machine: {cpu_name()} ({platform.machine()}), Python {platform.python_version()}. "
         f"Task and optimizer model: {bundled_model_path().name} (embedded llama.cpp). "
-        f"Budget {args.budget} dev queries; train {args.train}, dev {args.dev} examples from "
-        f"`induce`; test = the whole `execute` file; seeds {args.seeds}.",
+        f"Budget {args.budget} dev queries; train/dev/test {args.train}/{args.dev}/{args.test} "
+        f"examples drawn (seeded, disjoint) from each `execute` file; seeds {args.seeds}; "
+        "mean ± standard deviation over seeds.",
         "",
         "| task | optimizer | initial test | best test | paired gain | task calls | "
         "optimizer calls | time (s) |",
@@ -113,11 +118,12 @@ async def main_async(args) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=["sentiment", "antonyms"])
-    parser.add_argument("--optimizers", nargs="+", default=list(OPTIMIZERS))
+    parser.add_argument("--optimizers", nargs="+", default=[*OPTIMIZERS, "auto"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
-    parser.add_argument("--budget", type=int, default=12)
-    parser.add_argument("--train", type=int, default=30)
-    parser.add_argument("--dev", type=int, default=15)
+    parser.add_argument("--budget", type=int, default=8)
+    parser.add_argument("--train", type=int, default=20)
+    parser.add_argument("--dev", type=int, default=10)
+    parser.add_argument("--test", type=int, default=40)
     parser.add_argument("--home", help="keep the cache and prompt memory here (default: temp)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "optimizers.md"))
     args = parser.parse_args()
