@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -148,23 +148,9 @@ class ChatCaller:
 
     async def complete(self, messages: Sequence[BaseMessage], *, sample: int = 0) -> Completion:
         """Answer ``messages``, from the cache when this exact request was paid for before."""
-        key = self.key(messages, sample)
-        if self.cache is not None and (hit := self.cache.get(key)) is not None:
-            completion = Completion(hit.text, hit.prompt_tokens, hit.completion_tokens, True)
-            self.usage.add(completion)
-            return completion
-        model, semaphore = self._for_this_loop()
-        async with semaphore:
-            completion = await self._call(model, messages, sample)
-        if self.cache is not None:
-            self.cache.put(
-                key,
-                CachedResponse(
-                    completion.text, completion.prompt_tokens, completion.completion_tokens
-                ),
-            )
-        self.usage.add(completion)
-        return completion
+        return await self._cached(
+            self.key(messages, sample), lambda model: self._invoke(model, messages, sample)
+        )
 
     async def structured(
         self, messages: Sequence[BaseMessage], schema: type[BaseModelT], *, sample: int = 0
@@ -182,62 +168,73 @@ class ChatCaller:
                 "sample": sample,
             }
         )
-        hit = self.cache.get(key) if self.cache is not None else None
-        if hit is not None:
-            self.usage.add(Completion(hit.text, hit.prompt_tokens, hit.completion_tokens, True))
-            raw = hit.text
+        try:
+            completion = await self._cached(
+                key, lambda model: self._invoke_structured(model, messages, schema, sample)
+            )
+        except CallFailed as exc:
+            return None, str(exc)
+        try:
+            return schema.model_validate_json(completion.text), completion.text
+        except ValueError:
+            return None, completion.text
+
+    async def _cached(
+        self, key: str, invoke: Callable[[BaseChatModel], Awaitable[Completion]]
+    ) -> Completion:
+        if self.cache is not None and (hit := self.cache.get(key)) is not None:
+            completion = Completion(hit.text, hit.prompt_tokens, hit.completion_tokens, True)
         else:
             model, semaphore = self._for_this_loop()
-            bound = model.with_structured_output(
-                schema, method="function_calling", include_raw=True
-            )
             async with semaphore:
                 try:
-                    reply = await bound.ainvoke(list(messages), seed=sample)
+                    completion = await invoke(model)
                 except _FATAL_ERRORS as exc:
-                    raise self._endpoint_error(exc) from exc
+                    raise EndpointError(
+                        f"the LLM endpoint at {self.backend.endpoint} cannot serve requests "
+                        f"({type(exc).__name__}: {exc})"
+                    ) from exc
                 except Exception as exc:
                     self.usage.failures += 1
-                    return None, f"{type(exc).__name__}: {exc}"
-            parsed = reply.get("parsed")
-            raw = parsed.model_dump_json() if parsed is not None else str(reply["raw"].content)
-            usage = getattr(reply["raw"], "usage_metadata", None) or {}
-            completion = Completion(
-                raw, int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)), False
-            )
-            self.usage.add(completion)
+                    raise CallFailed(f"{type(exc).__name__}: {exc}") from exc
             if self.cache is not None:
                 self.cache.put(
-                    key, CachedResponse(raw, completion.prompt_tokens, completion.completion_tokens)
+                    key,
+                    CachedResponse(
+                        completion.text, completion.prompt_tokens, completion.completion_tokens
+                    ),
                 )
-        try:
-            return schema.model_validate_json(raw), raw
-        except ValueError:
-            return None, raw
+        self.usage.add(completion)
+        return completion
 
-    def _endpoint_error(self, exc: Exception) -> EndpointError:
-        return EndpointError(
-            f"the LLM endpoint at {self.backend.endpoint} cannot serve requests "
-            f"({type(exc).__name__}: {exc})"
-        )
+    # The sample index doubles as the sampling seed: a sampled answer is then
+    # reproducible (llama.cpp honours it; OpenAI on a best-effort basis), so a
+    # re-run or a resumed run proposes the same candidates.
 
-    async def _call(
-        self, model: BaseChatModel, messages: Sequence[BaseMessage], sample: int
+    @staticmethod
+    async def _invoke(
+        model: BaseChatModel, messages: Sequence[BaseMessage], sample: int
     ) -> Completion:
-        # The sample index doubles as the sampling seed: a sampled answer is then
-        # reproducible (llama.cpp honours it; OpenAI on a best-effort basis), so a
-        # re-run or a resumed run proposes the same candidates.
-        try:
-            reply = await model.ainvoke(list(messages), seed=sample)
-        except _FATAL_ERRORS as exc:
-            raise self._endpoint_error(exc) from exc
-        except Exception as exc:
-            self.usage.failures += 1
-            raise CallFailed(f"{type(exc).__name__}: {exc}") from exc
-        usage = getattr(reply, "usage_metadata", None) or {}
-        return Completion(
-            text=str(reply.text),
-            prompt_tokens=int(usage.get("input_tokens", 0)),
-            completion_tokens=int(usage.get("output_tokens", 0)),
-            cached=False,
-        )
+        reply = await model.ainvoke(list(messages), seed=sample)
+        return _completion(str(reply.text), reply)
+
+    @staticmethod
+    async def _invoke_structured(
+        model: BaseChatModel, messages: Sequence[BaseMessage], schema: type[BaseModel], sample: int
+    ) -> Completion:
+        bound = model.with_structured_output(schema, method="function_calling", include_raw=True)
+        reply = await bound.ainvoke(list(messages), seed=sample)
+        parsed = reply.get("parsed")
+        raw = parsed.model_dump_json() if parsed is not None else str(reply["raw"].content)
+        return _completion(raw, reply["raw"])
+
+
+def _completion(text: str, reply: Any) -> Completion:
+    """A paid completion with the token usage the endpoint reported."""
+    usage = getattr(reply, "usage_metadata", None) or {}
+    return Completion(
+        text=text,
+        prompt_tokens=int(usage.get("input_tokens", 0)),
+        completion_tokens=int(usage.get("output_tokens", 0)),
+        cached=False,
+    )
