@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from memory.embeddings import Embedder
+from memory.prompt_store import PromptRecord, prompt_id
 from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored, prompt_key
 from optimizers.generation import GeneratedPrompt, induce_instructions, paraphrase
 
@@ -281,6 +282,7 @@ class CandidateDomain:
         added: list[DomainEntry] = []
         for prompts in results:  # job order, not arrival order: the domain stays reproducible
             added += self.add_generated(prompts)
+        remember_unscored(context, added)
         return added
 
     # --------------------------------------------------------------------------- state
@@ -335,6 +337,29 @@ class CandidateDomain:
         domain = cls(embedder)
         domain.load_dict(data)
         return domain
+
+
+def remember_unscored(context: OptimizerContext, entries: Sequence[DomainEntry]) -> None:
+    """Put generated candidates in the prompt memory before any is scored.
+
+    They are part of what the run has seen (the UI maps them, later runs can
+    retrieve them); scoring one later fills in its dev score, step and source.
+    """
+    run = context.run
+    context.store.add(
+        [
+            PromptRecord(
+                id=prompt_id(run, entry.text),
+                text=entry.text,
+                task=context.task,
+                run=run,
+                step=0,
+                source=entry.source,
+                parents=tuple(prompt_id(run, parent) for parent in entry.parents),
+            )
+            for entry in entries
+        ]
+    )
 
 
 def _counts(parents: Sequence[str]) -> dict[str, int]:

@@ -62,6 +62,11 @@ def test_sigkill_then_resume_gives_the_same_result_without_repeated_calls(proxy,
     )  # fmt: skip
     assert reference.returncode == 0, reference.stderr[-3000:]
     expected = json.loads(reference.stdout)
+    # The agent, end to end on the real model: within budget, reported on test.
+    assert expected["optimizer"] == "auto"
+    assert expected["dev_queries"] <= 10
+    assert expected["scores"]["best"]["test"]["n"] == 8
+    assert expected["test_difference"]["n"] == 8
     reference_calls = proxy.count()
     assert reference_calls > 20
 

@@ -184,3 +184,18 @@ async def test_state_round_trips_and_resumes_to_the_same_asks(optimizer_context,
         want = [c.text for c in await original.ask()]
         assert want
         assert [c.text for c in await restored.ask()] == want
+
+
+async def test_generated_candidates_enter_the_prompt_memory_before_scoring(optimizer_context):
+    context = optimizer_context()
+    optimizer = RandomSearch(context, RandomSearchConfig(domain=SMALL))
+    outcome = await run(optimizer, context, queries=3)
+    stored = {r.text: r for r in context.store.trajectory(context.run)}
+    generated = [e for e in optimizer.domain if e.source in ("ape", "paraphrase")]
+    assert generated
+    assert all(e.text in stored for e in generated)
+    scored = {s.candidate.text for s in outcome.history}
+    unscored = [e.text for e in generated if e.text not in scored]
+    assert unscored
+    assert all(stored[text].dev_score is None for text in unscored)
+    assert all(stored[text].dev_score is not None for text in scored)
