@@ -19,11 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.local_server import bundled_model_path
+from agent.local_server import LocalLLMServer, bundled_model_path
 from agent.optimization import OptimizeRequest, run_optimize
 from agent.pilot import run_pilot
 from agent.runtime import ModelRuntime, RuntimeSettings
 from agent.session import OPTIMIZERS
+from agent.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
 from memory.embeddings import SentenceTransformerEmbedder
 from optimizers.runner import Budget
 from optimizers.tasks import SplitSpec
@@ -50,7 +51,20 @@ def fmt(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} ± {spread:.3f}"
 
 
-async def one_run(runtime, embedder, home, task, optimizer, seed, args) -> dict:
+async def one_run(server, embedder, home, task, optimizer, seed, args) -> dict:
+    # A fresh response cache per run: paid calls and time are each method's own
+    # (a shared cache would hand later methods the answers earlier ones paid for).
+    cache = home / f"cache-{task}-{optimizer}-{seed}.sqlite"
+    settings = RuntimeSettings(
+        task=DEFAULT_TASK_SETTINGS.with_base_url(server.base_url),
+        optimizer=DEFAULT_OPTIMIZER_SETTINGS.with_base_url(server.base_url),
+        cache_path=cache,
+    )
+    with ModelRuntime(settings) as runtime:
+        return await measure(runtime, embedder, home, task, optimizer, seed, args)
+
+
+async def measure(runtime, embedder, home, task, optimizer, seed, args) -> dict:
     request = OptimizeRequest(
         data=str(DATA / "execute" / f"{task}.json"),
         prompt=SEED_PROMPTS[task],
@@ -62,8 +76,10 @@ async def one_run(runtime, embedder, home, task, optimizer, seed, args) -> dict:
     task_before = runtime.task.usage.snapshot()
     opt_before = runtime.optimizer.usage.snapshot()
     started = time.monotonic()
-    if optimizer == "auto":
-        report = await run_pilot(request, runtime, home=home, embedder=embedder)
+    if optimizer == "auto":  # planned by the policy, as with the embedded default
+        report = await run_pilot(
+            request, runtime, home=home, embedder=embedder, use_planner_model=False
+        )
     else:
         report = (await run_optimize(request, runtime, home=home, embedder=embedder)).to_dict()
     return {
@@ -82,14 +98,13 @@ async def main_async(args) -> str:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(args.home or tmp)
-        settings = RuntimeSettings(cache_path=home / "cache.sqlite")
-        with ModelRuntime(settings) as runtime:
+        with LocalLLMServer() as server:
             for task in args.tasks:
                 for optimizer in args.optimizers:
                     runs = []
                     for seed in args.seeds:
                         runs.append(
-                            await one_run(runtime, embedder, home, task, optimizer, seed, args)
+                            await one_run(server, embedder, home, task, optimizer, seed, args)
                         )
                         print(f"  {task} {optimizer} seed {seed}: {runs[-1]}", flush=True)
                     rows.append((task, optimizer, runs))
@@ -98,7 +113,8 @@ async def main_async(args) -> str:
         f"Task and optimizer model: {bundled_model_path().name} (embedded llama.cpp). "
         f"Budget {args.budget} dev queries; train/dev/test {args.train}/{args.dev}/{args.test} "
         f"examples drawn (seeded, disjoint) from each `execute` file; seeds {args.seeds}; "
-        "mean ± standard deviation over seeds.",
+        "mean ± standard deviation over seeds. Each run has its own empty response cache, so "
+        "calls and time are what that method paid.",
         "",
         "| task | optimizer | initial test | best test | paired gain | task calls | "
         "optimizer calls | time (s) |",
