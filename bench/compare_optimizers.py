@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import cpu_name  # bench/machine.py (scripts run as bench/NAME.py)
+
 from agent.local_server import LocalLLMServer, bundled_model_path
 from agent.optimization import OptimizeRequest, run_optimize
 from agent.pilot import run_pilot
@@ -37,13 +39,6 @@ SEED_PROMPTS = {
     "first_word_letter": "What is this?",
     "singular_to_plural": "Change the word.",
 }
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def fmt(values: list[float]) -> str:

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import openai
+from machine import cpu_name  # bench/machine.py (scripts run as bench/NAME.py)
 
 from agent.llm import make_backend
 from agent.local_server import LocalLLMServer, bundled_model_path
@@ -34,13 +35,6 @@ from optimizers.tasks import load_builtin_task
 PROMPT = "Classify the sentiment of the review. Answer with one word: positive or negative."
 MAX_TOKENS = 8
 ROLE = {"human": "user", "system": "system", "ai": "assistant"}
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def requests_for(examples) -> list[list[dict[str, str]]]:

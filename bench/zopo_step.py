@@ -12,21 +12,11 @@ import time
 
 import gpytorch
 import torch
+from machine import cpu_name  # bench/machine.py (scripts run as bench/NAME.py)
 
 from optimizers.zopo import NeuralTangentKernel, ZOPOConfig, ZOPOSearch
 
 N_CANDIDATES, N_SCORED, DIM = 3000, 300, 384
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def unit_vectors(n: int, d: int, gen: torch.Generator) -> torch.Tensor:
