@@ -95,7 +95,3 @@ class Constraints:
         if not directive or directive in self.directives:
             return self
         return Constraints((*self.directives, directive))
-
-    def without(self, directive: str) -> Constraints:
-        """A copy without ``directive``."""
-        return Constraints(tuple(d for d in self.directives if d != directive))

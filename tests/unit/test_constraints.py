@@ -32,5 +32,4 @@ def test_violations_name_the_directive():
     assert "cats" in why
     assert "never mention cats" in why
     assert len(constraints.violations("Talk about many cats here.")) == 2
-    assert constraints.without("at most 3 words").violations("Say yes or no now.") == []
     assert constraints.with_directive("  ") is constraints
