@@ -325,16 +325,11 @@ class Runner:
         context: OptimizerContext,
         dev: Sequence[Example],
         budget: Budget,
-        *,
-        on_event: EventFn | None = None,
-        should_stop: Callable[[], bool] | None = None,
-        constraints: Constraints | None = None,
+        **search_options: Any,
     ) -> None:
+        """``search_options`` are :class:`Search`'s (``on_event``, ``should_stop``, ...)."""
         self.optimizer = optimizer
-        self.search = Search(
-            context, dev, budget,
-            on_event=on_event, should_stop=should_stop, constraints=constraints,
-        )  # fmt: skip
+        self.search = Search(context, dev, budget, **search_options)
 
     @classmethod
     def over(cls, optimizer: Optimizer, search: Search) -> Runner:
