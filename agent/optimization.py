@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.evaluation import resolve_task
 from agent.runtime import ModelRuntime
 from agent.session import RunSession, optimizer_class
 from memory.embeddings import Embedder
@@ -131,9 +130,15 @@ def trajectory_entry(scored: Scored) -> dict[str, Any]:
     }
 
 
-def new_run_id(task: str, optimizer: str) -> str:
-    """Readable, sortable and unique: ``sentiment-gpo-20261121-071502-a1b2``."""
-    return f"{task}-{optimizer}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+def new_run_id(request: OptimizeRequest) -> str:
+    """Readable, sortable and unique: ``sentiment-gpo-20261121-071502-a1b2``.
+
+    Named after the data file's stem (a task's default name), so the id needs
+    no load of the data.
+    """
+    task = Path(request.data.removeprefix("builtin:")).stem
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return f"{task}-{request.optimizer}-{stamp}-{secrets.token_hex(2)}"
 
 
 def build_report(
@@ -181,7 +186,7 @@ async def run_optimize(
 ) -> OptimizeReport:
     """Search on train/dev with one optimizer, then report seed vs best on test."""
     started = time.monotonic()
-    run = new_run_id(resolve_task(request.data, columns=request.columns).name, request.optimizer)
+    run = new_run_id(request)
     session = RunSession.open(
         request, runtime, home=home, run=run, embedder=embedder,
         on_event=on_event, should_stop=should_stop,

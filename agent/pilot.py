@@ -71,7 +71,7 @@ async def run_pilot(
             graph_input: Any = None
             pending = [i.value for i in snapshot.interrupts]
         else:
-            run = run or new_run_id(request.data.rsplit("/", 1)[-1].split(".")[0], "auto")
+            run = run or new_run_id(request)
             state = None
             graph_input = initial_state(request.config(), run, list(request.directives))
             pending = []
