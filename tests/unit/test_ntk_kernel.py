@@ -9,13 +9,7 @@ from optimizers.zopo.ntk_kernel import NeuralTangentKernel
 DTYPE = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny matrices: one thread is fastest and immune to a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def points(*shape: int, seed: int = 0) -> torch.Tensor:

@@ -13,12 +13,7 @@ from optimizers.zopo import ZOPOConfig, ZOPOSearch, ZOPOState
 DTYPE = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def landscape(
