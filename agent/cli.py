@@ -16,7 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from agent import cli_options as opt
-from agent.console import eval_progress, eval_table, stdout_console
+from agent.cli_diagnose import diagnose_command
+from agent.cli_ui import ui_command
+from agent.console import eval_progress, eval_table, literal, stdout_console
 from agent.evaluation import EvalRequest, run_eval, select_examples
 from agent.local_server import LocalLLMServer, LocalServerError, ServerSettings
 from agent.optimization import OptimizeReport, OptimizeRequest, run_optimize
@@ -50,14 +52,21 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except (DataError, MetricError, ValueError) as exc:
-        stderr.print(f"[red]error:[/] {exc}", highlight=False)
+        _print_error(exc)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except (EndpointError, LocalServerError) as exc:
-        stderr.print(f"[red]error:[/] {exc}", highlight=False)
+        _print_error(exc)  # a stopped run's notes say how to resume it
         raise typer.Exit(EXIT_ENDPOINT) from None
     except KeyboardInterrupt:
         stderr.print("[yellow]interrupted[/]")
         raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _print_error(exc: Exception) -> None:
+    """The message and its notes, as text: a server's error page may hold ``[/x]``."""
+    stderr.print(f"[red]error:[/] {literal(exc)}", highlight=False)
+    for note in getattr(exc, "__notes__", ()):
+        stderr.print(note, markup=False, highlight=False)
 
 
 def _write_json(payload: dict, *, to_stdout: bool, out: Path | None) -> None:
@@ -226,10 +235,15 @@ def optimize_command(
             if request.optimizer == "auto":
                 payload = asyncio.run(_pilot(request, runtime, root, run_id))
             else:
-                report = asyncio.run(_optimize(request, runtime, root))
-                payload = report.to_dict()
-                save_finished(root, request.optimizer, request.config(), payload)
+                payload = _single(request, runtime, root, run_id)
         _show_report(payload, as_json=as_json, out=out)
+
+
+def _single(request: OptimizeRequest, runtime: ModelRuntime, root: Path, run: str | None) -> dict:
+    """Run (or with the id of a checkpointed run, continue) one optimizer; record the report."""
+    payload = asyncio.run(_optimize(request, runtime, root, run)).to_dict()
+    save_finished(root, request.optimizer, request.config(), payload)
+    return payload
 
 
 def _show_report(payload: dict | None, *, as_json: bool, out: Path | None) -> None:
@@ -269,21 +283,23 @@ def _two_stage_ctrl_c(on_first: Callable[[], None]) -> Iterator[None]:
         loop.remove_signal_handler(signal.SIGINT)
 
 
-async def _optimize(request: OptimizeRequest, runtime: ModelRuntime, home: Path) -> OptimizeReport:
+async def _optimize(
+    request: OptimizeRequest, runtime: ModelRuntime, home: Path, run: str | None = None
+) -> OptimizeReport:
     stop = asyncio.Event()
     with (
         _two_stage_ctrl_c(stop.set),
         optimize_progress(stderr, request.budget.max_queries) as on_event,
     ):
         return await run_optimize(
-            request, runtime, home=home, on_event=on_event, should_stop=stop.is_set
+            request, runtime, home=home, run=run, on_event=on_event, should_stop=stop.is_set
         )
 
 
 async def _ask_on_terminal(question: str) -> str:
     if not sys.stdin.isatty():
         return ""  # headless: no answer means "carry on"
-    stderr.print(f"[bold cyan]PromptPilot asks:[/] {question}")
+    stderr.print(f"[bold cyan]PromptPilot asks:[/] {literal(question)}")
     return await asyncio.to_thread(input, "> ")
 
 
@@ -302,7 +318,9 @@ async def _pilot(
     ):
         return await run_pilot(
             request, runtime, home=home, run=run_id, on_event=on_event,
-            on_message=lambda m: stderr.print(f"[dim]{m.name}:[/] {m.content}", highlight=False),
+            on_message=lambda m: stderr.print(
+                f"[dim]{m.name}:[/] {literal(m.content)}", highlight=False
+            ),
             answer=answer, on_session=sessions.append,
         )  # fmt: skip
 
@@ -321,8 +339,8 @@ def runs_list_command(home: opt.Home = None) -> None:
         report = load_run(opt.home_dir(home), record["run"]).get("report") or {}
         best = ((report.get("scores") or {}).get("best") or {}).get("test") or {}
         score = f"{best['mean']:.3f}" if best else "—"
-        table.add_row(record["run"], record.get("status", "?"), record.get("optimizer", "?"),
-                      record.get("created", ""), score)  # fmt: skip
+        table.add_row(literal(record["run"]), record.get("status", "?"),
+                      record.get("optimizer", "?"), record.get("created", ""), score)  # fmt: skip
     stdout_console().print(table)
 
 
@@ -351,7 +369,8 @@ def runs_resume_command(
     answer: Annotated[
         str | None,
         typer.Option(
-            help="Answer to the question the run is waiting on (e.g. 'stop', 'try zopo')."
+            help="Answer to the question the run is waiting on "
+            "(e.g. 'resume', 'stop', 'try zopo', 'accept 3')."
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -371,13 +390,21 @@ def runs_resume_command(
     with friendly_errors():
         settings = opt.runtime_settings_from(locals())
         root = opt.home_dir(home)
-        load_run(root, run)  # a clear error for an unknown id
+        record = load_run(root, run)  # a clear error for an unknown id
+
+        given = [answer] if answer is not None else []
 
         async def reply(question: str) -> str:
-            return answer if answer is not None else await _ask_on_terminal(question)
+            # --answer answers the question the run waits on; later ones go to the terminal
+            # (a repeated "pause" or unclear answer would otherwise hold the run forever).
+            return given.pop() if given else await _ask_on_terminal(question)
 
         with ModelRuntime(settings) as runtime:
-            payload = asyncio.run(_pilot(None, runtime, root, run, answer=reply))
+            if record.get("optimizer", "auto") == "auto":
+                payload = asyncio.run(_pilot(None, runtime, root, run, answer=reply))
+            else:  # one optimizer: checkpointed after every step (agent.step_checkpoint)
+                request = OptimizeRequest.from_config(record["request"])
+                payload = _single(request, runtime, root, run)
         _show_report(payload, as_json=as_json, out=out)
 
 
@@ -393,14 +420,21 @@ def metrics_command() -> None:
 @app.command("serve-llm")
 def serve_llm_command(
     port: Annotated[int | None, typer.Option(help="Port [default: a free one].")] = None,
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    host: opt.ServeHost = "127.0.0.1",
     n_ctx: Annotated[int, typer.Option(help="Context window in tokens.")] = 2048,
+    api_key: opt.ServeApiKey = None,
 ) -> None:
-    """Run the embedded llama.cpp server (SmolLM2-135M) for other tools, until Ctrl-C."""
+    """Run the embedded llama.cpp server (SmolLM2-135M) for other tools, until Ctrl-C.
+
+    It listens on 127.0.0.1 only, unless --host says otherwise (then --api-key is required).
+    """
     with friendly_errors():
-        server = LocalLLMServer(ServerSettings(host=host, port=port, n_ctx=n_ctx))
+        settings = ServerSettings(host=host, port=port, n_ctx=n_ctx, api_key=api_key)
+        server = LocalLLMServer(settings)
         with server:
             typer.echo(f"OpenAI-compatible endpoint: {server.base_url}  (model: smollm2)")
+            if api_key is not None:
+                typer.echo("Requests must carry the API key (Authorization: Bearer <key>).")
             typer.echo("Ctrl-C to stop.")
             signal.sigwait({signal.SIGINT, signal.SIGTERM})
 
@@ -445,6 +479,10 @@ def demo_command(
         settings = opt.runtime_settings_from(locals())
         with ModelRuntime(settings, roles=("task",)) as runtime:
             asyncio.run(run_demo(runtime, stdout_console(), stderr))
+
+
+app.command("ui")(ui_command)
+app.command("diagnose")(diagnose_command)
 
 
 def main() -> None:

@@ -89,6 +89,18 @@ SplitSize = Annotated[
     typer.Option(help="Split size: a count (20) or a fraction (0.2).", rich_help_panel=_DATA),
 ]
 Seed = Annotated[int, typer.Option(help="Seed for splits and sampling.", rich_help_panel=_DATA)]
+ServeHost = Annotated[
+    str,
+    typer.Option(help="Interface to bind. Anything but loopback (127.0.0.1, ::1, localhost) "
+                 "exposes the model to the network and needs --api-key."),
+]  # fmt: skip
+ServeApiKey = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="PROMPTPILOT_SERVE_API_KEY", show_default=False,
+                 help="Key every request must carry (Authorization: Bearer KEY), at least 16 "
+                 "characters; required with a non-loopback --host. Prefer the env var: flags "
+                 "show in shell history and process listings. Never printed."),
+]  # fmt: skip
 
 
 def parse_size(value: str | None, default: int | float) -> int | float:

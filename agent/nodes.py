@@ -11,70 +11,25 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 from typing import Any
 
-from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from agent.node_updates import progress, say
 from agent.planner import decide
 from agent.policy import EXHAUSTED
 from agent.session import RunSession
 from agent.state import PilotState
-from agent.steering import read_steering
-from optimizers.runner import Budget
-
-
-def say(text: str, node: str) -> AIMessage:
-    """A message from PromptPilot to the person, tagged with the node that wrote it."""
-    return AIMessage(content=text, name=node)
-
-
-def progress(session: RunSession, state: PilotState) -> dict[str, Any]:
-    """The fields every tool node refreshes after touching the search."""
-    search = session.search
-    outcome = search.outcome
-    update: dict[str, Any] = {
-        "search": search.snapshot(),
-        "used": {
-            "queries": outcome.queries if outcome else 0,
-            "calls": search.calls,
-            "seconds": round(search.seconds, 1),
-        },
-    }
-    if outcome is not None:
-        update["best_prompt"] = outcome.best.candidate.text
-        update["best_dev"] = outcome.best.score
-    return update
-
-
-def apply_steering(state: PilotState, session: RunSession, texts: list[str]) -> dict[str, Any]:
-    """Turn the person's new messages into changes of directives, budget, method or stop."""
-    directives = list(state.directives)
-    update: dict[str, Any] = {"messages": [HumanMessage(content=text) for text in texts]}
-    request = dict(state.request)
-    for text in texts:
-        steering = read_steering(text, directives)
-        directives = [d for d in directives if d not in steering.remove_directives]
-        directives += [d for d in steering.add_directives if d not in directives]
-        if steering.stop:
-            update["stop_requested"] = True
-        if steering.optimizer:
-            update["preferred"] = steering.optimizer
-        if steering.budget_queries:
-            budget = {**request["budget"], "max_queries": steering.budget_queries}
-            request["budget"] = budget
-            session.set_budget(Budget(**budget))
-            update["request"] = request
-    if directives != state.directives:
-        update["directives"] = directives
-        session.set_directives(tuple(directives))
-    return update
+from agent.steering_effects import apply_steering
 
 
 async def planner(state: PilotState, runtime: Runtime[RunSession]) -> dict[str, Any]:
     """Read steering, then choose the next action (model first, policy as fallback)."""
     session = runtime.context
     update = apply_steering(state, session, session.drain_inbox())
-    decision, source = await decide(replace(state, **update), session.planner)
+    steered = replace(state, **update)
+    if steered.paused and steered.report is None:  # no model call: a paused run spends nothing
+        return {**update, "action": "pause"}
+    decision, source = await decide(steered, session.planner)
     note = decision.message or f"Next: {decision.action}."
     messages = [*update["messages"], say(f"{note} ({source}: {decision.reason})", "planner")]
     return {**update, "action": decision.action, "messages": messages}
@@ -87,7 +42,7 @@ async def evaluate_seed(state: PilotState, runtime: Runtime[RunSession]) -> dict
     seed = outcome.seed.dev
     line = f"seed: dev {seed.mean:.3f} [{seed.interval.low:.3f}, {seed.interval.high:.3f}]"
     return {
-        **progress(session, state),
+        **progress(session),
         "summary": [*state.summary, line],
         "messages": [say(f"The starting prompt scores {line.split(': ')[1]} on dev.", "evaluate")],
     }
@@ -101,7 +56,7 @@ def optimizer_step(name: str):
         optimizer = session.optimizer(name, state.optimizer_states.get(name))
         before = state.best_dev if state.best_dev is not None else float("-inf")
         scored = await session.search.step(optimizer)
-        update = progress(session, state)
+        update = progress(session)
         improved = update.get("best_dev", before) > before
         stagnant = dict(state.stagnant)
         if scored is None:  # nothing left to try with this method
@@ -131,21 +86,25 @@ async def report(state: PilotState, runtime: Runtime[RunSession]) -> dict[str, A
 
     session = runtime.context
     outcome = await session.search.start()
-    outcome.stopped = "stop requested" if state.stop_requested else (
-        session.search.exhausted() or "converged"
-    )  # fmt: skip
+    if outcome.accepted is not None:
+        outcome.stopped = "accepted by user"
+    elif state.stop_requested:
+        outcome.stopped = "stop requested"
+    else:
+        outcome.stopped = session.search.exhausted() or "converged"
     tested = await session.report()
     result = build_report(session, outcome, tested, started=session.started)
     payload = result.to_dict()
     difference = result.test_difference
+    chosen = f" (#{outcome.best_number}, chosen by you)" if outcome.accepted is not None else ""
     text = (
-        f"Best prompt: {result.best_prompt!r}. Test: {result.seed_test.mean:.3f} → "
+        f"Best prompt{chosen}: {result.best_prompt!r}. Test: {result.seed_test.mean:.3f} → "
         f"{result.best_test.mean:.3f} ({difference.diff:+.3f}, 95% CI "
         f"[{difference.interval.low:+.3f}, {difference.interval.high:+.3f}], n={difference.n})."
         if difference is not None and result.seed_test and result.best_test
-        else f"Best prompt: {result.best_prompt!r} (test not scored)."
+        else f"Best prompt{chosen}: {result.best_prompt!r} (test not scored)."
     )
-    return {**progress(session, state), "report": payload, "messages": [say(text, "report")]}
+    return {**progress(session), "report": payload, "messages": [say(text, "report")]}
 
 
 async def ask_user(state: PilotState, runtime: Runtime[RunSession]) -> dict[str, Any]:
@@ -159,6 +118,35 @@ async def ask_user(state: PilotState, runtime: Runtime[RunSession]) -> dict[str,
     answer = interrupt({"question": question})
     update = apply_steering(state, runtime.context, [str(answer)])
     return {**update, "messages": [say(question, "ask_user"), *update["messages"]]}
+
+
+async def pause(state: PilotState, runtime: Runtime[RunSession]) -> dict[str, Any]:
+    """Hold the run until the person answers; the answer is steering ("resume", "stop" …).
+
+    The wait is an ``interrupt``: the run is checkpointed as it is, spends
+    nothing, and survives a restart (``promptpilot runs resume RUN --answer resume``).
+    """
+    session = runtime.context
+    question = pause_question(session)
+    answer = interrupt({"question": question, "kind": "pause"})
+    update = apply_steering(state, session, [str(answer)])
+    return {**update, "messages": [say(question, "pause"), *update["messages"]]}
+
+
+def pause_question(session: RunSession) -> str:
+    """What a paused run tells the person: where it stands and how to go on."""
+    outcome = session.search.outcome
+    where = "Paused before the starting prompt was scored."
+    if outcome is not None:
+        best = outcome.best_number
+        where = (
+            f"Paused after {outcome.queries} dev queries; best so far #{best} "
+            f"(dev {outcome.best.score:.3f}): {outcome.best.candidate.text!r}."
+        )
+    return (
+        f"{where} Say 'resume' to go on, or steer (e.g. 'try zopo', 'accept 3', "
+        "'roll back to 2', 'stop')."
+    )
 
 
 async def finish(state: PilotState, runtime: Runtime[RunSession]) -> dict[str, Any]:

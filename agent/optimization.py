@@ -15,14 +15,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.outage import recording_outages
 from agent.runtime import ModelRuntime
 from agent.session import RunSession, optimizer_class
+from agent.step_checkpoint import checkpointed_search, register_run
 from memory.embeddings import Embedder
 from optimizers.base import Scored
 from optimizers.evaluation.chat_calls import Usage
 from optimizers.evaluation.evaluator import EvalResult
 from optimizers.evaluation.stats import PairedComparison
-from optimizers.runner import Budget, EventFn, Runner, RunOutcome
+from optimizers.runner import Budget, EventFn, RunOutcome
 from optimizers.tasks import ColumnMapping, SplitSpec
 
 
@@ -97,6 +99,8 @@ class OptimizeReport:
             "optimizer": self.optimizer,
             "seed_prompt": self.seed_prompt,
             "best_prompt": self.best_prompt,
+            "best_number": self.outcome.best_number,
+            "chosen_by": "user" if self.outcome.accepted is not None else "search",
             "scores": {
                 "initial": {"dev": score(self.seed_dev), "test": score(self.seed_test)},
                 "best": {"dev": score(self.best_dev), "test": score(self.best_test)},
@@ -104,7 +108,7 @@ class OptimizeReport:
             "test_difference": None
             if self.test_difference is None
             else asdict(self.test_difference),
-            "trajectory": [trajectory_entry(s) for s in self.outcome.history],
+            "trajectory": trajectory(self.outcome),
             "rejected": self.outcome.rejected,
             "directives": list(self.outcome.constraints.directives),
             "steps": self.outcome.steps,
@@ -116,8 +120,20 @@ class OptimizeReport:
         }
 
 
+def trajectory(outcome: RunOutcome) -> list[dict[str, Any]]:
+    """Every scored candidate as the report lists it, numbered as steering and the UI name them.
+
+    ``rolled_back`` marks candidates that no longer count as best (the person
+    rolled back to an earlier one); their scores are real and stay listed.
+    """
+    return [
+        {"number": number, **trajectory_entry(scored), "rolled_back": number in outcome.rolled_back}
+        for number, scored in outcome.numbered()
+    ]
+
+
 def trajectory_entry(scored: Scored) -> dict[str, Any]:
-    """One scored candidate as the report lists it."""
+    """One scored candidate's facts (without its number: see :func:`trajectory`)."""
     candidate = scored.candidate
     return {
         "step": candidate.step,
@@ -180,21 +196,28 @@ async def run_optimize(
     runtime: ModelRuntime,
     *,
     home: Path,
+    run: str | None = None,
     embedder: Embedder | None = None,
     on_event: EventFn | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> OptimizeReport:
-    """Search on train/dev with one optimizer, then report seed vs best on test."""
+    """Search on train/dev with one optimizer, then report seed vs best on test.
+
+    The run is checkpointed after every step; given the ``run`` id of a run that
+    was killed or stopped by its endpoint, it continues from the last step.
+    """
     started = time.monotonic()
-    run = new_run_id(request)
+    run = run or new_run_id(request)
+    register_run(home, run, request)
     session = RunSession.open(
         request, runtime, home=home, run=run, embedder=embedder,
         on_event=on_event, should_stop=should_stop,
     )  # fmt: skip
     try:
-        optimizer = session.optimizer(request.optimizer)
-        outcome = await Runner.over(optimizer, session.search).run()
-        tested = (None, None, None) if outcome.stopped == "interrupted" else await session.report()
+        with recording_outages(home, run):
+            outcome = await checkpointed_search(session, home)
+            interrupted = outcome.stopped == "interrupted"
+            tested = (None, None, None) if interrupted else await session.report()
     finally:
         session.close()
     return build_report(session, outcome, tested, started)

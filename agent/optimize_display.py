@@ -1,7 +1,8 @@
 """What ``promptpilot optimize`` shows while it runs and when it is done.
 
 Everything here reads the JSON report (``OptimizeReport.to_dict()`` or the
-graph's report), so a finished, resumed or shown run looks the same.
+graph's report), so a finished, resumed or shown run looks the same. Prompts and
+names are shown through :func:`agent.console.literal`: as written, never as markup.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from agent.console import literal
 from optimizers.runner import EventFn, RunEvent
 
 
@@ -35,13 +37,15 @@ def optimize_progress(console: Console, max_queries: int | None) -> Iterator[Eve
         def on_event(event: RunEvent) -> None:
             if event.kind == "scored":
                 data = event.data
-                last = f"{data['source']} {data['dev']:.2f}" + (" (seen)" if data["reused"] else "")
+                last = literal(f"{data['source']} {data['dev']:.2f}") + (
+                    " (seen)" if data["reused"] else ""
+                )
                 bar.update(
                     task, completed=data["queries"], best=data["best"], step=event.step,
                     calls=data["calls"], last=last,
                 )  # fmt: skip
             elif event.kind == "rejected":
-                bar.update(task, last=f"{event.data['source']} rejected (constraint)")
+                bar.update(task, last=literal(f"{event.data['source']} rejected (constraint)"))
 
         yield on_event
 
@@ -55,19 +59,19 @@ def _cell(score: dict[str, Any] | None) -> str:
 
 def report_table(report: dict[str, Any]) -> Table:
     """Initial vs best, on dev (what guided the search) and test (held out)."""
-    table = Table(title=f"{report['task']} · {report['optimizer']} · run {report['run']}")
+    table = Table(title=literal(f"{report['task']} · {report['optimizer']} · run {report['run']}"))
     table.add_column("")
     table.add_column("prompt", no_wrap=True, max_width=60)
     table.add_column("dev [95% CI]", justify="right", no_wrap=True)
     table.add_column("test [95% CI]", justify="right", no_wrap=True)
     scores = report["scores"]
     for row, prompt in (("initial", report["seed_prompt"]), ("best", report["best_prompt"])):
-        table.add_row(row, prompt, _cell(scores[row]["dev"]), _cell(scores[row]["test"]))
+        table.add_row(row, literal(prompt), _cell(scores[row]["dev"]), _cell(scores[row]["test"]))
     return table
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
-    """The paired test difference and the costs, in plain words."""
+    """The paired test difference and the costs, in plain words (rich markup)."""
     lines = []
     if (d := report.get("test_difference")) is not None:
         lines.append(
@@ -78,7 +82,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         lines.append("test: not scored (the run was interrupted)")
     task, opt = report["usage"]["task"], report["usage"]["optimizer"]
     lines.append(
-        f"stopped: {report['stopped']} after {report['steps']} steps, "
+        f"stopped: {literal(report['stopped'])} after {report['steps']} steps, "
         f"{report['dev_queries']} dev queries, {report['wall_time_s']:.0f}s"
     )
     lines.append(

@@ -19,12 +19,13 @@ from langgraph.types import Command
 from agent.graph import build_graph
 from agent.nodes import initial_state
 from agent.optimization import OptimizeRequest, new_run_id
-from agent.runs import checkpoint_path, record_run, write_report
+from agent.outage import record_outage
+from agent.runs import checkpoint_path, load_run, record_run, write_report
 from agent.runtime import ModelRuntime
 from agent.session import RunSession
 from agent.state import PilotState
 from memory.embeddings import Embedder
-from optimizers.evaluation.chat_calls import ChatCaller
+from optimizers.evaluation.chat_calls import ChatCaller, EndpointError
 from optimizers.runner import EventFn
 
 AnswerFn = Callable[[str], Awaitable[str]]
@@ -60,22 +61,26 @@ async def run_pilot(
     home.mkdir(parents=True, exist_ok=True)
     async with AsyncSqliteSaver.from_conn_string(str(checkpoint_path(home))) as saver:
         graph = build_graph(saver)
+        state = None
         if request is None:
             if run is None:
                 raise ValueError("resuming needs the run id")
             snapshot = await graph.aget_state({"configurable": {"thread_id": run}})
-            if not snapshot.values:
-                raise ValueError(f"run {run!r} has no checkpoint in {checkpoint_path(home)}")
-            state = PilotState(**snapshot.values)
-            request = OptimizeRequest.from_config(state.request)
-            graph_input: Any = None
-            pending = [i.value for i in snapshot.interrupts]
-        else:
+            if snapshot.values:
+                state = PilotState(**snapshot.values)
+                request = OptimizeRequest.from_config(state.request)
+                graph_input: Any = None
+                pending = [i.value for i in snapshot.interrupts]
+            else:  # killed before its first checkpoint: start it again from its record
+                request = _recorded_request(home, run)
+        if state is None:
             run = run or new_run_id(request)
-            state = None
             graph_input = initial_state(request.config(), run, list(request.directives))
             pending = []
-        record_run(home, run, status="running", optimizer="auto", request=request.config())
+        record_run(  # an old question is answered now (or asked again below)
+            home, run, status="running", optimizer="auto", request=request.config(), question=None,
+            error=None,
+        )  # fmt: skip
         config = {"configurable": {"thread_id": run}}
         session = RunSession.open(
             request, runtime, home=home, run=run, embedder=embedder, on_event=on_event,
@@ -100,6 +105,9 @@ async def run_pilot(
                 pending = [i.value for i in snapshot.interrupts]
                 if not pending:
                     break
+        except EndpointError as exc:  # checkpointed up to the failing step: resumable
+            record_outage(home, run, exc)
+            raise
         finally:
             session.close()
         report = snapshot.values.get("report")
@@ -108,6 +116,14 @@ async def run_pilot(
             write_report(home, run, report)
         record_run(home, run, status="finished" if report else "stopped")
         return report
+
+
+def _recorded_request(home: Path, run: str) -> OptimizeRequest:
+    """The request of a run killed before its first checkpoint, from the run registry."""
+    record = load_run(home, run)  # a clear error for an unknown run
+    if "request" not in record:
+        raise ValueError(f"run {run!r} has no checkpoint in {checkpoint_path(home)}")
+    return OptimizeRequest.from_config(record["request"])
 
 
 async def _restore(session: RunSession, state: PilotState) -> None:

@@ -8,6 +8,7 @@ proposes prompts, or the other way round.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
@@ -15,6 +16,7 @@ from typing import Any, Literal
 Role = Literal["task", "optimizer"]
 
 EMBEDDED_MODEL_ALIAS = "smollm2"
+_KEY = re.compile(r"[!-~]+")  # printable ASCII, no spaces: what an HTTP header can carry
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,7 +24,10 @@ class ModelSettings:
     """Settings for one model role.
 
     ``base_url=None`` means the embedded llama.cpp server. The API key is kept
-    out of ``repr`` and out of :meth:`public`, which is what runs record.
+    out of ``repr`` and out of :meth:`public`, which is what runs record. Spaces and
+    line breaks around it are dropped (a key read from a file ends in one); a key with
+    others inside is refused here, because the HTTP library would reject the header
+    later with an error that quotes the whole key.
     """
 
     base_url: str | None = None
@@ -35,6 +40,14 @@ class ModelSettings:
     concurrency: int = 4
 
     def __post_init__(self) -> None:
+        if self.api_key is not None:
+            key = self.api_key.strip()
+            object.__setattr__(self, "api_key", key or None)
+            if key and not _KEY.fullmatch(key):
+                raise ValueError(
+                    "the API key holds a space, a line break, a control or a non-ASCII "
+                    "character (the key is not shown); set it again without them"
+                )
         if self.max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
         if not 0.0 <= self.temperature <= 2.0:

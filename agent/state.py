@@ -24,6 +24,7 @@ ACTIONS = (
     "evaluate",
     "report",
     "ask_user",
+    "pause",
     "finish",
 )
 OPTIMIZER_ACTIONS = ("gpo", "zopo", "textgrad", "ape", "random")
@@ -70,6 +71,11 @@ class PilotState:
     """Each used optimizer's ``state_dict()``."""
 
     stop_requested: bool = False
+    """The person asked to stop (or accepted a candidate): report next."""
+
+    paused: bool = False
+    """The person asked to pause: the run holds at the next planner turn until answered."""
+
     finished: bool = False
     report: dict[str, Any] | None = None
     """The final report (test scores included), once written."""

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from langchain_core.messages import HumanMessage
 
 from optimizers.evaluation.chat_calls import CallFailed, ChatCaller
-from optimizers.proposals import constraints_block, parse_proposal
+from optimizers.proposals import MAX_CHARS, constraints_block, parse_proposal
+from optimizers.safe_text import MAX_REPLY_CHARS, strip_control
 from optimizers.tasks.example import Example
 
 MIN_WORDS = 3
@@ -104,10 +105,12 @@ _LEAD_INS = (
     (re.compile(r"^i\s+want\s+you\s+to\s+", re.IGNORECASE), "stripped 'I want you to'"),
     (re.compile(r"^(?:[-*•]|\d+[.)])\s+"), "stripped a list marker"),
 )
-_CHAT_DEBRIS = re.compile(r"<\|[^|>]*\|>|</?s>|<\s*/?\s*(?:START|END)\s*>|\*\*", re.IGNORECASE)
+_CHAT_DEBRIS = re.compile(
+    r"<\|[^|>]*+\|>|</?s>|<\s*+/?\s*+(?:START|END)\s*+>|\*\*", re.IGNORECASE
+)  # possessive: '<' and a long run of spaces must not backtrack
 _STOP_LINE = re.compile(r"^\s*(?:input|output|example|demo|pair)s?\s*\d*\s*:", re.IGNORECASE)
 _TRAILING_CHAT = re.compile(
-    r"\s*(?:i hope (?:this|that) helps|hope this helps|let me know|feel free to|note:)"
+    r"(?<!\s)\s*+(?:i hope (?:this|that) helps|hope this helps|let me know|feel free to|note:)"
     r".*$",
     re.IGNORECASE | re.DOTALL,
 )
@@ -191,11 +194,16 @@ def clean_instruction(raw: str, *, demos: Sequence[Example] = ()) -> Cleaned:
     "I want you to", list markers), chat-template debris, ``<START>``/``<END>`` tags and
     markdown emphasis, surrounding quotes, chatty endings ("I hope this helps"), and an
     unfinished last sentence (an answer cut off by the token limit) are removed; the
-    first letter is capitalised and a period added.
-    Rejected: nothing left, fewer than 3 or more than 80 words, or an echo of a demo.
+    first letter is capitalised and a period added. Control characters and terminal
+    escapes go first (:func:`~optimizers.safe_text.strip_control`).
+    Rejected: nothing left, fewer than 3 or more than 80 words, more than
+    :data:`~optimizers.proposals.MAX_CHARS` characters, a reply over
+    :data:`~optimizers.safe_text.MAX_REPLY_CHARS`, or an echo of a demo.
     """
     notes: list[str] = []
-    text = _CHAT_DEBRIS.sub("", raw or "").strip()
+    if len(raw or "") > MAX_REPLY_CHARS:
+        return Cleaned("", (), f"reply of {len(raw):,} characters, over {MAX_REPLY_CHARS:,}")
+    text = _CHAT_DEBRIS.sub("", strip_control(raw or "")).strip()
     if not text:
         return Cleaned("", (), "empty reply")
     if (match := _LEAD_PHRASE.match(text)) is not None:
@@ -237,6 +245,12 @@ def clean_instruction(raw: str, *, demos: Sequence[Example] = ()) -> Cleaned:
         return Cleaned(text, tuple(notes), f"too short ({n_words} words, need {MIN_WORDS})")
     if n_words > MAX_WORDS:
         return Cleaned(text, tuple(notes), f"too long ({n_words} words, at most {MAX_WORDS})")
+    if len(text) > MAX_CHARS:
+        return Cleaned(
+            text[:MAX_CHARS],
+            tuple(notes),
+            f"too long ({len(text):,} characters, at most {MAX_CHARS:,})",
+        )
     return Cleaned(text, tuple(notes), _echo(text, demos))
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from memory.prompt_store import PromptRecord, prompt_id
-from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored
+from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored, prompt_key
 from optimizers.constraints import Constraints
 from optimizers.evaluation.evaluator import EvalResult
 from optimizers.tasks.example import Example
@@ -31,6 +31,7 @@ StopReason = Literal[
     "converged",
     "no new candidates",
     "stop requested",
+    "accepted by user",
     "interrupted",
 ]
 
@@ -71,7 +72,14 @@ EventFn = Callable[[RunEvent], None]
 
 @dataclass
 class RunOutcome:
-    """What a run found, in the order it found it."""
+    """What a run found, in the order it found it.
+
+    A candidate's *number* is its 0-based index in :attr:`history`: the seed is
+    #0, and a prompt scored again (reused) gets a new number. It is the order of
+    the report's ``trajectory``, of the UI's candidate table and the ``number``
+    of each ``"scored"`` event; :meth:`numbered` and :meth:`candidate` are the
+    one definition, so "accept 7" means the same row everywhere.
+    """
 
     seed: Scored
     history: list[Scored] = field(default_factory=list)  # every scored candidate, seed first
@@ -82,16 +90,76 @@ class RunOutcome:
     stopped: StopReason = "converged"
     stop_detail: str = ""  # the optimizer's own reason, when it has one
     wall_time_s: float = 0.0
+    rolled_back: set[int] = field(default_factory=set)
+    """Numbers that no longer count as best (:meth:`roll_back`); they stay in the history."""
+    accepted: int | None = None
+    """The number the person chose as the answer (:meth:`accept`); it overrides the scores."""
+
+    def numbered(self) -> list[tuple[int, Scored]]:
+        """Every scored candidate with its number, seed (#0) first."""
+        return list(enumerate(self.history))
+
+    def candidate(self, number: int) -> Scored:
+        """The candidate numbered ``number``; an unknown number is a ``LookupError``."""
+        if not 0 <= number < len(self.history):
+            last = len(self.history) - 1
+            raise LookupError(
+                f"there is no candidate #{number}: numbers go from #0 (the seed) to #{last}"
+            )
+        return self.history[number]
+
+    def number_of(self, text: str) -> int | None:
+        """The first number of the prompt ``text`` (whitespace-insensitive), or None."""
+        key = prompt_key(text)
+        return next((n for n, s in self.numbered() if s.candidate.key == key), None)
+
+    def counts(self, number: int) -> bool:
+        """Whether candidate ``number`` may be chosen as best now (admissible, not rolled back)."""
+        text = self.history[number].candidate.text
+        return number not in self.rolled_back and not self.constraints.violations(text)
+
+    @property
+    def best_number(self) -> int:
+        """The number of the run's answer: the person's choice, else the best admissible score.
+
+        Without an accepted candidate it is the best dev score among the prompts
+        that meet every hard constraint and were not rolled back (earliest wins a
+        tie). Constraints can be added while a run goes on, so admissibility is
+        checked now, against the current ones. When nothing qualifies, the seed
+        (#0) is the answer.
+        """
+        if self.accepted is not None:
+            return self.accepted
+        allowed = [n for n in range(len(self.history)) if self.counts(n)]
+        return max(allowed, key=lambda n: self.history[n].score) if allowed else 0
 
     @property
     def best(self) -> Scored:
-        """The best dev score among prompts that meet every hard constraint (earliest wins).
+        """The run's answer (see :attr:`best_number`)."""
+        return self.history[self.best_number] if self.history else self.seed
 
-        Constraints can be added while a run goes on, so admissibility is checked
-        now, against the current ones. When nothing qualifies, the seed is the answer.
+    def roll_back(self, number: int) -> Scored:
+        """Make every candidate scored after ``number`` stop counting as best; returns the best.
+
+        Only the choice of best changes: the rolled-back candidates stay in the
+        history with their real scores, optimizers have been told them and keep
+        using them (GPO's trajectory, ZOPO's surrogate), and candidates scored
+        from now on count again, so they can beat ``number``. Rolling back to a
+        candidate that was itself rolled back makes it count again. The best
+        becomes ``number`` if it is admissible and nothing better before it counts.
         """
-        allowed = [s for s in self.history if not self.constraints.violations(s.candidate.text)]
-        return max(allowed or [self.seed], key=lambda scored: scored.score)
+        self.candidate(number)
+        self.rolled_back |= set(range(number + 1, len(self.history)))
+        self.rolled_back.discard(number)
+        return self.best
+
+    def accept(self, number: int) -> Scored:
+        """Make candidate ``number`` the answer, whatever its score (it must meet the rules)."""
+        scored = self.candidate(number)
+        if violations := self.constraints.violations(scored.candidate.text):
+            raise ValueError(f"candidate #{number} breaks a rule: {'; '.join(violations)}")
+        self.accepted = number
+        return scored
 
 
 class Search:
@@ -242,6 +310,7 @@ class Search:
                 "scored",
                 scored.candidate.step,
                 {
+                    "number": len(self.outcome.history) - 1,
                     "text": scored.candidate.text,
                     "source": scored.candidate.source,
                     "dev": scored.score,
@@ -284,6 +353,8 @@ class Search:
             "calls": self.calls,
             "seconds": self.seconds,
             "directives": list(self.constraints.directives),
+            "rolled_back": [] if outcome is None else sorted(outcome.rolled_back),
+            "accepted": None if outcome is None else outcome.accepted,
         }
 
     async def restore(self, snapshot: dict[str, Any]) -> None:
@@ -308,6 +379,8 @@ class Search:
             self.outcome.queries = snapshot["queries"]
             self.outcome.steps = snapshot["steps"]
             self.outcome.rejected = list(snapshot["rejected"])
+            self.outcome.rolled_back = set(snapshot.get("rolled_back", ()))  # older checkpoints
+            self.outcome.accepted = snapshot.get("accepted")
         self.told = dict(snapshot["told"])
         self._stale = snapshot["stale"]
         self._calls_before = snapshot["calls"]
@@ -343,11 +416,9 @@ class Runner:
         search = self.search
         outcome = await search.start()
         try:
-            while (reason := search.exhausted()) is None:
+            # stuck is checked first, also before the first step: a resumed search may be
+            while (reason := "no new candidates" if search.stuck else search.exhausted()) is None:
                 if await search.step(self.optimizer) is None:
-                    break
-                if search.stuck:
-                    reason = "no new candidates"
                     break
             if reason is not None:
                 outcome.stopped = reason

@@ -16,11 +16,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
 from optimizers.base import Candidate, OptimizerContext, Scored
 from optimizers.domain import CandidateDomain, DomainConfig, DomainOptimizer
-from optimizers.zopo import ZOPOConfig, ZOPOSearch, ZOPOState
+from optimizers.zopo import NeuralTangentKernel, ZOPOConfig, ZOPOSearch, ZOPOState
+from optimizers.zopo.surrogate import fit_local, nearest, posterior_mean, posterior_variance
 
 REFERENCE_INITIAL = 40
 REFERENCE_QUERIES = 165
@@ -87,6 +89,27 @@ def torch_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@dataclass(frozen=True)
+class SurrogateView:
+    """ZOPO's local GP evaluated at domain candidates, for people to look at (never to decide).
+
+    Attributes:
+        texts: the ``m`` candidates nearest the current point, nearest first.
+        embeddings: ``m x d`` their raw embeddings.
+        mean: ``m`` posterior means μ (in score units).
+        std: ``m`` posterior standard deviations as a share of the prior one,
+            ``sqrt(v / k(z, z))`` in ``[0, 1]`` (the absolute NTK scale means nothing to a reader).
+        current: the prompt the local search stands on (its centre).
+
+    """
+
+    texts: tuple[str, ...]
+    embeddings: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    current: str
 
 
 class ZOPOOptimizer(DomainOptimizer):
@@ -179,6 +202,40 @@ class ZOPOOptimizer(DomainOptimizer):
         super().tell(scored)
         with torch_threads(self.config.torch_threads):
             self._sync()
+
+    def surrogate_view(self, limit: int = 300) -> SurrogateView | None:
+        """The local GP as the search sees it now, at the ``limit`` candidates nearest its centre.
+
+        Read-only: it refits a copy (same kernel seed, same local points) instead of touching
+        the search, so calling it never changes what ZOPO asks next. None before any score.
+        """
+        if self.search is None:
+            return None
+        state = self.search.state()
+        if not state.evaluated:
+            return None
+        entries = self.domain.entries[: state.n_candidates]
+        row = {entry.id: i for i, entry in enumerate(entries)}
+        config = self.zopo_config
+        with torch_threads(self.config.torch_threads), torch.no_grad():
+            emb = torch.as_tensor(self.domain.embeddings[: len(entries)], dtype=torch.float64)
+            scored = torch.tensor([row[cid] for cid, _ in state.evaluated])
+            y = torch.tensor([score for _, score in state.evaluated], dtype=torch.float64)
+            centre = row[state.current_id or state.best[0]]  # type: ignore[index]
+            kernel = NeuralTangentKernel(emb.shape[1], hidden=config.hidden, seed=config.seed)
+            local = fit_local(
+                emb[scored], y, emb[centre], kernel, n_local=config.n_local, noise=config.noise
+            )
+            near = nearest(emb, emb[centre], limit)
+            mean = posterior_mean(local, emb[near])
+            std = posterior_variance(local, emb[near], relative=True).sqrt()
+        return SurrogateView(
+            texts=tuple(entries[i].text for i in near.tolist()),
+            embeddings=emb[near].numpy(),
+            mean=mean.numpy(),
+            std=std.numpy(),
+            current=entries[centre].text,
+        )
 
     # --------------------------------------------------------------------------- state
 

@@ -2,9 +2,18 @@
 
 Every LLM call PromptPilot makes goes through :class:`ChatCaller`: it looks the
 request up in the :class:`~memory.response_cache.ResponseCache` first, bounds
-concurrency for the endpoint, records usage, and sorts failures into the ones
-that doom the whole run (the endpoint is unreachable, the key is wrong) and the
-ones that only cost one example (a request the server rejects).
+concurrency for the endpoint, records usage, retries what is worth retrying,
+and sorts what still fails by whose fault it is (:func:`failure_kind`):
+
+- the endpoint's: it is down, overloaded or broken (connection refused or reset,
+  timeouts, 5xx, 429, a reply that is not a chat completion) and kept failing
+  after the retries. :class:`EndpointUnavailable`: the run stops, checkpointed,
+  and resumes later; such a failure is never scored, since a zero would steer
+  the search with an outage;
+- the configuration's: wrong key, no such model (:class:`EndpointError`);
+- the request's: the server refuses this one request (400, 422, context too
+  long). :class:`CallFailed`: the caller decides what that costs (the evaluator
+  scores the example 0, as it scores a model answer the metric cannot read).
 """
 
 from __future__ import annotations
@@ -13,9 +22,10 @@ import asyncio
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import openai
+from langchain_core.exceptions import ContextOverflowError
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel
@@ -29,16 +39,78 @@ class EndpointError(RuntimeError):
     """The endpoint cannot serve any request: unreachable, unauthorised, unknown model."""
 
 
+class EndpointUnavailable(EndpointError):
+    """The endpoint kept failing after retries: down, overloaded, or answering garbage.
+
+    An outage, not a verdict on the prompt: nothing is scored from it, and a run
+    that meets it stops where it is and can be resumed once the endpoint is back.
+    """
+
+
 class CallFailed(RuntimeError):
-    """One request failed; the caller decides what that costs (an evaluator scores 0)."""
+    """The server refused this one request; the caller decides what it costs (evaluators: 0)."""
 
 
-_FATAL_ERRORS = (
-    openai.APIConnectionError,  # includes timeouts, after the client's own retries
-    openai.AuthenticationError,
-    openai.PermissionDeniedError,
-    openai.NotFoundError,
-)
+FailureKind = Literal["endpoint", "outage", "unreadable", "request"]
+
+_CONFIG_ERRORS = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
+_REQUEST_ERRORS = (openai.BadRequestError, openai.UnprocessableEntityError, ContextOverflowError)
+_RETRIED_STATUS = (408, 409, 429)  # and every 5xx: what the openai client retries itself
+_UNREADABLE_ERRORS = (openai.APIResponseValidationError, ValueError, KeyError, TypeError)
+"""What langchain-openai raises for a 200 whose body is no chat completion (an HTML
+error page, cut or foreign JSON, ``"choices": null``)."""
+
+
+def failure_kind(exc: BaseException) -> FailureKind:
+    """Whose fault a failed call is.
+
+    ``endpoint``: the configuration (key, model name); ``outage``: the endpoint
+    is down or overloaded; ``unreadable``: the reply is no chat completion;
+    ``request``: the server refused this one request.
+
+    Checked after the openai client's own retries (``ModelSettings.max_retries``),
+    which cover connection errors, timeouts, 408, 409, 429 (honouring
+    Retry-After) and 5xx; so a failure of those kinds here is a lasting outage.
+    Anything else is the request's (a fake model's ``RuntimeError`` included).
+    """
+    if isinstance(exc, _CONFIG_ERRORS):
+        return "endpoint"
+    if isinstance(exc, _REQUEST_ERRORS):
+        return "request"
+    if isinstance(exc, openai.APIConnectionError):  # refused, reset, cut body, timeout
+        return "outage"
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        return "outage" if status >= 500 or status in _RETRIED_STATUS else "request"
+    if isinstance(exc, _UNREADABLE_ERRORS):
+        return "unreadable"
+    return "request"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """Retries on top of the HTTP client's, for replies it accepts but nobody can read.
+
+    The openai client retries what fails at the HTTP level (see
+    :func:`failure_kind`); a 200 whose body is not a chat completion (a proxy's
+    HTML error page, a cut JSON) comes back as is, and is worth asking again.
+    """
+
+    attempts: int = 3
+    """Tries in all for an unreadable reply before the endpoint counts as unavailable."""
+    backoff_s: float = 0.5
+    """Wait before the second try; doubled for each further one."""
+    max_backoff_s: float = 8.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError(f"attempts must be >= 1, got {self.attempts}")
+        if self.backoff_s < 0 or self.max_backoff_s < 0:
+            raise ValueError(f"backoffs must be >= 0, got {self.backoff_s}, {self.max_backoff_s}")
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed try number ``attempt`` (1-based)."""
+        return min(self.backoff_s * 2 ** (attempt - 1), self.max_backoff_s)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,6 +193,7 @@ class ChatCaller:
     backend: ChatBackend
     cache: ResponseCache | None = None
     usage: Usage = field(default_factory=Usage)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     _per_loop: weakref.WeakKeyDictionary[
         asyncio.AbstractEventLoop, tuple[BaseChatModel, asyncio.Semaphore]
     ] = field(default_factory=weakref.WeakKeyDictionary, repr=False)
@@ -187,16 +260,7 @@ class ChatCaller:
         else:
             model, semaphore = self._for_this_loop()
             async with semaphore:
-                try:
-                    completion = await invoke(model)
-                except _FATAL_ERRORS as exc:
-                    raise EndpointError(
-                        f"the LLM endpoint at {self.backend.endpoint} cannot serve requests "
-                        f"({type(exc).__name__}: {exc})"
-                    ) from exc
-                except Exception as exc:
-                    self.usage.failures += 1
-                    raise CallFailed(f"{type(exc).__name__}: {exc}") from exc
+                completion = await self._paid(model, invoke)
             if self.cache is not None:
                 self.cache.put(
                     key,
@@ -206,6 +270,40 @@ class ChatCaller:
                 )
         self.usage.add(completion)
         return completion
+
+    async def _paid(
+        self, model: BaseChatModel, invoke: Callable[[BaseChatModel], Awaitable[Completion]]
+    ) -> Completion:
+        """One answer from the endpoint, retrying unreadable replies; failures sorted by fault."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await invoke(model)
+            except Exception as exc:
+                kind = failure_kind(exc)
+                if kind == "unreadable" and attempt < self.retry.attempts:
+                    await asyncio.sleep(self.retry.delay(attempt))
+                    continue
+                if kind == "request":
+                    self.usage.failures += 1
+                    raise CallFailed(f"{type(exc).__name__}: {exc}") from exc
+                raise self._endpoint_error(kind, exc, attempt) from exc
+
+    def _endpoint_error(self, kind: FailureKind, exc: Exception, attempts: int) -> EndpointError:
+        where = f"the LLM endpoint at {self.backend.endpoint}"
+        what = f"{type(exc).__name__}: {_shorten(str(exc))}"
+        if kind == "endpoint":
+            return EndpointError(f"{where} cannot serve requests ({what})")
+        if kind == "unreadable":
+            return EndpointUnavailable(
+                f"{where} answered {attempts} times with something that is not a chat "
+                f"completion ({what})"
+            )
+        response = getattr(exc, "response", None)
+        after = response.headers.get("retry-after") if response is not None else None
+        wait = f"; it asks to retry after {after} s" if after else ""
+        return EndpointUnavailable(f"{where} is unavailable after retries ({what}{wait})")
 
     # The sample index doubles as the sampling seed: a sampled answer is then
     # reproducible (llama.cpp honours it; OpenAI on a best-effort basis), so a
@@ -227,6 +325,10 @@ class ChatCaller:
         parsed = reply.get("parsed")
         raw = parsed.model_dump_json() if parsed is not None else str(reply["raw"].content)
         return _completion(raw, reply["raw"])
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _completion(text: str, reply: Any) -> Completion:

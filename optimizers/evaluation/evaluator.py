@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from optimizers.evaluation.chat_calls import CallFailed, ChatCaller, Usage
+from optimizers.evaluation.chat_calls import CallFailed, ChatCaller, EndpointError, Usage
 from optimizers.evaluation.metrics import Metric, MetricError
 from optimizers.evaluation.stats import (
     Interval,
@@ -152,6 +152,8 @@ class Evaluator:
             score = self.metric.score(completion.text, example)
             if inspect.isawaitable(score):
                 score = await score
+        except EndpointError:  # an LLM judge's endpoint failed: an outage, not a score
+            raise
         except MetricError as exc:  # misconfiguration or unusable target: stop, say where
             where = example.source or f"example {example.id}"
             raise MetricError(f"{where}: {exc}") from exc

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from optimizers.safe_text import show_control
+
 
 class DataError(ValueError):
     """Eval data that cannot be used, with the file and (when known) the line.
 
     The message is meant for people: ``"reviews.csv, line 12: the target is empty"``.
+    It quotes names and values from the file, so control characters in it are written
+    visibly (``\\x1b``), never sent raw to a terminal (``path`` and ``problem`` keep the
+    raw text).
     """
 
     def __init__(self, path: str, problem: str, line: int | None = None) -> None:
@@ -14,4 +19,4 @@ class DataError(ValueError):
         self.line = line
         self.problem = problem
         where = f"{path}, line {line}" if line is not None else path
-        super().__init__(f"{where}: {problem}")
+        super().__init__(show_control(f"{where}: {problem}"))

@@ -54,15 +54,32 @@ def parse_json(text: str, where: str, limits: LoadLimits, line: int | None = Non
     """Parse one JSON document, turning every failure into ``DataError``.
 
     ``line`` is the file line ``text`` starts on (JSONL); for a whole document the
-    decoder's own line/column are used.
+    decoder's own line/column are used. Beyond the decoder's own checks, an object
+    naming a key twice (which value was meant?) and a lone UTF-16 surrogate escape
+    (``"\\ud800"``: a string no file, database or HTTP request can hold) are errors;
+    ``NaN``/``Infinity`` keep their spelling.
     """
     try:
-        value = json.loads(text, parse_float=JsonNumber)
+        value = json.loads(
+            text,
+            parse_float=JsonNumber,
+            parse_constant=JsonNumber,
+            object_pairs_hook=_unique_keys,
+        )
     except json.JSONDecodeError as exc:
         raise DataError(
             where,
             f"invalid JSON at column {exc.colno}: {_explain(exc, text)}",
             line if line is not None else exc.lineno,
+        ) from None
+    except _DuplicateKeyError as exc:
+        lines = _key_lines(text, exc.key) if line is None else []
+        shown = f" (lines {lines[0]} and {lines[1]})" if len(lines) == 2 else ""
+        raise DataError(
+            where,
+            f"the key {json.dumps(exc.key, ensure_ascii=False)} appears twice in one object"
+            f"{shown}; keys must be unique",
+            line or (lines[1] if len(lines) == 2 else _duplicate_line(text)),
         ) from None
     except RecursionError:
         raise DataError(where, _too_deep(limits), line or _deep_line(text, limits)) from None
@@ -70,7 +87,80 @@ def parse_json(text: str, where: str, limits: LoadLimits, line: int | None = Non
         raise DataError(where, f"invalid JSON: {exc}", line) from None
     if _depth_exceeds(value, limits.max_json_depth):
         raise DataError(where, _too_deep(limits), line or _deep_line(text, limits))
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        raise DataError(
+            where,
+            "a string holds a lone UTF-16 surrogate escape (\\ud800-\\udfff without its pair); "
+            "it is not a character: fix or remove it",
+            line,
+        )
     return value
+
+
+class _DuplicateKeyError(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook``: a dict, unless a key repeats (the decoder keeps the last)."""
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
+    return record
+
+
+def _key_lines(text: str, key: str) -> list[int]:
+    """Lines where ``"key":`` is written (a courtesy: escapes in the key can hide it)."""
+    pattern = re.compile(re.escape(json.dumps(key, ensure_ascii=False)) + r"[ \t\r\n]*+:")
+    return [text.count("\n", 0, match.start()) + 1 for match in pattern.finditer(text)]
+
+
+_STRICT_KEYS = json.JSONDecoder(object_pairs_hook=_unique_keys)
+
+
+def _duplicate_line(text: str) -> int | None:
+    """Start line of the first example (of a list, or of ``"examples"``) repeating a key."""
+    try:
+        pos = _skip(text, 0)
+        if text[pos] == "{":
+            pos = _member(text, pos, "examples")
+        offsets = _elements(text, pos)
+    except (ValueError, IndexError, KeyError):
+        return None
+    for _, offset in offsets:
+        try:
+            _STRICT_KEYS.raw_decode(text, offset)
+        except _DuplicateKeyError:
+            return text.count("\n", 0, offset) + 1
+        except (ValueError, RecursionError):
+            return None
+    return None
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether any string (key or value) holds a surrogate: the decoder pairs valid ones."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 _DECODER_MESSAGES = {
@@ -91,9 +181,13 @@ def _explain(exc: json.JSONDecodeError, text: str) -> str:
     return message
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+"""JSONL lines end in LF, CRLF or a lone CR (a raw CR inside a JSON string is invalid)."""
+
+
 def first_line_is_object(text: str) -> bool:
     """Whether the first non-blank line is a complete JSON object (a JSONL file)."""
-    for raw in text.split("\n"):
+    for raw in _LINE_BREAK.split(text):
         if raw.strip():
             try:
                 return isinstance(json.loads(raw), dict)
@@ -105,7 +199,7 @@ def first_line_is_object(text: str) -> bool:
 def read_jsonl(text: str, where: str, limits: LoadLimits) -> list[RawRow]:
     """Read one JSON object per non-blank line."""
     rows: list[RawRow] = []
-    for number, raw in enumerate(text.split("\n"), start=1):
+    for number, raw in enumerate(_LINE_BREAK.split(text), start=1):
         if not raw.strip():
             continue
         record = parse_json(raw, where, limits, number)
@@ -169,8 +263,7 @@ def read_json(text: str, where: str, limits: LoadLimits) -> tuple[str, list[RawR
     if len(container) > limits.max_rows:
         raise DataError(where, _too_many(limits, len(container)))
     starts = _element_lines(text, path)
-    if isinstance(container, dict):
-        _check_unique_keys(starts, where)
+    if isinstance(container, dict):  # repeated keys were refused by parse_json
         items = list(container.items())
     else:
         items = [(None, value) for value in container]
@@ -224,21 +317,6 @@ def _instruction_induction(record: dict[str, Any]) -> dict[str, Any] | None:
             ("output", "possible_translations"),
         )
     return derived or None
-
-
-def _check_unique_keys(starts: list[tuple[str | None, int]] | None, where: str) -> None:
-    if not starts:
-        return
-    seen: dict[str | None, int] = {}
-    for key, line in starts:
-        if key in seen:
-            raise DataError(
-                where,
-                f'the example key "{key}" appears twice (lines {seen[key]} and {line}); '
-                "keys must be unique",
-                line,
-            )
-        seen[key] = line
 
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")

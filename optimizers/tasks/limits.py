@@ -114,6 +114,12 @@ def _decode(where: str, data: bytes) -> str:
     start = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
     nul = data.find(b"\x00", start)
     if nul >= 0:
+        if _utf16_without_bom(data):
+            raise DataError(
+                where,
+                "the file looks UTF-16 encoded (every other byte is NUL) without a byte-order "
+                "mark; expected UTF-8: save it as UTF-8",
+            )
         raise DataError(
             where,
             f"binary data, not text: a NUL byte at byte offset {nul}; expected a UTF-8 text file",
@@ -135,6 +141,15 @@ def _decode(where: str, data: bytes) -> str:
     if not text.strip():
         raise DataError(where, "the file is empty (only whitespace); expected examples")
     return text
+
+
+def _utf16_without_bom(data: bytes) -> bool:
+    """ASCII-range text saved as UTF-16: NUL in all even or all odd positions of the head."""
+    head = data[: min(200, len(data)) // 2 * 2]
+    if len(head) < 4:
+        return False
+    even, odd = head[0::2], head[1::2]
+    return (not any(odd) and all(even)) or (not any(even) and all(odd))
 
 
 def _guess(data: bytes) -> str:

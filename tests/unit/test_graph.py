@@ -2,73 +2,20 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from agent.optimization import OptimizeRequest
 from agent.pilot import run_pilot
-from agent.planner import PlannerDecision
-from agent.runtime import ModelRuntime, RuntimeSettings
-from agent.settings import ModelSettings
-from optimizers.evaluation.chat_calls import ChatCaller
-from optimizers.runner import Budget
-from optimizers.tasks import SplitSpec
-from tests.fakes import fake_backend
-from tests.unit.optimizer_fixtures import proposer_model, sentiment_task_model
-
-WORDS = ("great", "awful", "lovely", "dull", "superb", "bad")
-
-
-class ScriptedPlanner:
-    """A planner model whose decisions the test scripts (``None`` = an unusable answer)."""
-
-    def __init__(self, decisions):
-        self.decisions = list(decisions)
-        self.calls = 0
-
-    async def structured(self, messages, schema, *, sample=0):
-        self.calls += 1
-        if not self.decisions:
-            return None, "no more script"
-        action = self.decisions.pop(0)
-        if action is None:
-            return None, "I think we should maybe try something"
-        return PlannerDecision(action=action, reason="scripted", message=f"doing {action}"), ""
+from tests.unit.graph_fixtures import ScriptedPlanner, fake_runtime, request_for, write_items
 
 
 @pytest.fixture
 def data_file(tmp_path):
-    path = tmp_path / "items.jsonl"
-    rows = [
-        {
-            "input": f"item {i}: it was {WORDS[i % len(WORDS)]}",
-            "output": ("positive", "negative")[i % 2],
-        }
-        for i in range(30)
-    ]
-    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
-    return path
+    return write_items(tmp_path / "items.jsonl")
 
 
 @pytest.fixture
 def runtime():
-    fake = ModelSettings(base_url="fake://", model="rule")
-    runtime = ModelRuntime(RuntimeSettings(task=fake, optimizer=fake))
-    runtime.task = ChatCaller(fake_backend(sentiment_task_model))
-    runtime.optimizer = ChatCaller(fake_backend(proposer_model, role="proposer"))
-    return runtime
-
-
-def request_for(data_file, budget=20, directives=()):
-    return OptimizeRequest(
-        data=str(data_file),
-        prompt="Answer the question.",
-        optimizer="auto",
-        budget=Budget(max_queries=budget),
-        split_spec=SplitSpec(train=10, dev=8, test=12, seed=0),
-        directives=tuple(directives),
-    )
+    return fake_runtime()
 
 
 async def pilot(data_file, runtime, tmp_path, embedder, planner, **kwargs):
@@ -137,22 +84,33 @@ async def test_a_directive_sent_mid_run_filters_candidates(
     data_file, runtime, tmp_path, bundled_embedder
 ):
     planner = ScriptedPlanner(["evaluate"] + ["random"] * 12 + ["report", "finish"])
+    lines = ["keep it under 6 words", "always be polite", "remove the banana rule", "budget 25"]
+    replies = []
     report = await run_pilot(
         request_for(data_file, budget=30),
         runtime,
         home=tmp_path / "home",
         embedder=bundled_embedder,
         planner=planner,
-        on_session=lambda session: session.send("keep it under 6 words"),
+        on_session=lambda session: [session.send(line) for line in lines],
+        on_message=lambda m: replies.append(m.content) if m.name == "steering" else None,
     )
+    assert replies == [
+        "New rule 'keep it under 6 words': candidates that break it are never scored nor chosen.",
+        "Noted 'always be polite' for the prompts I write.",
+        "No standing rule matches 'banana rule' (rules: 'keep it under 6 words'; "
+        "'always be polite'); nothing changed.",
+        "Budget set to 25 dev queries (0 used).",
+    ]
     assert report is not None
+    assert report["dev_queries"] <= 25
     scored = [e["prompt"] for e in report["trajectory"] if e["source"] != "seed"]
     assert scored, "something admissible was scored"
     assert all(len(p.split()) <= 5 for p in scored)
     assert report["rejected"], "long candidates were proposed and rejected"
     assert all(len(r["text"].split()) > 5 for r in report["rejected"])
     assert len(report["best_prompt"].split()) <= 5
-    assert report["directives"] == ["keep it under 6 words"]
+    assert report["directives"] == ["keep it under 6 words", "always be polite"]
 
 
 async def test_a_question_waits_for_the_person_and_the_answer_steers(

@@ -183,3 +183,94 @@ async def test_snapshot_restore_rebuilds_without_paid_calls(context, tmp_path):
     assert restored.outcome.queries == search.outcome.queries == 2
     assert restored.calls == search.calls
     assert restored.outcome.best.score == search.outcome.best.score
+
+
+async def scored_search(context, batches):
+    """A search over ``batches`` ("please" count = score): #0 seed 0.0, then the batches."""
+    search = Search(context, DEV, Budget(max_queries=20))
+    optimizer = Scripted(context, batches)
+    for _ in batches:
+        await search.step(optimizer)
+    return search, optimizer
+
+
+async def test_numbers_are_history_indices_and_events_carry_them(context):
+    events = []
+    search = Search(context, DEV, Budget(max_queries=20), on_event=events.append)
+    await search.step(Scripted(context, [["please a.", "Answer.", "please please b."]]))
+    outcome = search.outcome
+    assert [n for n, _ in outcome.numbered()] == [0, 1, 2, 3]
+    assert outcome.candidate(2).reused  # a prompt scored again gets its own number
+    numbered = [(e.data["number"], e.data["text"]) for e in events if e.kind == "scored"]
+    assert numbered == [(n, s.candidate.text) for n, s in outcome.numbered()]
+    assert outcome.number_of("  please   please b. ") == 3
+    assert outcome.number_of("never scored") is None
+    with pytest.raises(
+        LookupError, match=r"no candidate #4: numbers go from #0 \(the seed\) to #3"
+    ):
+        outcome.candidate(4)
+
+
+async def test_roll_back_changes_only_which_candidate_counts_as_best(context):
+    search, optimizer = await scored_search(
+        context, [["please a."], ["please please please c."], ["please please b."]]
+    )
+    outcome = search.outcome
+    assert outcome.best_number == 2
+    assert outcome.roll_back(1).candidate.text == "please a."
+    assert outcome.rolled_back == {2, 3}
+    assert len(outcome.history) == 4  # nothing is forgotten
+    # A later candidate counts again and can beat the rolled-back-to one.
+    await search.step(Scripted(context, [["please please d."]]))
+    assert outcome.best_number == 4
+    # The optimizer was told every real score, rolled back or not.
+    assert [t for batch in optimizer.told for t, _, _ in batch][-2:] == [
+        "please please please c.",
+        "please please b.",
+    ]
+    # Rolling back to a rolled-back candidate makes it count again.
+    outcome.roll_back(2)
+    assert outcome.rolled_back == {3, 4}
+    assert outcome.best_number == 2
+    with pytest.raises(LookupError, match="no candidate #9"):
+        outcome.roll_back(9)
+
+
+async def test_roll_back_to_a_candidate_that_breaks_a_rule_keeps_an_admissible_best(context):
+    search, _ = await scored_search(
+        context, [["please a."], ["please please b c d e."], ["please please please f g h i."]]
+    )
+    outcome = search.outcome
+    outcome.constraints = outcome.constraints.with_directive("at most 3 words")
+    outcome.roll_back(2)
+    assert outcome.best_number == 1  # #2 breaks the rule, #1 is the best that still counts
+
+
+async def test_accept_overrides_the_scores_but_not_the_rules(context):
+    search, _ = await scored_search(context, [["please a."], ["please please please c d e."]])
+    outcome = search.outcome
+    assert outcome.accept(1).candidate.text == "please a."
+    assert outcome.best.candidate.text == "please a."
+    assert outcome.best_number == 1
+    outcome.accepted = None
+    outcome.constraints = outcome.constraints.with_directive("at most 3 words")
+    with pytest.raises(ValueError, match=r"#2 breaks a rule: 6 words, the limit is 3"):
+        outcome.accept(2)
+    assert outcome.accepted is None
+
+
+async def test_snapshot_keeps_rollback_and_acceptance(context, tmp_path):
+    from memory.response_cache import ResponseCache
+
+    context.evaluator.caller.cache = ResponseCache(tmp_path / "cache.sqlite")
+    search, _ = await scored_search(context, [["please a."], ["please please b."]])
+    search.outcome.roll_back(1)
+    search.outcome.accept(2)
+    restored = Search(context, DEV, Budget(max_queries=20))
+    await restored.restore(search.snapshot())
+    assert restored.outcome.rolled_back == {2}
+    assert restored.outcome.accepted == 2
+    # Checkpoints written before rollbacks existed restore with nothing rolled back.
+    old = {k: v for k, v in search.snapshot().items() if k not in ("rolled_back", "accepted")}
+    await restored.restore(old)
+    assert (restored.outcome.rolled_back, restored.outcome.accepted) == (set(), None)

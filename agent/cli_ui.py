@@ -1,0 +1,112 @@
+"""``promptpilot ui``: serve the chat app (Gradio) on loopback until Ctrl-C.
+
+Gradio is imported only when the command runs, so other commands start fast. The app
+binds 127.0.0.1 by default; another interface needs ``--auth user:password`` (Gradio's
+own login), since anyone who reaches the port could otherwise spend the models' budget
+and read every run.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from agent import cli_options as opt
+from agent.local_server import free_port
+
+DEFAULT_PORT = 7860
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """``user:password`` as Gradio's ``auth`` pair; None when not given."""
+    if value is None:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise typer.BadParameter("expected user:password (both non-empty)", param_hint="--auth")
+    return user, password
+
+
+def check_exposure(host: str, auth: tuple[str, str] | None) -> None:
+    """Refuse to serve beyond loopback without a login."""
+    if not is_loopback(host) and auth is None:
+        raise typer.BadParameter(
+            f"{host} is reachable from other machines; give --auth user:password "
+            "(or PROMPTPILOT_UI_AUTH) to require a login, or bind 127.0.0.1",
+            param_hint="--host",
+        )
+
+
+def ui_command(
+    host: Annotated[
+        str, typer.Option(help="Interface to bind; other than loopback needs --auth.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = DEFAULT_PORT,
+    auth: Annotated[
+        str | None,
+        typer.Option(
+            help="user:password required to log in (needed for a non-loopback --host). "
+            "Prefer the env var: flags show in process listings.",
+            envvar="PROMPTPILOT_UI_AUTH",
+            show_default=False,
+        ),
+    ] = None,
+    home: opt.Home = None,
+    no_cache: opt.NoCache = False,
+    task_base_url: opt.TaskBaseUrl = None,
+    task_model: opt.TaskModel = None,
+    task_max_tokens: opt.TaskMaxTokens = None,
+    task_api_key: opt.TaskApiKey = None,
+    optimizer_base_url: opt.OptimizerBaseUrl = None,
+    optimizer_model: opt.OptimizerModel = None,
+    optimizer_api_key: opt.OptimizerApiKey = None,
+    concurrency: opt.Concurrency = None,
+) -> None:
+    """Open the chat app: refine a prompt in conversation, upload eval sets, steer, inspect.
+
+    Prints `PromptPilot UI: http://HOST:PORT/` once it is ready. The models default to
+    the embedded SmolLM2 server, started once (on the first run) and shared by every
+    browser session; each session can point at its own endpoints in Settings.
+    """
+    credentials = parse_auth(auth)
+    check_exposure(host, credentials)
+    settings = opt.runtime_settings_from(locals())
+    root = opt.home_dir(home)
+    port = port or free_port(host)
+
+    from agent.live_runs import LiveRuns
+    from ui.app import build_app, launch  # the command is the app's entry point
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    runs = LiveRuns(root, settings)
+    runs.warm_up()
+    app = build_app(runs)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        launch(app, host=host, port=port, auth=credentials)
+        shown = host if ":" not in host else f"[{host}]"
+        typer.echo(f"PromptPilot UI: http://{shown}:{port}/")
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        app.close()
+        runs.close()

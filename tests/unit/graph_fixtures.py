@@ -1,0 +1,86 @@
+"""Fake models and data for driving the agent graph in unit tests.
+
+Make the fixtures in the test module (importing a fixture trips ruff's F811)::
+
+    from tests.unit.graph_fixtures import fake_runtime, write_items
+
+    @pytest.fixture
+    def data_file(tmp_path):
+        return write_items(tmp_path / "items.jsonl")
+
+    @pytest.fixture
+    def runtime():
+        return fake_runtime()
+
+The task model is :func:`~tests.unit.optimizer_fixtures.sentiment_task_model` and the
+optimizer model :func:`~tests.unit.optimizer_fixtures.proposer_model`; the planner is
+scripted with :class:`ScriptedPlanner`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from agent.optimization import OptimizeRequest
+from agent.planner import PlannerDecision
+from agent.runtime import ModelRuntime, RuntimeSettings
+from agent.settings import ModelSettings
+from optimizers.evaluation.chat_calls import ChatCaller
+from optimizers.runner import Budget
+from optimizers.tasks import SplitSpec
+from tests.fakes import fake_backend
+from tests.unit.optimizer_fixtures import proposer_model, sentiment_task_model
+
+WORDS = ("great", "awful", "lovely", "dull", "superb", "bad")
+
+
+class ScriptedPlanner:
+    """A planner model whose decisions the test scripts (``None`` = an unusable answer)."""
+
+    def __init__(self, decisions):
+        self.decisions = list(decisions)
+        self.calls = 0
+
+    async def structured(self, messages, schema, *, sample=0):
+        self.calls += 1
+        if not self.decisions:
+            return None, "no more script"
+        action = self.decisions.pop(0)
+        if action is None:
+            return None, "I think we should maybe try something"
+        return PlannerDecision(action=action, reason="scripted", message=f"doing {action}"), ""
+
+
+def write_items(path: Path) -> Path:
+    """30 short reviews as JSONL, labelled positive/negative alternately."""
+    rows = [
+        {
+            "input": f"item {i}: it was {WORDS[i % len(WORDS)]}",
+            "output": ("positive", "negative")[i % 2],
+        }
+        for i in range(30)
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+def fake_runtime() -> ModelRuntime:
+    """A runtime whose task and optimizer models are the rule-based fakes."""
+    fake = ModelSettings(base_url="fake://", model="rule")
+    runtime = ModelRuntime(RuntimeSettings(task=fake, optimizer=fake))
+    runtime.task = ChatCaller(fake_backend(sentiment_task_model))
+    runtime.optimizer = ChatCaller(fake_backend(proposer_model, role="proposer"))
+    return runtime
+
+
+def request_for(data_file, budget=20, directives=()):
+    """An ``auto`` request on ``data_file``: 10 train, 8 dev, 12 test examples."""
+    return OptimizeRequest(
+        data=str(data_file),
+        prompt="Answer the question.",
+        optimizer="auto",
+        budget=Budget(max_queries=budget),
+        split_spec=SplitSpec(train=10, dev=8, test=12, seed=0),
+        directives=tuple(directives),
+    )

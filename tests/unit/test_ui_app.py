@@ -1,0 +1,150 @@
+"""The Gradio layer: the contract's element ids, the handlers' glue, the ``ui`` command's guards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from agent.cli import app as cli
+from agent.cli_ui import check_exposure, is_loopback, parse_auth
+from agent.conversation import Conversation
+from agent.live_runs import LiveRuns
+from agent.runtime import RuntimeSettings
+from agent.stored_views import new_view, save_view
+from tests.unit.test_ui_report import REPORT
+
+gr = pytest.importorskip("gradio")
+
+CONTRACT = (
+    "upload",
+    "preview",
+    "input-column",
+    "target-column",
+    "metric",
+    "split-train",
+    "split-dev",
+    "split-test",
+    "data-status",
+    "chat",
+    "chat-input",
+    "send",
+    "cmd-pause",
+    "cmd-resume",
+    "cmd-stop",
+    "cmd-gpo",
+    "cmd-zopo",
+    "cmd-textgrad",
+    "run-id",
+    "status",
+    "score-plot",
+    "candidates",
+    "accept",
+    "candidate-number",
+    "rollback",
+    "diff",
+    "examples",
+    "embedding-map",
+    "budget",
+    "report",
+    "download-json",
+    "download-md",
+    "task-url",
+    "task-model",
+    "task-key",
+    "optimizer-url",
+    "optimizer-model",
+    "optimizer-key",
+    "template",
+    "seed",
+    "optimizer",
+    "runs",
+    "run-pick",
+    "resume-run",
+)
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+@pytest.fixture
+def runs(tmp_path, bundled_embedder):
+    return LiveRuns(tmp_path / "home", RuntimeSettings(), embedder=bundled_embedder)
+
+
+def test_every_contract_element_is_there_once_per_tab(runs):
+    from ui.app import build_app
+
+    app = build_app(runs)
+    ids = [b.elem_id for b in app.blocks.values() if getattr(b, "elem_id", None)]
+    assert set(CONTRACT) <= set(ids)
+    # "budget" is both the Inspect meter and the Settings number (one per tab, as agreed)
+    assert sorted(i for i in ids if i == "budget") == ["budget", "budget"]
+    keys = [b for b in app.blocks.values() if b.elem_id in ("task-key", "optimizer-key")]
+    assert all(b.type == "password" and not b.value for b in keys)
+    commands = {
+        b.elem_id: b.value for b in app.blocks.values() if str(b.elem_id).startswith("cmd-")
+    }
+    assert commands["cmd-textgrad"] == "Try TextGrad"
+
+
+def test_refresh_renders_a_finished_run_once_then_skips(runs, tmp_path):
+    from ui.app import Handlers
+
+    view = new_view(REPORT["run"], REPORT["config"] | {"prompt": REPORT["seed_prompt"]}, [])
+    view.update(
+        status="finished",
+        report=REPORT,
+        trajectory=REPORT["trajectory"],
+        best_prompt=REPORT["best_prompt"],
+        version=7,
+    )
+    save_view(runs.home, view)
+    handlers = Handlers(runs, tmp_path / "downloads")
+    conv = Conversation(run=REPORT["run"])
+    first = handlers.refresh(conv, {})
+    seen, _, run_id, status = first[:4]
+    assert seen == {"run": REPORT["run"], "version": 7}
+    assert (run_id, status) == (REPORT["run"], "finished")
+    assert first[9].startswith("# PromptPilot report")
+    assert Path(first[10]["value"]).read_text(encoding="utf-8").startswith("{")
+    assert Path(first[11]["value"]).suffix == ".md"
+    again = handlers.refresh(conv, seen)
+    assert all(isinstance(part, type(gr.skip())) for part in again[1:])
+
+
+def test_a_malformed_upload_is_a_chat_message_and_a_status(runs):
+    from ui.app import Handlers
+
+    handlers = Handlers(runs, runs.home)
+    conv = Conversation()
+    form = [None, None, "exact", 0.2, 0.4, 0.4, "inline", 20, 0, "auto", "", "", "", "", "", ""]
+    out = handlers.upload(str(DATA / "bad" / "unclosed_quote.csv"), conv, *form)
+    assert out[5].startswith("⚠️ unclosed\\_quote\\.csv")
+    assert "I can't use" in out[1][-1]["content"]
+    assert conv.data is None
+    good = handlers.upload(str(DATA / "good" / "reviews.csv"), conv, *form)
+    assert list(good[2].columns) == ["input", "output", "notes"]
+    assert conv.data.endswith("reviews.csv")
+
+
+def test_loopback_and_auth_rules():
+    assert is_loopback("127.0.0.1")
+    assert is_loopback("localhost")
+    assert is_loopback("::1")
+    assert not is_loopback("0.0.0.0")
+    assert not is_loopback("example.com")
+    assert parse_auth("ann:s3cret:x") == ("ann", "s3cret:x")
+    assert parse_auth(None) is None
+    with pytest.raises(typer.BadParameter, match="user:password"):
+        parse_auth("ann")
+    check_exposure("0.0.0.0", ("ann", "pw"))  # allowed with a login
+    with pytest.raises(typer.BadParameter, match="reachable from other machines"):
+        check_exposure("0.0.0.0", None)
+
+
+def test_the_ui_command_refuses_an_open_host_without_auth(tmp_path):
+    result = CliRunner().invoke(cli, ["ui", "--host", "0.0.0.0", "--home", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--auth" in result.output

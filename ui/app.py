@@ -1,0 +1,301 @@
+"""The Gradio app: event handlers that call ``agent`` functions, and their wiring.
+
+Per-browser data lives in ``gr.State`` (a :class:`~agent.conversation.Conversation`
+each); runs live in the shared :class:`~agent.live_runs.LiveRuns` registry, keyed by
+run id, which is also in the page URL (``?run=ID``) so a reload finds its run. A
+1-second timer re-renders what changed (the view's version) and never blocks: runs
+go on in their own threads.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from agent import run_view as rv
+from agent.chat_text import WELCOME, escape_markdown, message
+from agent.conversation import Conversation, attach, choose_data, open_run, respond
+from agent.live_runs import ACTIVE, LiveRuns
+from agent.report_markdown import report_markdown, write_report_files
+from agent.run_figures import map_figure, score_figure
+from agent.run_form import ModelForm, RunForm
+from agent.stored_views import run_table
+from agent.uploads import DataPreview, data_error_text, preview_data, store_upload
+from optimizers.tasks import DataError
+from ui.layout import NO_REPORT, Layout, build_layout
+
+SET_URL = """(run) => {
+  if (run) {
+    const url = new URL(window.location.href);
+    if (url.searchParams.get("run") !== run) {
+      url.searchParams.set("run", run);
+      window.history.replaceState(null, "", url);
+    }
+  }
+  return [];
+}"""
+
+# Trackers of events shown with show_progress="hidden" are only transparent: take them out of
+# the text of their component too (what a screen reader or a test reads).
+CSS = """
+#status { padding: 8px 12px; }
+#status p { margin: 0; }
+[data-testid="status-tracker"].hidden { display: none !important; }
+"""
+SKIP = gr.skip
+
+
+def make_form(*values: Any) -> RunForm:
+    """The panels' values (``Layout.form`` order) as a :class:`RunForm`."""
+    (
+        input_col,
+        target_col,
+        metric,
+        train,
+        dev,
+        test,
+        template,
+        budget,
+        seed,
+        optimizer,
+        task_url,
+        task_model,
+        task_key,
+        opt_url,
+        opt_model,
+        opt_key,
+    ) = values
+    return RunForm(
+        input_column=input_col or None,
+        target_column=target_col or None,
+        metric=metric,
+        train=train,
+        dev=dev,
+        test=test,
+        template=template or "inline",
+        budget=budget,
+        seed=seed,
+        optimizer=optimizer,
+        task_model=ModelForm(url=task_url or "", model=task_model or "", key=task_key or ""),
+        optimizer_model=ModelForm(url=opt_url or "", model=opt_model or "", key=opt_key or ""),
+    )
+
+
+def preview_updates(preview: DataPreview) -> tuple[Any, ...]:
+    """Data panel values for a loaded eval set: table, both column menus, status."""
+    return (
+        pd.DataFrame(preview.rows, columns=preview.columns),
+        gr.update(choices=preview.columns, value=preview.input_column),
+        gr.update(choices=preview.columns, value=preview.target_column),
+        preview.status,
+    )
+
+
+class Handlers:
+    """The app's event handlers over one :class:`LiveRuns` registry."""
+
+    def __init__(self, runs: LiveRuns, downloads: Path) -> None:
+        self.runs = runs
+        self.downloads = downloads
+
+    def _view(self, conv: Conversation) -> dict[str, Any] | None:
+        return self.runs.view(conv.run) if conv.run else None
+
+    def chat_and_status(self, conv: Conversation) -> tuple[list[dict[str, Any]], str, str]:
+        """The chat, the run id and the status line."""
+        view = self._view(conv)
+        return conv.messages(view), conv.run or "", escape_markdown(rv.status_line(view))
+
+    def load(self, conv: Conversation, request: gr.Request) -> tuple[Any, ...]:
+        """A page (re)load: greet, and reattach the run named in ``?run=``."""
+        if not conv.history:
+            conv.history = [message(WELCOME)]
+        run = (request.query_params.get("run") or "").strip() if request else ""
+        if run and not attach(conv, run, self.runs):
+            conv.tail.append(message(f"There is no run {escape_markdown(run)} here."))
+        return (conv, *self.chat_and_status(conv), run_table(self.runs.home))
+
+    def send(self, text: str, conv: Conversation, *values: Any) -> tuple[Any, ...]:
+        """A chat message (typed, or a quick command)."""
+        try:
+            preview = respond(conv, text, make_form(*values), self.runs)
+        except ValueError as exc:  # a form value the widgets let through
+            conv.say(text, f"⚠️ {escape_markdown(str(exc))}")
+            preview = None
+        data = preview_updates(preview) if preview else (SKIP(),) * 4
+        return ("", conv, *self.chat_and_status(conv), *data)
+
+    def upload(self, file: str | None, conv: Conversation, *values: Any) -> tuple[Any, ...]:
+        """A file dropped on the Data panel: keep it, preview it, or say what is wrong."""
+        if not file:
+            return (conv, *(SKIP(),) * 5)
+        name = Path(file).name
+        try:
+            stored = store_upload(Path(file), self.runs.home, name=name)
+            preview = preview_data(str(stored), split=make_form(*values).split_spec(), label=name)
+        except (DataError, ValueError) as exc:
+            problem = data_error_text(exc, name) if isinstance(exc, DataError) else str(exc)
+            reply = f"⚠️ I can't use {escape_markdown(name)}: {escape_markdown(problem)}"
+            conv.tail.append(message(reply))
+            chat = self.chat_and_status(conv)[0]
+            return (conv, chat, SKIP(), SKIP(), SKIP(), f"⚠️ {escape_markdown(problem)}")
+        choose_data(conv, preview)
+        conv.tail.append(message(f"{preview.status} Now send the prompt you want to improve."))
+        return (conv, self.chat_and_status(conv)[0], *preview_updates(preview))
+
+    def data_options(self, conv: Conversation, *values: Any) -> Any:
+        """Columns or split sizes changed: reload the data with them, say what it gives."""
+        if conv.data is None:
+            return SKIP()
+        try:
+            form = make_form(*values)
+            preview = preview_data(
+                conv.data, columns=form.columns(), split=form.split_spec(), label=conv.data_label
+            )
+        except (DataError, ValueError) as exc:
+            if isinstance(exc, DataError):
+                return f"⚠️ {escape_markdown(data_error_text(exc, conv.data_label))}"
+            return f"⚠️ {escape_markdown(str(exc))}"
+        return preview.status
+
+    def refresh(self, conv: Conversation, seen: dict[str, Any]) -> tuple[Any, ...]:
+        """The timer: re-render what changed since this page last saw the run."""
+        view = self._view(conv)
+        if view is None:
+            return (seen, *(SKIP(),) * 12)
+        changed = seen.get("run") != view["run"] or seen.get("version") != view["version"]
+        if not changed and view["status"] not in ACTIVE:
+            return (seen, *(SKIP(),) * 12)
+        status = escape_markdown(rv.status_line(view))
+        if not changed:  # time passes while a run goes on: the meter and status stay fresh
+            return (seen, SKIP(), SKIP(), status, *(SKIP(),) * 8, rv.budget_markdown(view))
+        trajectory, report = view["trajectory"], view.get("report")
+        emap = rv.EmbeddingMap.from_dict(view["map"]) if view.get("map") else None
+        files: tuple[str | None, str | None] = (None, None)
+        if report is not None:
+            json_file, md_file = write_report_files(report, self.downloads)
+            files = (str(json_file), str(md_file))
+        return (
+            {"run": view["run"], "version": view["version"]},
+            conv.messages(view),
+            view["run"],
+            status,
+            score_figure(rv.score_series(trajectory, view["best_prompt"])),
+            pd.DataFrame(rv.candidate_rows(trajectory), columns=rv.CANDIDATE_HEADERS),
+            rv.word_diff(view["seed_prompt"], view["best_prompt"]) if trajectory else [],
+            pd.DataFrame(rv.example_rows(view["examples"]), columns=rv.EXAMPLE_HEADERS),
+            map_figure(emap),
+            report_markdown(report) if report is not None else NO_REPORT,
+            gr.update(value=files[0], interactive=files[0] is not None),
+            gr.update(value=files[1], interactive=files[1] is not None),
+            rv.budget_markdown(view),
+        )
+
+    def open(self, pick: str, conv: Conversation, *values: Any) -> tuple[Any, ...]:
+        """The Runs panel's button: show (and resume, if unfinished) the picked run."""
+        try:
+            reply = open_run(conv, pick or "", make_form(*values), self.runs)
+        except ValueError as exc:
+            reply = f"⚠️ {escape_markdown(str(exc))}"
+        conv.tail.append(message(reply))
+        return (conv, *self.chat_and_status(conv), {})
+
+    @staticmethod
+    def pick(evt: gr.SelectData, table: pd.DataFrame | None) -> str:
+        """A click in the run list picks that row's run id."""
+        row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
+        return str(table.iloc[row, 0]) if table is not None and len(table) > row else ""
+
+
+def wire(app: gr.Blocks, ui: Layout, on: Handlers) -> None:
+    """Bind every event of ``ui`` to ``on``."""
+    conv, seen = gr.State(lambda: Conversation()), gr.State(lambda: {})
+    form = ui.form
+    data = [ui.preview, ui.input_col, ui.target_col, ui.data_status]
+    sent = [ui.chat_input, conv, ui.chat, ui.run_id, ui.status, *data]
+    quiet = {"show_progress": "minimal", "show_progress_on": [ui.chat]}
+    app.load(
+        on.load, [conv], [conv, ui.chat, ui.run_id, ui.status, ui.run_list], show_progress="hidden"
+    )
+    ui.send.click(on.send, [ui.chat_input, conv, *form], sent, **quiet)
+    ui.chat_input.submit(on.send, [ui.chat_input, conv, *form], sent, **quiet)
+    for button, text in ui.commands:
+        button.click(lambda c, *v, _t=text: on.send(_t, c, *v), [conv, *form], sent, **quiet)
+    ui.accept.click(
+        lambda n, c, *v: on.send(f"accept {int(n or 0)}", c, *v),
+        [ui.number, conv, *form],
+        sent,
+        **quiet,
+    )
+    ui.rollback.click(
+        lambda n, c, *v: on.send(f"roll back to {int(n or 0)}", c, *v),
+        [ui.number, conv, *form],
+        sent,
+        **quiet,
+    )
+    ui.upload.upload(
+        on.upload, [ui.upload, conv, *form], [conv, ui.chat, *data], show_progress_on=[ui.preview]
+    )
+    for control in (ui.input_col, ui.target_col, ui.train, ui.dev, ui.test, ui.seed):
+        control.input(on.data_options, [conv, *form], [ui.data_status], show_progress="hidden")
+    ui.run_id.change(None, [ui.run_id], None, js=SET_URL)
+    gr.Timer(1.0).tick(
+        on.refresh,
+        [conv, seen],
+        [
+            seen,
+            ui.chat,
+            ui.run_id,
+            ui.status,
+            ui.score_plot,
+            ui.candidates,
+            ui.diff,
+            ui.examples,
+            ui.embedding_map,
+            ui.report,
+            ui.download_json,
+            ui.download_md,
+            ui.budget_meter,
+        ],
+        show_progress="hidden",
+        trigger_mode="once",
+        concurrency_limit=None,
+    )
+    ui.runs_tab.select(lambda: run_table(on.runs.home), None, [ui.run_list], show_progress="hidden")
+    ui.run_list.select(on.pick, [ui.run_list], [ui.run_pick])
+    ui.resume_run.click(
+        on.open, [ui.run_pick, conv, *form], [conv, ui.chat, ui.run_id, ui.status, seen]
+    )
+
+
+def build_app(runs: LiveRuns, *, downloads: Path | None = None) -> gr.Blocks:
+    """The app over ``runs`` (which holds the home, the default models and the shared server)."""
+    downloads = downloads or Path(tempfile.mkdtemp(prefix="promptpilot-reports-"))
+    with gr.Blocks(title="PromptPilot", analytics_enabled=False) as app:
+        ui = build_layout(runs.defaults)
+        wire(app, ui, Handlers(runs, downloads))
+    return app
+
+
+def launch(app: gr.Blocks, *, host: str, port: int, auth: tuple[str, str] | None = None) -> None:
+    """Serve ``app`` without blocking (the caller waits for a signal, then closes it)."""
+    app.queue(default_concurrency_limit=4)
+    theme = gr.themes.Soft(
+        font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]
+    )  # system fonts: nothing is fetched from the internet
+    app.launch(
+        server_name=host,
+        server_port=port,
+        auth=auth,
+        max_file_size="20mb",
+        prevent_thread_lock=True,
+        quiet=True,
+        show_error=False,
+        inbrowser=False,
+        css=CSS,
+        theme=theme,
+    )
