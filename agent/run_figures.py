@@ -7,6 +7,7 @@ Labels are numbers and method names only; prompt texts never go into a figure
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from matplotlib.tri import Triangulation
@@ -59,6 +60,7 @@ def score_figure(series: ScoreSeries) -> Figure:
             label="best",
             zorder=5,
         )
+    ax.set_title("Dev score by dev queries", fontsize=10)
     ax.set_xlim(0.5, max(xs) + 0.5)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("dev queries")
@@ -150,9 +152,19 @@ def map_figure(emap: EmbeddingMap | None) -> Figure:
         )
     for (x, y), number in zip(xy, emap.numbers, strict=True):
         ax.annotate(str(number), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_title("Prompt embeddings (PCA), coloured by dev score", fontsize=10)
+    _pad_limits(ax, np.vstack([xy, np.asarray(field["xy"])]) if field else xy)
     first, second = emap.explained
     ax.set_xlabel(f"PC1 ({first:.0%} of variance)")
     ax.set_ylabel(f"PC2 ({second:.0%})")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, fontsize=6, frameon=False)
     ax.grid(alpha=0.2)
     return figure
+
+
+def _pad_limits(ax: Axes, points: np.ndarray, pad: float = 0.08) -> None:
+    """Axis limits around ``points`` with room for markers (contours would clip them)."""
+    low, high = points.min(axis=0), points.max(axis=0)
+    span = np.where(high - low > 0, high - low, 1.0)
+    ax.set_xlim(low[0] - pad * span[0], high[0] + pad * span[0])
+    ax.set_ylim(low[1] - pad * span[1], high[1] + pad * span[1])

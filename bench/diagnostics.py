@@ -100,9 +100,10 @@ TASKS = (
 def settings_for(home: Path, args: argparse.Namespace) -> RuntimeSettings:
     """The embedded server for both roles, started by the runtime: its cache identity
     ("embedded:<model file>") does not depend on the port, so a re-run is free."""
+    # A long timeout: on a shared 2-core machine a 160-token optimizer answer took over 60 s.
     return RuntimeSettings(
-        task=replace(DEFAULT_TASK_SETTINGS, max_tokens=args.task_max_tokens),
-        optimizer=DEFAULT_OPTIMIZER_SETTINGS,
+        task=replace(DEFAULT_TASK_SETTINGS, max_tokens=args.task_max_tokens, timeout_s=300),
+        optimizer=replace(DEFAULT_OPTIMIZER_SETTINGS, timeout_s=300),
         cache_path=home / "cache.sqlite",
     )
 

@@ -243,28 +243,27 @@ def wire(app: gr.Blocks, ui: Layout, on: Handlers) -> None:
     for control in (ui.input_col, ui.target_col, ui.train, ui.dev, ui.test, ui.seed):
         control.input(on.data_options, [conv, *form], [ui.data_status], show_progress="hidden")
     ui.run_id.change(None, [ui.run_id], None, js=SET_URL)
-    gr.Timer(1.0).tick(
-        on.refresh,
-        [conv, seen],
-        [
-            seen,
-            ui.chat,
-            ui.run_id,
-            ui.status,
-            ui.score_plot,
-            ui.candidates,
-            ui.diff,
-            ui.examples,
-            ui.embedding_map,
-            ui.report,
-            ui.download_json,
-            ui.download_md,
-            ui.budget_meter,
-        ],
-        show_progress="hidden",
-        trigger_mode="once",
-        concurrency_limit=None,
-    )
+    shown = [
+        seen,
+        ui.chat,
+        ui.run_id,
+        ui.status,
+        ui.score_plot,
+        ui.candidates,
+        ui.diff,
+        ui.examples,
+        ui.embedding_map,
+        ui.report,
+        ui.download_json,
+        ui.download_md,
+        ui.budget_meter,
+    ]
+    refresh = {"show_progress": "hidden", "concurrency_limit": None}
+    gr.Timer(1.0).tick(on.refresh, [conv, seen], shown, trigger_mode="once", **refresh)
+    # A tab's components mount when it is first opened, without what was sent while they
+    # were not there: opening Inspect or Report renders the run again.
+    for tab in (ui.inspect_tab, ui.report_tab):
+        tab.select(lambda c: on.refresh(c, {}), [conv], shown, **refresh)
     ui.runs_tab.select(lambda: run_table(on.runs.home), None, [ui.run_list], show_progress="hidden")
     ui.run_list.select(on.pick, [ui.run_list], [ui.run_pick])
     ui.resume_run.click(

@@ -68,6 +68,8 @@ class Layout:
     budget: gr.Number
     seed: gr.Number
     optimizer: gr.Dropdown
+    inspect_tab: gr.Tab
+    report_tab: gr.Tab
     runs_tab: gr.Tab
     run_list: gr.Dataframe
     run_pick: gr.Textbox
@@ -188,9 +190,11 @@ def _data_tab() -> dict[str, object]:
 def _inspect_tab() -> dict[str, object]:
     budget_meter = gr.Markdown("No run yet.", elem_id="budget")
     with gr.Row():
-        score_plot = gr.Plot(label="Dev score by dev queries", elem_id="score-plot", format="png")
+        score_plot = gr.Plot(
+            label="Dev score by dev queries", show_label=False, elem_id="score-plot", format="png"
+        )
         embedding_map = gr.Plot(
-            label="Prompt embeddings (PCA), by dev score", elem_id="embedding-map", format="png"
+            label="Prompt embeddings", show_label=False, elem_id="embedding-map", format="png"
         )
     candidates = gr.Dataframe(
         headers=rv.CANDIDATE_HEADERS,
@@ -334,12 +338,13 @@ def build_layout(defaults: RuntimeSettings) -> Layout:
         with gr.Column(scale=7, min_width=520), gr.Tabs():
             with gr.Tab("Data"):
                 parts |= _data_tab()
-            with gr.Tab("Inspect"):
+            with gr.Tab("Inspect") as inspect_tab:
                 parts |= _inspect_tab()
-            with gr.Tab("Report"):
+            with gr.Tab("Report") as report_tab:
                 parts |= _report_tab()
             with gr.Tab("Settings"):
                 parts |= _settings_tab(defaults)
             with gr.Tab("Runs") as runs_tab:
                 parts |= _runs_tab()
-    return Layout(runs_tab=runs_tab, **parts)  # type: ignore[arg-type]
+    tabs = {"inspect_tab": inspect_tab, "report_tab": report_tab, "runs_tab": runs_tab}
+    return Layout(**tabs, **parts)  # type: ignore[arg-type]

@@ -38,7 +38,7 @@ FUZZ = settings(
     deadline=timedelta(seconds=5),
     derandomize=True,
     database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.too_slow],
 )
 
 _names = itertools.count()

@@ -142,7 +142,7 @@ def test_pool_file_rejects_means_that_disagree_with_the_examples(tmp_path):
     data["candidates"][1] |= {"dev_scores": [0.0, 0.0], "test_scores": [0.0]}
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(ValueError, match="candidate 0 says dev = 0.9"):
+    with pytest.raises(ValueError, match=r"candidate 0 says dev = 0\.9"):
         PoolFile.load(path)
     path.write_text(json.dumps({"format": "other"}))
     with pytest.raises(ValueError, match="promptpilot-pool/1"):
