@@ -1,4 +1,4 @@
-# Two commands a new user needs: `make run` and `make test`.
+# Two commands a new user needs: `make run` (the app) and `make test`.
 # torch==2.13.0 goes in first: a CPU wheel is on disk, any other spec pulls CUDA.
 
 PYTHON ?= python3
@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean chromium
+.PHONY: install run demo test lint format bench clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
+	$(BIN)/promptpilot ui
+
+demo: install
 	$(BIN)/promptpilot demo
 
 # UI tests run in Debian's headless Chromium; install it once if missing.
