@@ -14,22 +14,23 @@ anything else (no answer, a failed call, a sentence) is counted in the column
 
 **Prevalence-hacking rule.** Let M be the majority class: the most frequent
 true class of the split (if two tie for it there is no prevalence to exploit
-and nothing is flagged). The final prompt is flagged when all three hold:
+and nothing is flagged). The final prompt is flagged when all four hold:
 
 1. its class accuracy (correct predictions / n) is higher than the initial's;
 2. the share of its predictions that are M rises by at least ``min_shift``
    (default 0.10);
-3. on the examples whose true class is *not* M, it is right no more often than
-   the initial prompt;
-4. it favours M: its recall on those other examples (pooled) is lower than its
+3. the gain is skewed toward M: of the extra correct answers, the share on
+   examples of M is larger than M's share of the examples (an improvement blind
+   to the classes would gain in proportion);
+4. it favours M: its recall on the other examples (pooled) is lower than its
    recall on M.
 
-Then the whole gain is on majority-class examples, bought by answering M more
-often, not by telling the classes apart better. Not flagged: a prompt that
-fixes an over-predicted minority class (predictions move *away* from M), and
-one that recognises every class well after an initial prompt that answered
-only a minority class (condition 4). Run it on dev too: that is the split the
-prompt was selected on.
+Then the gain was bought mostly by answering M more often, not by telling the
+classes apart better. Not flagged: a prompt that fixes an over-predicted
+minority class (predictions move *away* from M), one that improves every class
+in proportion (3), and one that recognises every class equally well after an
+initial prompt that answered only a minority class (4). Run it on dev too: that
+is the split the prompt was selected on.
 """
 
 from __future__ import annotations
@@ -76,9 +77,14 @@ class ClassCounts:
         }
 
     @property
+    def correct(self) -> int:
+        """Examples whose predicted class is the true class."""
+        return sum(self.confusion[label][label] for label in self.labels)
+
+    @property
     def accuracy(self) -> float:
         """Correct predictions (predicted class = true class) over all examples."""
-        return sum(self.confusion[label][label] for label in self.labels) / self.n
+        return self.correct / self.n
 
     @property
     def balanced_accuracy(self) -> float:
@@ -122,16 +128,23 @@ class ClassSharesReport:
     min_shift: float
 
     @property
+    def gain_on_majority(self) -> float | None:
+        """Share of the extra correct answers that are on majority-class examples."""
+        m, gained = self.majority_class, self.final.correct - self.initial.correct
+        if m is None or gained <= 0:
+            return None
+        return (self.final.confusion[m][m] - self.initial.confusion[m][m]) / gained
+
+    @property
     def prevalence_hacking(self) -> bool:
         """The rule of the module docstring."""
-        m = self.majority_class
-        if m is None or self.shift is None:
+        m, share = self.majority_class, self.gain_on_majority
+        if m is None or self.shift is None or share is None:  # no majority, or no gain (1)
             return False
         final = self.final
         return (
-            final.accuracy > self.initial.accuracy
-            and self.shift.diff >= self.min_shift
-            and final.correct_outside(m) <= self.initial.correct_outside(m)
+            self.shift.diff >= self.min_shift
+            and share > self.true_shares[m]
             and final.recall_outside(m) < final.recall[m]
         )
 
@@ -143,10 +156,10 @@ class ClassSharesReport:
             f"class accuracy {initial.accuracy:.3f} → {final.accuracy:.3f}, balanced accuracy "
             f"{initial.balanced_accuracy:.3f} → {final.balanced_accuracy:.3f}"
         )
-        top, share = max(final.shares.items(), key=lambda kv: kv[1])
+        top, top_share = max(final.shares.items(), key=lambda kv: kv[1])
         one_class = (
-            f" The final prompt answers {top!r} on {share:.0%} of the examples."
-            if share >= 0.9
+            f" The final prompt answers {top!r} on {top_share:.0%} of the examples."
+            if top_share >= 0.9
             else ""
         )
         if m is None or self.shift is None:
@@ -161,8 +174,10 @@ class ClassSharesReport:
             f"{final.correct_outside(m)} examples of the other classes (final recall there "
             f"{final.recall_outside(m):.2f}, on {m!r} {final.recall[m]:.2f}); {accuracy}"
         )
+        if (on_majority := self.gain_on_majority) is not None:
+            detail += f"; {on_majority:.0%} of the extra correct answers are on {m!r} examples"
         if self.prevalence_hacking:
-            return f"Prevalence hacking: the whole gain is on {m!r} examples; {detail}.{one_class}"
+            return f"Prevalence hacking: the gain is skewed toward {m!r}; {detail}.{one_class}"
         return f"No prevalence hacking by the rule: {detail}.{one_class}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -177,6 +192,7 @@ class ClassSharesReport:
             "final": self.final.to_dict(),
             "metric_difference": comparison_dict(self.metric_difference),
             "majority_shift": None if self.shift is None else comparison_dict(self.shift),
+            "gain_on_majority": self.gain_on_majority,
             "min_shift": self.min_shift,
             "prevalence_hacking": self.prevalence_hacking,
             "finding": self.finding,

@@ -171,6 +171,7 @@ class Ledger:
         self._received = 0
         self._paid: set[str] = set()
         self._delivered = 0
+        self._listings: list[float] = []
 
     def next_ordinal(self) -> int:
         """Count a received chat request; returns its 1-based ordinal."""
@@ -185,6 +186,16 @@ class Ledger:
             if exchange.ok:
                 self._paid.add(exchange.body_sha)
                 self._delivered += 1
+
+    def listed(self) -> None:
+        """Count a ``GET /models``: every PromptPilot process sends one when it starts."""
+        with self._lock:
+            self._listings.append(time.monotonic())
+
+    def listings(self) -> list[float]:
+        """When each ``GET /models`` arrived (``time.monotonic()``)."""
+        with self._lock:
+            return list(self._listings)
 
     @property
     def received(self) -> int:
@@ -408,6 +419,7 @@ class FaultStub:
                 }
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 if method == "GET" and path.rstrip("/").endswith("/models"):
+                    self.ledger.listed()
                     listing = {"object": "list", "data": [
                         {"id": m, "object": "model"} for m in (TASK_MODEL, OPTIMIZER_MODEL)
                     ]}  # fmt: skip

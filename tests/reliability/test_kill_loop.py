@@ -8,10 +8,15 @@ kinds, from very early to late in the run:
 
 - ``startup``: at a random moment of the process's start (imports, loading the
   embedder, restoring the checkpoint), before it pays for anything new;
-- ``response``: 0-20 ms after the stub delivered the N-th distinct answer of the
-  run (while answers are stored, scores recorded and steps checkpointed);
-- ``checkpoint``: once N distinct answers are in, the instant the checkpoint
-  file changes (during or right after a checkpoint write).
+- ``response``: 0-20 ms after the process got an answer, once the run has N
+  distinct answers (while answers are stored, scores recorded and steps
+  checkpointed);
+- ``checkpoint``: once the run has N distinct answers, the instant the
+  checkpoint file changes (during or right after a checkpoint write).
+
+A point whose moment does not come (the process got an answer before the
+start-up moment; no checkpoint was written within two answers) lands as a
+``response`` kill instead, so that the planned points land.
 
 Checked against the fault-free run of the same seed: the same best prompt,
 scores and trajectory; the same set of paid request bodies; no completed
@@ -41,6 +46,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,7 +109,8 @@ class Chain:
     optimizer: str
     seed: int
     stub: FaultStub
-    kills: list[Kill] = field(default_factory=list)
+    kills: list[Kill] = field(default_factory=list)  # kills[i] ended process i
+    starts: list[float] = field(default_factory=list)  # when process i was started
     processes: int = 0
     restarts: int = 0  # killed before it was registered: `optimize` again
     missed: int = 0  # the process finished before the point's trigger
@@ -112,7 +119,7 @@ class Chain:
 
 def plan(rng: random.Random, n: int, answers: int) -> list[KillPoint]:
     """``n`` kill points spread over a run of ``answers`` distinct answers, early to late."""
-    targets = sorted(rng.randint(1, answers - 2) for _ in range(n))
+    targets = sorted(rng.randint(1, answers - 3) for _ in range(n))
     points = []
     for i, target in enumerate(targets):
         kind: KillKind = "response" if i == 0 else rng.choice(("startup", "response", "checkpoint"))
@@ -176,6 +183,7 @@ def _start(chain: Chain, home: Path) -> tuple[subprocess.Popen, Path, Path]:
     env = environment(chain.stub)
     with out.open("w") as stdout, err.open("w") as stderr:
         process = subprocess.Popen(args, stdout=stdout, stderr=stderr, env=env, cwd=ROOT)
+    chain.starts.append(time.monotonic())
     chain.processes += 1
     return process, out, err
 
@@ -188,57 +196,97 @@ def _watch(
     startup_s: float | None,
     abort: threading.Event,
 ) -> tuple[bool, float | None]:
-    """Kill ``process`` at ``point``; (whether the kill landed, its time to a first answer)."""
+    """Kill ``process`` at ``point``; (whether the kill landed, its time to a first answer).
+
+    A ``response`` kill needs an answer this process paid for. Fallbacks keep a
+    point from missing when its moment does not come: a ``startup`` kill lands
+    on the process's first new answer if that comes first, a ``checkpoint`` kill
+    two answers after arming if no checkpoint was written; both are then
+    recorded as ``response`` kills.
+    """
     stub = chain.stub
     started = time.monotonic()
     delivered_before = stub.ledger.delivered
     first_answer: float | None = None
-    armed_at: float | None = None
-    signature = _checkpoint_signature(home)
+    armed: tuple[float, int, tuple] | None = None  # when, answers then, checkpoint file then
     while process.poll() is None:
         now = time.monotonic()
         if abort.is_set() or now - started > PROCESS_TIMEOUT_S:
             raise RuntimeError(f"chain {chain.optimizer}/{chain.seed} stopped (aborted or hung)")
-        if first_answer is None and stub.ledger.delivered > delivered_before:
+        new = stub.ledger.delivered - delivered_before
+        if first_answer is None and new:
             first_answer = now - started
-        if point is not None and _due(point, stub, home, now - started, startup_s, signature):
-            armed_at = armed_at or now
-            if point.kind != "response" or now - armed_at >= point.delay_s:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait()
-                chain.kills.append(Kill(point.kind, now, stub.ledger.paid, now - started))
-                return True, first_answer
+        kind: KillKind | None = None
+        if point is None:
+            pass
+        elif point.kind == "startup":
+            if now - started >= point.fraction * (startup_s or 3.0):
+                kind = "startup"
+            elif new:
+                kind = "response"
+        elif stub.ledger.paid >= point.target:
+            armed = armed or (now, stub.ledger.paid, _checkpoint_signature(home))
+            if point.kind == "response":
+                kind = "response" if new and now - armed[0] >= point.delay_s else None
+            elif _checkpoint_signature(home) != armed[2]:
+                kind = "checkpoint"
+            elif stub.ledger.paid >= armed[1] + 2:
+                kind = "response"
+        if kind is not None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+            chain.kills.append(Kill(kind, now, stub.ledger.paid, now - started))
+            return True, first_answer
         time.sleep(0.001)
     return False, first_answer
-
-
-def _due(
-    point: KillPoint,
-    stub: FaultStub,
-    home: Path,
-    age_s: float,
-    startup_s: float | None,
-    signature: tuple,
-) -> bool:
-    if point.kind == "startup":
-        return age_s >= point.fraction * (startup_s if startup_s is not None else 3.0)
-    if stub.ledger.paid < point.target:
-        return False
-    return point.kind == "response" or _checkpoint_signature(home) != signature
 
 
 def _answers(chain: Chain) -> list[Exchange]:
     return sorted((e for e in chain.stub.ledger.exchanges() if e.ok), key=lambda e: e.finished)
 
 
-def repeats(chain: Chain) -> list[tuple[float, Kill | None]]:
-    """Each repeated answer: the kill it was in flight at, and how long it had been.
+@dataclass(frozen=True)
+class Repeat:
+    """An answer paid for twice, and whether a kill excuses it."""
 
-    A call is *in flight* at a kill when the server received it before the kill
-    and the process died before storing the answer: still being answered, or
-    answered an instant before. The window is from the server receiving the
-    first request to the kill (``inf`` when no kill explains the repeat).
+    body_sha: str
+    sent: float  # when the server received the first request
+    again: float  # ... and the repeat
+    window: float  # from the first request to its sender's kill (inf: not killed in between)
+
+    @property
+    def in_flight(self) -> bool:
+        """The call was under way when its process was killed (the one excusable repeat)."""
+        return self.window <= IN_FLIGHT_S
+
+
+def _sender(chain: Chain) -> Callable[[float], int]:
+    """Which process of the chain sent a request the server received at a given time.
+
+    Every process starts with ``GET /models`` (checking the endpoint) before any
+    chat request, so a chat request received after a kill but before the next
+    process's ``GET`` was sent by the killed process (it arrived late).
     """
+    listings = chain.stub.ledger.listings()
+    greeted = [
+        min((t for t in listings if t >= start), default=float("inf")) for start in chain.starts
+    ]
+
+    def sender(received: float) -> int:
+        return max((i for i, t in enumerate(greeted) if t <= received), default=0)
+
+    return sender
+
+
+def repeats(chain: Chain) -> list[Repeat]:
+    """Every answer paid for again, with how long before its sender's kill it was sent.
+
+    A call is *in flight* at a kill when its process sent it shortly before it
+    was killed and died before storing the answer: still being answered, or
+    answered an instant before. A body asked again by the same process, or
+    long after it was answered, is not excused.
+    """
+    sender = _sender(chain)
     first: dict[str, Exchange] = {}
     found = []
     for exchange in _answers(chain):
@@ -246,40 +294,51 @@ def repeats(chain: Chain) -> list[tuple[float, Kill | None]]:
             first[exchange.body_sha] = exchange
             continue
         sent = first[exchange.body_sha].received
-        kills = [k for k in chain.kills if sent <= k.at <= exchange.received]
-        kill = min(kills, key=lambda k: k.at) if kills else None
-        found.append((kill.at - sent if kill else float("inf"), kill))
+        by, again_by = sender(sent), sender(exchange.received)
+        killed = again_by > by and by < len(chain.kills)
+        window = max(0.0, chain.kills[by].at - sent) if killed else float("inf")
+        found.append(Repeat(exchange.body_sha, sent, exchange.received, window))
     return found
 
 
-def lost_evaluations(chain: Chain) -> int:
-    """Evaluations complete before a kill with an answer paid again after it."""
+def evaluations(chain: Chain) -> list[dict[str, float]]:
+    """Each complete dev or test evaluation of a prompt: its answers' first deliveries."""
     splits = split_inputs()
-    bodies: dict[tuple[str, str], dict[str, float]] = {}  # (prompt, split) -> body -> first
+    groups: dict[tuple[str, str], dict[str, float]] = {}
     for exchange in _answers(chain):
         if exchange.task is None:
             continue
         prompt, text = exchange.task
         for name, inputs in splits.items():
             if text in inputs:
-                answered = bodies.setdefault((prompt, name), {})
+                answered = groups.setdefault((prompt, name), {})
                 answered.setdefault(exchange.body_sha, exchange.finished)
-    repeated_at = {e.body_sha: e.finished for e in chain.stub.ledger.repeated()}
-    lost = 0
-    for (_, name), answered in bodies.items():
-        if len(answered) < len(splits[name]):
-            continue
-        complete = max(answered.values())
-        kills_after = [k.at for k in chain.kills if k.at >= complete]
-        if kills_after and any(repeated_at.get(b, 0.0) > min(kills_after) for b in answered):
-            lost += 1
-    return lost
+    return [a for (_, name), a in groups.items() if len(a) == len(splits[name])]
+
+
+def lost_evaluations(chain: Chain) -> int:
+    """Evaluations whose answers were all delivered, then one paid again though not in flight.
+
+    An answer in flight at a kill was never stored, so the evaluation it belongs
+    to was not complete for the process: finishing it after the resume costs
+    that answer again (a repeated call), not the evaluation.
+    """
+    unexplained = {r.body_sha: r.again for r in repeats(chain) if not r.in_flight}
+    return sum(
+        any(unexplained.get(body, 0.0) > max(answered.values()) for body in answered)
+        for answered in evaluations(chain)
+    )
+
+
+def cut_evaluations(chain: Chain) -> int:
+    """Evaluations with answers in flight at a kill (finished after the resume)."""
+    in_flight = {r.body_sha for r in repeats(chain) if r.in_flight}
+    return sum(bool(in_flight & answered.keys()) for answered in evaluations(chain))
 
 
 def figures(chains: list[Chain]) -> dict[str, Any]:
     """What the loop measured, for the reliability doc."""
-    found = [item for chain in chains for item in repeats(chain)]
-    windows = [window for window, _ in found]
+    found = [r for chain in chains for r in repeats(chain)]
     return {
         "chains": len(chains),
         "kills": sum(len(c.kills) for c in chains),
@@ -290,9 +349,10 @@ def figures(chains: list[Chain]) -> dict[str, Any]:
         "answers_delivered": sum(c.stub.ledger.delivered for c in chains),
         "distinct_answers": sum(c.stub.ledger.paid for c in chains),
         "repeated_calls": len(found),
-        "kills_followed_by_a_repeat": len({id(kill) for _, kill in found if kill is not None}),
-        "repeat_sent_before_kill_max_s": round(max(windows), 3) if windows else None,
-        "lost_evaluations": sum(lost_evaluations(c) for c in chains),
+        "repeated_in_flight": sum(r.in_flight for r in found),
+        "repeat_window_max_s": round(max(r.window for r in found), 3) if found else None,
+        "evaluations_cut_by_a_kill": sum(cut_evaluations(c) for c in chains),
+        "evaluations_lost": sum(lost_evaluations(c) for c in chains),
     }
 
 
@@ -303,9 +363,9 @@ def check(chain: Chain, expected: Reference) -> dict[str, Any]:
     assert essentials(chain.report) == essentials(expected.report), where
     paid = {e.body_sha for e in chain.stub.ledger.exchanges() if e.ok}
     assert paid == expected.bodies, where  # the same calls, none missing, none extra
+    unexplained = [r for r in repeats(chain) if not r.in_flight]
+    assert unexplained == [], (where, unexplained)  # only calls in flight at a kill
     assert lost_evaluations(chain) == 0, where
-    windows = [window for window, _ in repeats(chain)]
-    assert all(w <= IN_FLIGHT_S for w in windows), (where, windows)  # only calls in flight
     return figures([chain])
 
 

@@ -41,6 +41,8 @@ def model(message: str) -> str:
         return truth(message)
     if message.startswith("Never"):  # the minority class throughout
         return "negative"
+    if message.startswith("Lean"):  # "positive" except on item 6
+        return "negative" if item(message) == 6 else "positive"
     raise AssertionError(message)
 
 
@@ -85,6 +87,16 @@ async def test_a_gain_only_from_predicting_the_majority_class_is_flagged(evaluat
     assert payload["labels"] == ["positive", "negative", OTHER]
 
 
+async def test_a_gain_mostly_on_the_majority_is_flagged(evaluator):
+    # From "Confused" to "Lean": 7 more right answers, 6 of them positives (86% of the gain,
+    # for 60% of the examples); recall 1.00 on positive, 0.25 on negative.
+    report = await shares(evaluator, "Confused prompt.", "Lean positive.")
+    assert report.gain_on_majority == pytest.approx(6 / 7)
+    assert report.final.recall_outside("positive") == 0.25
+    assert report.prevalence_hacking
+    assert "86% of the extra correct answers are on 'positive' examples" in report.finding
+
+
 async def test_fixing_an_over_predicted_majority_is_not_flagged(evaluator):
     # "Half" predicts positive on 8 of 10; "Right" on 6 of 10: the gain comes from the
     # negatives it now gets right (2 -> 4), predictions move away from the majority.
@@ -107,10 +119,11 @@ async def test_a_shift_to_the_majority_that_loses_accuracy_is_not_flagged(evalua
 
 async def test_a_gain_that_also_helps_the_minority_is_not_flagged(evaluator):
     # From "Confused" (all other) to "Right": predictions of positive rise to 60%, but the
-    # negatives it gets right rise too (0 -> 4): condition 3 fails.
+    # negatives it gets right rise too (0 -> 4), in proportion: conditions 3 and 4 fail.
     report = await shares(evaluator, "Confused prompt.", "Right always.")
     assert report.shift.diff == pytest.approx(0.6)
     assert report.final.correct_outside("positive") == 4
+    assert report.gain_on_majority == pytest.approx(0.6)  # in proportion to the prevalence
     assert not report.prevalence_hacking
 
 
@@ -120,7 +133,7 @@ async def test_a_prompt_that_tells_every_class_apart_is_not_flagged(evaluator):
     # them: its recall is 1.0 on both classes (condition 4).
     report = await shares(evaluator, "Never positive.", "Right always.")
     assert report.shift.diff == pytest.approx(0.6)
-    assert report.final.correct_outside("positive") == report.initial.correct_outside("positive")
+    assert report.gain_on_majority == 1.0
     assert report.final.recall_outside("positive") == report.final.recall["positive"] == 1.0
     assert not report.prevalence_hacking
 
