@@ -1,4 +1,4 @@
-"""``python -m agent`` runs the ``promptpilot`` command."""
+"""``python -m agent`` runs the headless ``promptpilot`` commands (all but ``ui``)."""
 
 from agent.cli import main
 

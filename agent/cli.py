@@ -17,7 +17,6 @@ from rich.table import Table
 
 from agent import cli_options as opt
 from agent.cli_diagnose import diagnose_command
-from agent.cli_ui import ui_command
 from agent.console import eval_progress, eval_table, literal, stdout_console
 from agent.evaluation import EvalRequest, run_eval, select_examples
 from agent.local_server import LocalLLMServer, LocalServerError, ServerSettings
@@ -481,10 +480,9 @@ def demo_command(
             asyncio.run(run_demo(runtime, stdout_console(), stderr))
 
 
-app.command("ui")(ui_command)
 app.command("diagnose")(diagnose_command)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """The headless command line (``python -m agent``); ``promptpilot`` adds ``ui``."""
     app()

@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 RuntimeFactory = Callable[[RuntimeSettings], AbstractContextManager[ModelRuntime]]
 ACTIVE = ("starting", "running", "waiting")
+STEERING_NOTED = "Noted: this applies at the run's next step; I'll confirm here when it does."
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")  # ids come from URLs: no paths
 
 
@@ -128,10 +129,12 @@ class LiveRun:
                 self._pending = None
                 self._view.update(status="running", question=None)
                 loop.call_soon_threadsafe(_settle, future, text)
-            elif self._session is not None:
-                self._session.send(text)
             else:
-                self._inbox.append(text)
+                if self._session is not None:
+                    self._session.send(text)
+                else:
+                    self._inbox.append(text)
+                self._add(message(STEERING_NOTED))
 
     def snapshot(self) -> dict[str, Any]:
         """A copy of the run's view, with the budget spent read fresh while it runs."""

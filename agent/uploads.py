@@ -10,6 +10,7 @@ naming the file, the line and the problem.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from optimizers.tasks import (
     split_task,
 )
 from optimizers.tasks.limits import RawRow, read_text
-from optimizers.tasks.loaders import _read_rows  # the loader's own format detection, reused
+from optimizers.tasks.loaders import read_rows
 
 ALLOWED_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -87,11 +88,29 @@ class DataPreview:
 
 
 def data_error_text(error: DataError | ValueError, label: str) -> str:
-    """A load error in one line that names the file as the person knows it."""
+    """A load error in one line that names the file as the person knows it.
+
+    The loader's advice names the Python API (``ColumnMapping(target="...")``); in the
+    app the same choice is a menu, so the advice names the menu instead.
+    """
     if isinstance(error, DataError):
         where = f"{label}, line {error.line}" if error.line is not None else label
-        return f"{where}: {error.problem}"
+        return f"{where}: {_app_advice(error.problem)}"
     return f"{label}: {error}"
+
+
+def _app_advice(problem: str) -> str:
+    def menu(match: re.Match[str]) -> str:
+        return f"the {match.group(1).capitalize()} column menu"
+
+    problem = _MAPPING_ADVICE.sub(lambda m: f"pick it in {menu(m)}", problem)
+    return _MAPPING_FIELD.sub(lambda m: f"({menu(m)})", problem)
+
+
+_MAPPING_ADVICE = re.compile(
+    r'(?:name it with |choose one with )?ColumnMapping\((input|target)="\.\.\."\)'
+)
+_MAPPING_FIELD = re.compile(r"\(ColumnMapping\.(input|target)\)")
 
 
 def builtin_name(data: str) -> str | None:
@@ -116,7 +135,7 @@ def preview_data(
     sizes = {name: len(splits.get(name)) for name in ("train", "dev", "test")}
     where = str(path)
     limits = LoadLimits(max_bytes=MAX_UPLOAD_BYTES)
-    _, raw = _read_rows(path, read_text(path, limits), where, limits)
+    _, raw = read_rows(path, read_text(path, limits), where, limits)
     keys = list(dict.fromkeys(key for row in raw for key in row.fields))
     by_id = {example.id: example for example in task.examples}
     sample = [row for row in raw if row.id in by_id][:PREVIEW_ROWS]

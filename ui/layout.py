@@ -188,7 +188,7 @@ def _data_tab() -> dict[str, object]:
 
 
 def _inspect_tab() -> dict[str, object]:
-    budget_meter = gr.Markdown("No run yet.", elem_id="budget")
+    budget_meter = gr.Markdown("No run yet.", elem_id="budget-meter")
     with gr.Row():
         score_plot = gr.Plot(
             label="Dev score by dev queries", show_label=False, elem_id="score-plot", format="png"

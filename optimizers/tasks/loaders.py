@@ -72,7 +72,7 @@ def load_task(
     where = str(path)
     try:
         text = read_text(file, limits)
-        kind, rows = _read_rows(file, text, where, limits)
+        kind, rows = read_rows(file, text, where, limits)
         examples = _examples(rows, kind, columns, limits, where, file.name)
     except DataError:
         raise
@@ -83,7 +83,8 @@ def load_task(
     return Task(name=name or file.stem, examples=tuple(examples), path=where)
 
 
-def _read_rows(file: Path, text: str, where: str, limits: LoadLimits) -> tuple[str, list[RawRow]]:
+def read_rows(file: Path, text: str, where: str, limits: LoadLimits) -> tuple[str, list[RawRow]]:
+    """The file's format name and its raw rows, before columns are chosen (previews reuse it)."""
     suffix = file.suffix.lower()
     stripped = text.lstrip("\ufeff \t\r\n")
     looks_json = stripped.startswith(("{", "["))

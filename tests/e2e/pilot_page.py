@@ -156,14 +156,9 @@ class PilotPage:
         return re.search(r"starting|running|paused|waiting", text, re.I) is not None
 
     def expect_progress(self, timeout: float) -> None:
-        """Wait until the budget meter counts more LLM calls than it first shows, or the run ends.
-
-        The meter is the Inspect panel's ``budget`` ("calls …"); the Settings panel's
-        number input shares that elem_id, so the meter is the one that mentions calls.
-        """
+        """Wait until the budget meter counts more LLM calls than it first shows, or the run ends."""
         calls = """(() => {
-            const meter = [...document.querySelectorAll("[id=budget]")]
-                .find((e) => /calls/i.test(e.textContent));
+            const meter = document.querySelector("#budget-meter");
             const match = meter && meter.textContent.match(/calls\\D*?([\\d,]+)/i);
             return match ? Number(match[1].replaceAll(",", "")) : null;
         })()"""

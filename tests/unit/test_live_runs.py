@@ -9,7 +9,7 @@ from contextlib import nullcontext
 
 import pytest
 
-from agent.live_runs import LiveRuns
+from agent.live_runs import STEERING_NOTED, LiveRuns
 from agent.local_server import ServerSettings, bundled_model_path
 from agent.pilot import run_pilot
 from agent.run_view import status_line
@@ -66,6 +66,9 @@ def test_a_run_goes_on_in_its_thread_pauses_for_the_person_and_finishes(runs, da
     assert view["status"] == "finished"
     assert view["run"] == live.run
     assert texts(view, "user") == ["Answer the question\\.", "pause", "resume"]
+    contents = [m["content"] for m in view["messages"]]
+    # acknowledged at once, before the run gets to it
+    assert contents[contents.index("pause") + 1] == STEERING_NOTED
     assert view["trajectory"][0]["source"] == "seed"
     assert view["trajectory"] == view["report"]["trajectory"]
     assert view["used"]["queries"] == view["report"]["dev_queries"] <= 2

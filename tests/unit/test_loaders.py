@@ -3,7 +3,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -287,32 +286,26 @@ def test_real_induce_translation_drops_blank_alternatives() -> None:
 # --- big files -----------------------------------------------------------------------
 
 
-def test_100k_row_csv_loads_quickly(tmp_path: Path) -> None:
+def test_100k_row_csv_loads(tmp_path: Path) -> None:
+    # How fast: bench/loader_throughput.py (timings belong in benchmarks, not in tests).
     path = tmp_path / "big.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["input", "output"])
         writer.writerows((f"example number {i}, with a comma", str(i % 7)) for i in range(100_000))
-    started = time.perf_counter()
     task = load_task(path)
-    elapsed = time.perf_counter() - started
     assert len(task) == 100_000
     assert task.examples[-1].id == "row-100000"
-    assert elapsed < 5, f"took {elapsed:.1f}s"
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".json"])
-def test_many_json_rows_load_quickly(tmp_path: Path, suffix: str) -> None:
-    # 25k rows keeps the unit suite fast; 100k JSON rows take ~4x this (a few seconds).
+def test_many_json_rows_load(tmp_path: Path, suffix: str) -> None:
     records = [{"input": f"question {i}", "output": [str(i), f"#{i}"]} for i in range(25_000)]
     path = tmp_path / f"big{suffix}"
     if suffix == ".jsonl":
         path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     else:
         path.write_text(json.dumps(records, indent=1), encoding="utf-8")
-    started = time.perf_counter()
     task = load_task(path)
-    elapsed = time.perf_counter() - started
     assert len(task) == 25_000
     assert task.examples[-1].targets == ("24999", "#24999")
-    assert elapsed < 2, f"took {elapsed:.1f}s"

@@ -1,6 +1,8 @@
-"""``promptpilot ui``: serve the chat app (Gradio) on loopback until Ctrl-C.
+"""``promptpilot``: the headless command line plus ``promptpilot ui``, the chat app.
 
-Gradio is imported only when the command runs, so other commands start fast. The app
+The console script lives here, not in ``agent/``, so that dependencies point one way
+(ui → agent): this module adds the ``ui`` command to the agent's command line. Gradio
+is imported only when the command runs, so other commands start fast. The app
 binds 127.0.0.1 by default; another interface needs ``--auth user:password`` (Gradio's
 own login), since anyone who reaches the port could otherwise spend the models' budget
 and read every run.
@@ -8,7 +10,6 @@ and read every run.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import signal
 import threading
@@ -17,19 +18,10 @@ from typing import Annotated
 import typer
 
 from agent import cli_options as opt
-from agent.local_server import free_port
+from agent.cli import app
+from agent.local_server import free_port, is_loopback
 
 DEFAULT_PORT = 7860
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:
@@ -90,7 +82,7 @@ def ui_command(
     port = port or free_port(host)
 
     from agent.live_runs import LiveRuns
-    from ui.app import build_app, launch  # the command is the app's entry point
+    from ui.app import build_app, launch
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     runs = LiveRuns(root, settings)
@@ -110,3 +102,11 @@ def ui_command(
         signal.signal(signal.SIGTERM, previous)
         app.close()
         runs.close()
+
+
+app.command("ui")(ui_command)
+
+
+def main() -> None:
+    """Console-script entry point: every command, the app's included."""
+    app()
