@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,12 @@ import pytest
 
 from memory.embeddings import SentenceTransformerEmbedder
 from tests.reliability.fault_stub import FaultPlan, FaultStub
-from tests.reliability.scenario import Reference, run_in_process, targets
+from tests.reliability.scenario import (
+    Reference,
+    checkpoint_signature,
+    run_in_process,
+    targets,
+)
 
 
 @pytest.fixture(scope="session")
@@ -47,17 +54,33 @@ def reference(
         def get(optimizer: str) -> Reference:
             if optimizer not in made:
                 stub = FaultStub(stub_targets).start()
+                home = Path(tmp) / optimizer
+                done = threading.Event()
+                writes: list[int] = []
+                watcher = threading.Thread(target=_watch_writes, args=(home, stub, done, writes))
+                watcher.start()
                 try:
-                    home = Path(tmp) / optimizer
                     report = asyncio.run(
                         run_in_process(stub, home, "ref", optimizer, bundled_embedder, resume=False)
                     )
                 finally:
+                    done.set()
+                    watcher.join()
                     stub.stop()
                 assert not stub.ledger.faults()
                 assert not stub.ledger.repeated()
                 bodies = frozenset(e.body_sha for e in stub.ledger.exchanges() if e.ok)
-                made[optimizer] = Reference(report, bodies)
+                made[optimizer] = Reference(report, bodies, tuple(writes))
             return made[optimizer]
 
         yield get
+
+
+def _watch_writes(home: Path, stub: FaultStub, done: threading.Event, writes: list[int]) -> None:
+    """Note the run's distinct answers at every checkpoint write (kill loop targets)."""
+    last = checkpoint_signature(home)
+    while not done.is_set():
+        if (now := checkpoint_signature(home)) != last:
+            writes.append(stub.ledger.paid)
+            last = now
+        time.sleep(0.001)

@@ -112,7 +112,11 @@ class FaultPlan:
     or all of them for a while (``outage``).
 
     ``at`` wins over ``probability``; ``"down"`` is only injected where ``at`` or
-    ``kinds`` names it.
+    ``kinds`` names it. With ``spare_retries``, a request body whose exchange
+    already failed is not faulted again (the outage aside): random faults then
+    stay transient, as the client's three tries cannot all be drawn to fail. A
+    fault drawn for such a request goes to the next one that may fail instead,
+    so that every fault drawn is injected whatever the timing.
     """
 
     at: Mapping[int, Fault] = field(default_factory=dict)
@@ -123,6 +127,7 @@ class FaultPlan:
     retry_after_s: float = 1.0
     stall_s: float = 1.5  # longer than the tests' client timeout (1 s)
     down_s: float = 0.5  # shorter than the client's retries (about 1.1 to 1.5 s)
+    spare_retries: bool = False
 
     def __post_init__(self) -> None:
         outage = (self.outage.kind,) if self.outage else ()
@@ -337,6 +342,8 @@ class FaultStub:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._revive: asyncio.TimerHandle | None = None
         self._outage_since: float | None = None
+        self._failed: set[str] = set()  # bodies of failed exchanges (``spare_retries``)
+        self._deferred: list[Fault] = []  # faults drawn for spared requests, to inject next
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -457,12 +464,25 @@ class FaultStub:
             and self.up
         )
 
+    def _planned_fault(self, ordinal: int, sha: str) -> Fault | None:
+        """The plan's fault for this request, sparing (and deferring) retries if asked."""
+        fault = self.plan.fault_for(ordinal)
+        if not self.plan.spare_retries:
+            return fault
+        if sha in self._failed:
+            if fault is not None:
+                self._deferred.append(fault)
+            return None
+        if fault is None and self._deferred:
+            return self._deferred.pop(0)
+        return fault
+
     async def _chat(self, body: bytes, writer: asyncio.StreamWriter) -> bool:
         """Answer one chat request (or fail it); False when the connection is gone."""
         ordinal = self.ledger.next_ordinal()
         received = time.monotonic()
         sha = hashlib.sha256(body).hexdigest()
-        fault = self._outage_fault(ordinal, received) or self.plan.fault_for(ordinal)
+        fault = self._outage_fault(ordinal, received) or self._planned_fault(ordinal, sha)
         request = json.loads(body)
         role = "task" if request.get("model") == TASK_MODEL else "optimizer"
         task = None
@@ -510,6 +530,8 @@ class FaultStub:
         except OSError:
             ok, alive = False, False
         finally:
+            if not ok:
+                self._failed.add(sha)
             self.ledger.record(
                 Exchange(ordinal, received, time.monotonic(), sha, role, fault, ok, task)
             )

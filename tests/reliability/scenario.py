@@ -17,6 +17,7 @@ from typing import Any
 from agent.evaluation import resolve_task
 from agent.optimization import OptimizeRequest, run_optimize
 from agent.pilot import run_pilot
+from agent.runs import checkpoint_path
 from agent.runtime import ModelRuntime, RuntimeSettings
 from agent.settings import ModelSettings
 from memory.embeddings import Embedder
@@ -39,6 +40,22 @@ class Reference:
 
     report: dict[str, Any]
     bodies: frozenset[str]
+    checkpoints: tuple[int, ...] = ()
+    """How many distinct answers the run had at each write of its checkpoint file."""
+
+
+def checkpoint_signature(home: Path) -> tuple[tuple[int, int] | None, ...]:
+    """Size and modification time of the checkpoint file and its journals: changes on writes."""
+    base = checkpoint_path(home)
+    signature: list[tuple[int, int] | None] = []
+    for path in (base, *(base.with_name(base.name + s) for s in ("-wal", "-journal"))):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            signature.append(None)
+            continue
+        signature.append((stat.st_mtime_ns, stat.st_size))
+    return tuple(signature)
 
 
 def targets() -> dict[str, str]:
