@@ -485,4 +485,7 @@ app.command("diagnose")(diagnose_command)
 
 def main() -> None:
     """The headless command line (``python -m agent``); ``promptpilot`` adds ``ui``."""
+    # `kill` stops a run as Ctrl-C does: the run is recorded as interrupted and the
+    # embedded server is stopped with it, not left running without its parent.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     app()

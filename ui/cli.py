@@ -19,6 +19,7 @@ import typer
 
 from agent import cli_options as opt
 from agent.cli import app
+from agent.cli import main as headless_main
 from agent.local_server import free_port, is_loopback
 
 DEFAULT_PORT = 7860
@@ -109,4 +110,4 @@ app.command("ui")(ui_command)
 
 def main() -> None:
     """Console-script entry point: every command, the app's included."""
-    app()
+    headless_main()  # the same command line, which now has ``ui`` too

@@ -63,3 +63,45 @@ def test_ctrl_c_still_writes_the_best_so_far(proxy, tmp_path, presses):
     else:  # stop now: no test report, but nothing found is lost
         assert report["stopped"] == "interrupted"
         assert report["scores"]["best"]["test"] is None
+
+
+def children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc: no extra dependency)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended while we looked
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_sigterm_stops_like_ctrl_c_and_stops_the_embedded_server(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTPILOT_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agent", *ARGS, "--home", str(tmp_path), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not (servers := children(process.pid)) or not list(tmp_path.glob("runs/*/run.json")):
+        assert process.poll() is None, process.stderr.read()[-2000:]
+        assert time.monotonic() < deadline, "no embedded server and no run registered in 300 s"
+        time.sleep(0.1)
+    time.sleep(2)  # into the run
+
+    process.terminate()  # SIGTERM, as `kill PID` sends
+    stdout, stderr = process.communicate(timeout=300)
+
+    # Ctrl-C's outcomes: a report of the best so far once the search runs (0), or
+    # "interrupted" (130) while the run is still starting; never a traceback.
+    assert "Traceback" not in stderr
+    if process.returncode == 0:
+        assert json.loads(stdout)["stopped"] in ("stop requested", "interrupted")
+    else:
+        assert process.returncode == 130, stderr[-2000:]
+        assert "interrupted" in stderr
+    time.sleep(1)
+    alive = [pid for pid in servers if Path(f"/proc/{pid}").exists()]
+    assert alive == [], f"the embedded server outlived its parent: {alive}"

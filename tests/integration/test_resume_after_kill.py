@@ -32,6 +32,9 @@ def environment(proxy: CountingProxy) -> dict[str, str]:
     for role in ("TASK", "OPTIMIZER"):
         env[f"PROMPTPILOT_{role}_BASE_URL"] = proxy.base_url
         env[f"PROMPTPILOT_{role}_MODEL"] = "smollm2"
+        # A patient client: on a loaded machine an answer can queue behind others for
+        # minutes, and a client timeout's retry is a second paid call (not a kill's).
+        env[f"PROMPTPILOT_{role}_TIMEOUT"] = "600"
     env["PROMPTPILOT_OPTIMIZER_TEMPERATURE"] = "0.9"
     env["PROMPTPILOT_OPTIMIZER_MAX_TOKENS"] = "160"
     return env
