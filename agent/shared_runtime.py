@@ -7,18 +7,70 @@ same two cores. :class:`SharedServer` starts it on first need and keeps it until
 the app stops; :class:`SharedServerRuntime` is a per-run
 :class:`~agent.runtime.ModelRuntime` (its own callers, usage counters and cache
 connection) whose embedded roles use that server and leave it running.
+
+The embedded server answers one request at a time; the others wait in its queue,
+and the client's timeout runs while they wait. Ten sessions with four requests in
+flight each queued 40 requests there, and runs stopped with "endpoint unavailable"
+(timeouts) although the server was answering. So the runs of the app share a few
+:class:`Slots` for the embedded server, taken before a request is sent: a request
+waits for a slot without a clock, and once sent it waits at most one answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from types import TracebackType
 
 import httpx
+from langchain_core.language_models import BaseChatModel
 
 from agent.local_server import LocalLLMServer, ServerSettings
 from agent.runtime import ModelRuntime, RuntimeSettings
 from agent.settings import Role
+from optimizers.evaluation.chat_calls import ChatCaller, Completion
+
+EMBEDDED_SLOTS = 2
+"""Requests in flight to the shared embedded server: one answered, one ready next."""
+
+
+class Slots:
+    """A semaphore shared by runs on different threads and event loops.
+
+    ``asyncio.Semaphore`` belongs to one loop; each run of the app has its own. A
+    waiter polls (every 20 ms) rather than blocking its loop, and a cancelled waiter
+    holds nothing.
+    """
+
+    def __init__(self, n: int) -> None:
+        self._free = threading.BoundedSemaphore(n)
+
+    async def __aenter__(self) -> None:
+        while not self._free.acquire(blocking=False):
+            await asyncio.sleep(0.02)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._free.release()
+
+
+@dataclass
+class SlotCaller(ChatCaller):
+    """A :class:`ChatCaller` whose paid calls each hold one of ``slots`` (cache hits none)."""
+
+    slots: Slots = field(default_factory=lambda: Slots(EMBEDDED_SLOTS))
+
+    async def _paid(
+        self, model: BaseChatModel, invoke: Callable[[BaseChatModel], Awaitable[Completion]]
+    ) -> Completion:
+        async with self.slots:
+            return await super()._paid(model, invoke)
 
 
 class SharedServer:
@@ -28,6 +80,7 @@ class SharedServer:
         self.settings = settings
         self._server: LocalLLMServer | None = None
         self._lock = threading.Lock()
+        self.slots = Slots(EMBEDDED_SLOTS)
 
     @property
     def running(self) -> bool:
@@ -73,6 +126,11 @@ class SharedServerRuntime(ModelRuntime):
         if any(getattr(self.settings, role).embedded for role in self.roles):
             self._server = self._shared.get()  # ModelRuntime uses the server it finds here
         super().start()
+        slots = getattr(self._shared, "slots", None)  # None: a stand-in server without slots
+        for role in self.roles:
+            caller = getattr(self, role)
+            if slots is not None and caller is not None and getattr(self.settings, role).embedded:
+                setattr(self, role, SlotCaller(caller.backend, caller.cache, slots=slots))
         return self
 
     def stop(self) -> None:

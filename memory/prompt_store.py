@@ -159,6 +159,14 @@ def _where(task: str | None, run: str | None) -> dict[str, Any] | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+_CLIENTS = threading.RLock()
+"""Held while a Chroma client is made or closed. chromadb shares one ``System`` per path
+among a process's clients, and neither making one nor releasing it is thread-safe: a
+second thread got the system before it was started (``'RustBindingsAPI' object has no
+attribute 'bindings'``) or after the last client's close removed it (``KeyError``), with
+ten app sessions opening their prompt memory at once."""
+
+
 def _settings() -> Any:
     from chromadb.config import Settings
 
@@ -203,7 +211,8 @@ class PromptStore:
         """Open a store in a local folder (``chromadb.PersistentClient``)."""
         import chromadb
 
-        client = chromadb.PersistentClient(path=str(path), settings=_settings())
+        with _CLIENTS:
+            client = chromadb.PersistentClient(path=str(path), settings=_settings())
         return cls._owning(client, embedder, collection)
 
     @classmethod
@@ -212,7 +221,8 @@ class PromptStore:
         import chromadb
 
         host, port, ssl = _parse_url(url)
-        client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=_settings())
+        with _CLIENTS:
+            client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=_settings())
         return cls._owning(client, embedder, collection)
 
     @classmethod
@@ -493,7 +503,8 @@ def _close(client: Any) -> None:
     """Close a Chroma client when the installed chromadb has ``Client.close()``."""
     close = getattr(client, "close", None)
     if close is not None:
-        close()
+        with _CLIENTS:
+            close()
 
 
 def _space(collection: Any) -> str:

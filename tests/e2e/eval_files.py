@@ -73,3 +73,14 @@ def write_csv_without_target(path: Path) -> Path:
     """A CSV with an input column and nothing that could be the target."""
     path.write_text("text\nGreat battery life\nStopped working after two days\n", encoding="utf-8")
     return path
+
+
+def write_marked_sentiment_csv(path: Path, marker: str, *, seed: int = 0, rows: int = 20) -> Path:
+    """``rows`` labelled reviews, each ending in ``marker``: text no other upload contains."""
+    pairs = [(t, "positive") for t in POSITIVE] + [(t, "negative") for t in NEGATIVE]
+    chosen = random.Random(seed).sample(pairs, rows)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows((f"{text} ({marker})", label) for text, label in chosen)
+    return path
