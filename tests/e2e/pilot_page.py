@@ -156,7 +156,7 @@ class PilotPage:
         return re.search(r"starting|running|paused|waiting", text, re.I) is not None
 
     def expect_progress(self, timeout: float) -> None:
-        """Wait until the budget meter counts more LLM calls than it first shows, or the run ends."""
+        """Wait until the budget meter counts more LLM calls than at first, or the run ends."""
         calls = """(() => {
             const meter = document.querySelector("#budget-meter");
             const match = meter && meter.textContent.match(/calls\\D*?([\\d,]+)/i);
@@ -238,3 +238,11 @@ class PilotPage:
         path = self.shots / f"{self.name}-{state}.png"
         self.page.screenshot(path=path, full_page=True)
         return path
+
+    def field_values(self) -> str:
+        """The values of every input and text area (a run id box, a prompt being typed):
+        text a person sees that ``inner_text`` leaves out."""
+        values = self.page.eval_on_selector_all(
+            "input, textarea", "els => els.map((e) => e.value || '')"
+        )
+        return "\n".join(str(value) for value in values)
