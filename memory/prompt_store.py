@@ -15,12 +15,14 @@ another embedder is an error rather than silently wrong neighbours.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
 import math
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,6 +169,21 @@ attribute 'bindings'``) or after the last client's close removed it (``KeyError`
 ten app sessions opening their prompt memory at once."""
 
 
+@contextmanager
+def _opening(path: Path) -> Iterator[None]:
+    """Held while a process opens the store at ``path``, across threads and processes.
+
+    chromadb creates its tables when a client first opens a folder; two processes
+    doing it at once fail ("table collections already exists", seen with ten
+    `promptpilot optimize` runs starting together on one home). A lock file beside
+    the folder serialises the opening; the work after it is safe in parallel.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _CLIENTS, open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
 def _settings() -> Any:
     from chromadb.config import Settings
 
@@ -211,9 +228,10 @@ class PromptStore:
         """Open a store in a local folder (``chromadb.PersistentClient``)."""
         import chromadb
 
-        with _CLIENTS:
+        _ = embedder.dim  # load the model before the lock: the others wait less
+        with _opening(Path(path)):
             client = chromadb.PersistentClient(path=str(path), settings=_settings())
-        return cls._owning(client, embedder, collection)
+            return cls._owning(client, embedder, collection)
 
     @classmethod
     def remote(cls, url: str, embedder: Embedder, *, collection: str = "prompts") -> PromptStore:
