@@ -454,6 +454,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _run_arguments(argv: Sequence[str] | None) -> list[str]:
+    """The command's arguments as the runs were made: a rebuilt report names that command."""
+    return [a for a in (sys.argv[1:] if argv is None else argv) if a != "--report-only"]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     config = RunConfig(train=args.train, dev=args.dev, test=args.test)
@@ -465,7 +470,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     report = build_report(
         args.runs_dir, args.out, config=config, tasks=[TASKS[name] for name in args.tasks],
         methods=args.methods, seeds=args.seeds, budgets=args.budgets,
-        command=" ".join(["bench/end_to_end.py", *(sys.argv[1:] if argv is None else argv)]),
+        command=" ".join(["bench/end_to_end.py", *_run_arguments(argv)]),
     )  # fmt: skip
     print(f"wrote {report}")
     if failed:
