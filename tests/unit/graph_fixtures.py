@@ -20,12 +20,15 @@ scripted with :class:`ScriptedPlanner`.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
+from agent.live_runs import LiveRuns
 from agent.optimization import OptimizeRequest
 from agent.planner import PlannerDecision
 from agent.runtime import ModelRuntime, RuntimeSettings
 from agent.settings import ModelSettings
+from memory.embeddings import Embedder
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.runner import Budget
 from optimizers.tasks import SplitSpec
@@ -72,6 +75,17 @@ def fake_runtime() -> ModelRuntime:
     runtime.task = ChatCaller(fake_backend(sentiment_task_model))
     runtime.optimizer = ChatCaller(fake_backend(proposer_model, role="proposer"))
     return runtime
+
+
+def fake_live_runs(home: Path, embedder: Embedder) -> LiveRuns:
+    """The app's run registry with every run on :func:`fake_runtime` and the policy planner."""
+    return LiveRuns(
+        home,
+        RuntimeSettings(),
+        embedder=embedder,
+        use_planner_model=False,
+        runtime_factory=lambda settings: nullcontext(fake_runtime()),
+    )
 
 
 def request_for(data_file, budget=20, directives=()):

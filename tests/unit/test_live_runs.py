@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from contextlib import nullcontext
 
 import pytest
 
@@ -17,7 +16,7 @@ from agent.runtime import RuntimeSettings
 from agent.settings import ModelSettings
 from agent.shared_runtime import SharedServerRuntime
 from agent.stored_views import view_path
-from tests.unit.graph_fixtures import fake_runtime, request_for, write_items
+from tests.unit.graph_fixtures import fake_live_runs, fake_runtime, request_for, write_items
 
 
 @pytest.fixture
@@ -27,13 +26,7 @@ def data_file(tmp_path):
 
 @pytest.fixture
 def runs(tmp_path, bundled_embedder):
-    registry = LiveRuns(
-        tmp_path / "home",
-        RuntimeSettings(),
-        embedder=bundled_embedder,
-        use_planner_model=False,
-        runtime_factory=lambda settings: nullcontext(fake_runtime()),
-    )
+    registry = fake_live_runs(tmp_path / "home", bundled_embedder)
     yield registry
     registry.close()
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import pytest
 
 from agent.chat_text import ASK_FOR_DATA, HELP, NO_RUN
@@ -12,18 +10,12 @@ from agent.live_runs import LiveRuns
 from agent.run_form import ModelForm, RunForm
 from agent.runtime import RuntimeSettings
 from agent.uploads import preview_data
-from tests.unit.graph_fixtures import fake_runtime, write_items
+from tests.unit.graph_fixtures import fake_live_runs, write_items
 
 
 @pytest.fixture
 def runs(tmp_path, bundled_embedder):
-    registry = LiveRuns(
-        tmp_path / "home",
-        RuntimeSettings(),
-        embedder=bundled_embedder,
-        use_planner_model=False,
-        runtime_factory=lambda settings: nullcontext(fake_runtime()),
-    )
+    registry = fake_live_runs(tmp_path / "home", bundled_embedder)
     yield registry
     registry.close()
 
