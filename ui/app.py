@@ -213,7 +213,10 @@ class Handlers:
 
 def wire(app: gr.Blocks, ui: Layout, on: Handlers) -> None:
     """Bind every event of ``ui`` to ``on``."""
-    conv, seen = gr.State(lambda: Conversation()), gr.State(lambda: {})
+    # Plain defaults (each session gets a deep copy), not factories: a factory is run by
+    # a load event of its own, which raced ``on.load`` and could replace the reattached
+    # conversation with a blank one: the reloaded page then never showed its run again.
+    conv, seen = gr.State(Conversation()), gr.State({})
     form = ui.form
     data = [ui.preview, ui.input_col, ui.target_col, ui.data_status]
     sent = [ui.chat_input, conv, ui.chat, ui.run_id, ui.status, *data]

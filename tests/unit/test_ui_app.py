@@ -149,3 +149,13 @@ def test_the_ui_command_refuses_an_open_host_without_auth(tmp_path):
     result = CliRunner().invoke(cli, ["ui", "--host", "0.0.0.0", "--home", str(tmp_path)])
     assert result.exit_code == 2
     assert "--auth" in result.output
+
+
+def test_the_page_load_is_the_only_load_event(runs):
+    """Session-state factories add load events that raced ``on.load`` (seen in CI: a
+    reloaded page kept a blank conversation and never showed its run again)."""
+    from ui.app import build_app
+
+    app = build_app(runs)
+    loads = [d for d in app.config["dependencies"] if d["targets"][0][1] == "load"]
+    assert len(loads) == 1, loads
