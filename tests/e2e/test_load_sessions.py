@@ -34,7 +34,7 @@ from tests.e2e.pilot_page import PilotPage
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SESSIONS = 10
-SPLITS = (6, 4, 6)
+SPLITS = (4, 2, 3)  # tiny: the test is about ten sessions at once, not about scores
 BUDGET = 2  # dev queries: the seed and one candidate
 METHODS = ("random", "auto")  # auto: the deterministic policy on the embedded model (GPO first)
 SEED_PROMPT = "Is this review positive or negative? Session {marker}."
