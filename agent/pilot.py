@@ -8,10 +8,13 @@ cache, and every scored prompt in the prompt memory.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from langchain_core.messages import AIMessage
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
@@ -25,6 +28,7 @@ from agent.runtime import ModelRuntime
 from agent.session import RunSession
 from agent.state import PilotState
 from memory.embeddings import Embedder
+from memory.sqlite_wal import BUSY_TIMEOUT_S, use_wal
 from optimizers.evaluation.chat_calls import ChatCaller, EndpointError
 from optimizers.runner import EventFn
 
@@ -59,7 +63,7 @@ async def run_pilot(
     if use_planner_model is None:
         use_planner_model = not runtime.settings.optimizer.embedded
     home.mkdir(parents=True, exist_ok=True)
-    async with AsyncSqliteSaver.from_conn_string(str(checkpoint_path(home))) as saver:
+    async with _checkpointer(home) as saver:
         graph = build_graph(saver)
         state = None
         if request is None:
@@ -108,6 +112,9 @@ async def run_pilot(
         except EndpointError as exc:  # checkpointed up to the failing step: resumable
             record_outage(home, run, exc)
             raise
+        except Exception as exc:  # the run list must not keep showing it as running
+            record_run(home, run, status="error", error=f"{type(exc).__name__}: {exc}")
+            raise
         finally:
             session.close()
         report = snapshot.values.get("report")
@@ -116,6 +123,19 @@ async def run_pilot(
             write_report(home, run, report)
         record_run(home, run, status="finished" if report else "stopped")
         return report
+
+
+@asynccontextmanager
+async def _checkpointer(home: Path) -> AsyncIterator[AsyncSqliteSaver]:
+    """The graph's checkpointer, on a connection that waits its turn to write.
+
+    ``AsyncSqliteSaver.from_conn_string`` keeps sqlite's 5 s busy timeout, which
+    ten runs starting together exceeded (see :mod:`memory.sqlite_wal`).
+    """
+    path = checkpoint_path(home)
+    await asyncio.to_thread(use_wal, path)
+    async with aiosqlite.connect(path, timeout=BUSY_TIMEOUT_S) as conn:
+        yield AsyncSqliteSaver(conn)
 
 
 def _recorded_request(home: Path, run: str) -> OptimizeRequest:

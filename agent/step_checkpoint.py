@@ -20,6 +20,7 @@ from typing import Any
 
 from agent.runs import checkpoint_path, load_run, record_run, runs_dir
 from agent.session import RunSession
+from memory.sqlite_wal import connect
 from optimizers.base import Optimizer
 from optimizers.runner import RunEvent, Runner, RunOutcome, Search
 
@@ -40,8 +41,7 @@ class StepCheckpoints:
     path: Path
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        conn = connect(self.path)
         conn.execute(_SCHEMA)
         return conn
 

@@ -15,7 +15,6 @@ another embedder is an error rather than silently wrong neighbours.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import hashlib
 import json
 import math
@@ -31,6 +30,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from memory.embeddings import Embedder
+from memory.file_lock import file_lock
 
 SPACE = "cosine"
 _EMBEDDER_KEY = "embedder"
@@ -178,9 +178,7 @@ def _opening(path: Path) -> Iterator[None]:
     `promptpilot optimize` runs starting together on one home). A lock file beside
     the folder serialises the opening; the work after it is safe in parallel.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _CLIENTS, open(path.with_name(path.name + ".lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+    with _CLIENTS, file_lock(path.with_name(path.name + ".lock")):
         yield
 
 
