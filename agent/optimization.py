@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.outage import recording_outages
+from agent.outage import recording_failures
 from agent.runtime import ModelRuntime
 from agent.session import RunSession, optimizer_class
 from agent.step_checkpoint import checkpointed_search, register_run
@@ -209,15 +209,15 @@ async def run_optimize(
     started = time.monotonic()
     run = run or new_run_id(request)
     register_run(home, run, request)
-    session = RunSession.open(
-        request, runtime, home=home, run=run, embedder=embedder,
-        on_event=on_event, should_stop=should_stop,
-    )  # fmt: skip
-    try:
-        with recording_outages(home, run):
+    with recording_failures(home, run):
+        session = RunSession.open(
+            request, runtime, home=home, run=run, embedder=embedder,
+            on_event=on_event, should_stop=should_stop,
+        )  # fmt: skip
+        try:
             outcome = await checkpointed_search(session, home)
             interrupted = outcome.stopped == "interrupted"
             tested = (None, None, None) if interrupted else await session.report()
-    finally:
-        session.close()
+        finally:
+            session.close()
     return build_report(session, outcome, tested, started)

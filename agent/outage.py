@@ -1,5 +1,7 @@
 """A run the endpoint stops: recorded as stopped, with the way to resume it.
 
+Any other failure is recorded too, as an error.
+
 An endpoint that stays down (or refuses the key) ends a run cleanly instead of
 scoring its failures: every step up to the failing one is checkpointed, every
 answer paid for is in the response cache, so ``promptpilot runs resume ID``
@@ -36,10 +38,17 @@ def record_outage(home: Path, run: str, exc: EndpointError) -> None:
 
 
 @contextmanager
-def recording_outages(home: Path, run: str) -> Iterator[None]:
-    """Record an :class:`EndpointError` raised inside as ``run``'s stop, then let it go on."""
+def recording_failures(home: Path, run: str) -> Iterator[None]:
+    """Record an exception raised inside as ``run``'s end, then let it go on.
+
+    An endpoint's is a resumable stop; anything else is an ``error``. Without
+    the record the run list would show the run as ``running`` for ever.
+    """
     try:
         yield
     except EndpointError as exc:
         record_outage(home, run, exc)
+        raise
+    except Exception as exc:
+        record_run(home, run, status="error", error=f"{type(exc).__name__}: {exc}")
         raise

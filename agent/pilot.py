@@ -22,14 +22,14 @@ from langgraph.types import Command
 from agent.graph import build_graph
 from agent.nodes import initial_state
 from agent.optimization import OptimizeRequest, new_run_id
-from agent.outage import record_outage
+from agent.outage import recording_failures
 from agent.runs import checkpoint_path, load_run, record_run, write_report
 from agent.runtime import ModelRuntime
 from agent.session import RunSession
 from agent.state import PilotState
 from memory.embeddings import Embedder
 from memory.sqlite_wal import BUSY_TIMEOUT_S, use_wal
-from optimizers.evaluation.chat_calls import ChatCaller, EndpointError
+from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.runner import EventFn
 
 AnswerFn = Callable[[str], Awaitable[str]]
@@ -86,37 +86,33 @@ async def run_pilot(
             error=None,
         )  # fmt: skip
         config = {"configurable": {"thread_id": run}}
-        session = RunSession.open(
-            request, runtime, home=home, run=run, embedder=embedder, on_event=on_event,
-            planner=planner or (runtime.optimizer if use_planner_model else None),
-        )  # fmt: skip
-        try:
-            if state is not None:
-                await _restore(session, state)
-            if on_session is not None:
-                on_session(session)
-            while True:
-                if pending:
-                    if answer is None:
-                        record_run(home, run, status="waiting", question=pending[0]["question"])
-                        return None
-                    graph_input = Command(resume=await answer(pending[0]["question"]))
-                async for update in graph.astream(
-                    graph_input, config, context=session, stream_mode="updates", durability="sync"
-                ):
-                    _show(update, on_message)
-                snapshot = await graph.aget_state(config)
-                pending = [i.value for i in snapshot.interrupts]
-                if not pending:
-                    break
-        except EndpointError as exc:  # checkpointed up to the failing step: resumable
-            record_outage(home, run, exc)
-            raise
-        except Exception as exc:  # the run list must not keep showing it as running
-            record_run(home, run, status="error", error=f"{type(exc).__name__}: {exc}")
-            raise
-        finally:
-            session.close()
+        with recording_failures(home, run):  # checkpointed up to the failing step: resumable
+            session = RunSession.open(
+                request, runtime, home=home, run=run, embedder=embedder, on_event=on_event,
+                planner=planner or (runtime.optimizer if use_planner_model else None),
+            )  # fmt: skip
+            try:
+                if state is not None:
+                    await _restore(session, state)
+                if on_session is not None:
+                    on_session(session)
+                while True:
+                    if pending:
+                        if answer is None:
+                            record_run(home, run, status="waiting", question=pending[0]["question"])
+                            return None
+                        graph_input = Command(resume=await answer(pending[0]["question"]))
+                    async for update in graph.astream(
+                        graph_input, config, context=session, stream_mode="updates",
+                        durability="sync",
+                    ):  # fmt: skip
+                        _show(update, on_message)
+                    snapshot = await graph.aget_state(config)
+                    pending = [i.value for i in snapshot.interrupts]
+                    if not pending:
+                        break
+            finally:
+                session.close()
         report = snapshot.values.get("report")
         if report is not None:
             report = {**report, "optimizer": "auto"}
