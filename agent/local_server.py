@@ -142,7 +142,7 @@ class LocalLLMServer:
         model = self.settings.model_path or bundled_model_path()
         threads = self.settings.n_threads or os.cpu_count() or 1
         return [
-            sys.executable, "-m", "llama_cpp.server",
+            sys.executable, "-m", "agent.llama_child", str(os.getpid()),
             "--model", str(model),
             "--host", self.settings.host,
             "--port", str(self.port),
