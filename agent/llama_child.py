@@ -12,7 +12,6 @@ Usage: ``python -m agent.llama_child PARENT_PID [llama_cpp.server arguments]``.
 from __future__ import annotations
 
 import os
-import runpy
 import sys
 import threading
 import time
@@ -30,8 +29,10 @@ def main(argv: list[str]) -> None:
     """Watch ``argv[0]`` (the parent's pid), then run llama.cpp's server with the rest."""
     parent = int(argv[0])
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
-    sys.argv = ["llama_cpp.server", *argv[1:]]
-    runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+    from llama_cpp.server.__main__ import main as serve  # after the watch: it loads for a while
+
+    sys.argv = ["llama_cpp.server", *argv[1:]]  # serve() parses sys.argv
+    serve()
 
 
 if __name__ == "__main__":
