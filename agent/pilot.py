@@ -86,7 +86,7 @@ async def run_pilot(
             error=None,
         )  # fmt: skip
         config = {"configurable": {"thread_id": run}}
-        with recording_failures(home, run):  # checkpointed up to the failing step: resumable
+        with recording_failures(home, run):  # an outage is resumable: checkpointed up to its step
             session = RunSession.open(
                 request, runtime, home=home, run=run, embedder=embedder, on_event=on_event,
                 planner=planner or (runtime.optimizer if use_planner_model else None),

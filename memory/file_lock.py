@@ -9,13 +9,13 @@ from pathlib import Path
 
 
 @contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (created if missing) while the block runs.
+def locked_beside(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``<path>.lock`` (created if missing) while the block runs.
 
-    Each entry opens the file anew, so two threads of one process exclude each
-    other too (``flock`` locks belong to the open file, not the process).
+    Each entry opens the lock file anew, so two threads of one process exclude
+    each other too (``flock`` locks belong to the open file, not the process).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
         yield

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from memory.embeddings import Embedder
-from memory.file_lock import file_lock
+from memory.file_lock import locked_beside
 
 SPACE = "cosine"
 _EMBEDDER_KEY = "embedder"
@@ -178,7 +178,7 @@ def _opening(path: Path) -> Iterator[None]:
     `promptpilot optimize` runs starting together on one home). A lock file beside
     the folder serialises the opening; the work after it is safe in parallel.
     """
-    with _CLIENTS, file_lock(path.with_name(path.name + ".lock")):
+    with _CLIENTS, locked_beside(path):
         yield
 
 

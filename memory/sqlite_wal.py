@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from memory.file_lock import file_lock
+from memory.file_lock import locked_beside
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -29,7 +29,7 @@ def connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     try:
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            with file_lock(path.with_name(path.name + ".lock")):
+            with locked_beside(path):
                 conn.execute("PRAGMA journal_mode=WAL")
     except BaseException:
         conn.close()
