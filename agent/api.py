@@ -1,7 +1,7 @@
 """The Python API: what other programs (and agents) call to optimize and evaluate.
 
     from agent.api import optimize
-    result = optimize("reviews.csv", "Classify the review.", budget=30)
+    result = optimize("reviews.csv", "Classify the review.")  # default: 250 paid calls
     print(result.best_prompt, result.test_gain)
 
 Every function takes the same knobs as the CLI. With no endpoint configured,
@@ -64,10 +64,10 @@ def _request(data: str, prompt: str, **options: Any) -> OptimizeRequest:
         test=options.pop("test", 0.4),
         seed=options.get("seed", 0),
     )
-    budget = Budget(
-        max_queries=options.pop("budget", 30),
-        max_calls=options.pop("max_calls", None),
-        max_seconds=options.pop("max_seconds", None),
+    budget = Budget.given(
+        options.pop("budget", None),
+        options.pop("max_calls", None),
+        options.pop("max_seconds", None),
     )
     constraints = tuple(options.pop("constraints", ()))
     return OptimizeRequest(
@@ -81,7 +81,7 @@ async def aoptimize(
     prompt: str,
     *,
     optimizer: str = "auto",
-    budget: int = 30,
+    budget: int | None = None,
     max_calls: int | None = None,
     max_seconds: float | None = None,
     constraints: Sequence[str] = (),

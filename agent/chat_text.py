@@ -66,9 +66,9 @@ ASK_FOR_DATA = (
 HELP = (
     "Send the prompt you want to improve (a second line starting with *Goal:* is optional). "
     "While a run goes on, every message steers it: *pause*, *resume*, *stop*, "
-    "*try gpo now* (or zopo, textgrad, ape, random), *budget 20*, a rule like *keep it under "
-    "30 words* or *remove the 30 words rule*, *accept 3* (take candidate #3 and finish), "
-    "*roll back to 2* (continue from #2). Numbers are the # column of the candidate table."
+    "*try gpo now* (or structure, zopo, textgrad, ape, random), *budget 20*, a rule like "
+    "*keep it under 30 words* or *remove the 30 words rule*, *accept 3* (take candidate #3 and "
+    "finish), *roll back to 2* (continue from #2). Numbers are the # column of the candidate table."
 )
 
 NO_RUN = (
@@ -77,8 +77,10 @@ NO_RUN = (
 )
 
 _ORDER = {
-    "auto": "I start with GPO and switch to ZOPO, then textual gradients, whenever a method "
-    "stops improving",
+    "auto": "I start with structured search (an answer format and worked examples from your "
+    "data) and switch to GPO, ZOPO, then textual gradients whenever a method stops improving",
+    "structure": "I start with structured search (an answer format, worked examples, phrase "
+    "edits; no writing model needed)",
     "gpo": "I start with GPO (rewrites guided by the best prompts so far)",
     "zopo": "I start with ZOPO (a Gaussian-process search over generated candidates)",
     "textgrad": "I start with textual gradients (critiques of the errors, then edits)",

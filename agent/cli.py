@@ -21,7 +21,12 @@ from agent.console import eval_progress, eval_table, literal, stdout_console
 from agent.evaluation import EvalRequest, run_eval, select_examples
 from agent.local_server import LocalLLMServer, LocalServerError, ServerSettings
 from agent.optimization import OptimizeReport, OptimizeRequest, run_optimize
-from agent.optimize_display import optimize_progress, report_table, summary_lines
+from agent.optimize_display import (
+    optimize_progress,
+    prompt_to_use,
+    report_table,
+    summary_lines,
+)
 from agent.pilot import run_pilot
 from agent.runs import list_runs, load_run, save_finished
 from agent.runtime import ModelRuntime
@@ -163,18 +168,21 @@ def optimize_command(
     optimizer: Annotated[
         str,
         typer.Option(
-            help="auto (the agent plans and switches methods), zopo, gpo, textgrad, ape or random."
+            help="auto (the agent plans and switches methods), structure, zopo, gpo, textgrad, ape "
+            "or random."
         ),
     ] = "auto",
     run_id: Annotated[str | None, typer.Option(help="Name the run (default: generated).")] = None,
     budget: Annotated[
-        int,
+        int | None,
         typer.Option(
-            help="Dev queries: evaluations of new prompts on the dev split, the seed included."
+            help="Dev queries: evaluations of new prompts on the dev split, the seed included. "
+            "With no limit given, a run stops after 250 paid calls."
         ),
-    ] = 30,
+    ] = None,
     max_calls: Annotated[
-        int | None, typer.Option(help="Also stop after this many paid LLM calls (both models).")
+        int | None,
+        typer.Option(help="Stop after this many paid LLM calls of the search (both models)."),
     ] = None,
     max_seconds: Annotated[float | None, typer.Option(help="Also stop after this long.")] = None,
     constraint: Annotated[
@@ -218,7 +226,7 @@ def optimize_command(
             data=data,
             prompt=prompt,
             optimizer=optimizer,
-            budget=Budget(max_queries=budget, max_calls=max_calls, max_seconds=max_seconds),
+            budget=Budget.given(budget, max_calls, max_seconds),
             metric=metric,
             template=template,
             columns=opt.columns(input_col, target_col, target_sep),
@@ -255,6 +263,8 @@ def _show_report(payload: dict | None, *, as_json: bool, out: Path | None) -> No
     if not as_json:
         console = stdout_console()
         console.print(report_table(payload))
+        if (text := prompt_to_use(payload)) is not None:
+            console.print(literal(text), highlight=False)
         for line in summary_lines(payload):
             console.print(line, highlight=False)
 
@@ -288,7 +298,7 @@ async def _optimize(
     stop = asyncio.Event()
     with (
         _two_stage_ctrl_c(stop.set),
-        optimize_progress(stderr, request.budget.max_queries) as on_event,
+        optimize_progress(stderr, request.budget) as on_event,
     ):
         return await run_optimize(
             request, runtime, home=home, run=run, on_event=on_event, should_stop=stop.is_set
@@ -310,10 +320,9 @@ async def _pilot(
     answer: Callable[[str], Awaitable[str]] = _ask_on_terminal,
 ) -> dict | None:
     sessions = []
-    max_queries = request.budget.max_queries if request else None
     with (
         _two_stage_ctrl_c(lambda: [s.send("stop") for s in sessions]),
-        optimize_progress(stderr, max_queries) as on_event,
+        optimize_progress(stderr, request.budget if request else None) as on_event,
     ):
         return await run_pilot(
             request, runtime, home=home, run=run_id, on_event=on_event,

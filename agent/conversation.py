@@ -30,7 +30,7 @@ from agent.run_form import RunForm
 from agent.uploads import DataPreview, builtin_name, data_error_text, preview_data
 from optimizers.tasks import BUILTIN_TASKS, DataError
 
-_OPTIMIZERS = r"(?:gpo|zopo|textgrad|text\s?grad|ape|random)"
+_OPTIMIZERS = r"(?:structure|gpo|zopo|textgrad|text\s?grad|ape|random)"
 _COMMAND = re.compile(
     rf"^\s*(?:pause|resume|stop|continue|try\s+{_OPTIMIZERS}(?:\s+now)?"
     r"|(?:set\s+)?budget\s+(?:to\s+)?\d+|accept\s+#?\d+|roll\s*back\s+to\s+#?\d+)\s*[.!]?\s*$",

@@ -213,8 +213,9 @@ def optimizer_factory(name: str, budget: Budget) -> OptimizerFactory:
             "(not auto)"
         )
     cls = optimizer_class(name)
-    steps = total_steps(cls, budget)
-    return lambda context: cls(dataclasses.replace(context, total_steps=steps))
+    return lambda context: cls(
+        dataclasses.replace(context, total_steps=total_steps(cls, budget, context.dev_size))
+    )
 
 
 def _session(

@@ -40,7 +40,7 @@ EXPECTED_ERRORS: tuple[type[Exception], ...] = (
 # Kept in step with agent.session.OPTIMIZERS and BUILTIN_METRICS (a unit test checks).
 # User metric functions (module:function) are deliberately not offered: a tool argument
 # comes from an LLM, and must never name code to import.
-OptimizerName = Literal["auto", "zopo", "gpo", "textgrad", "ape", "random"]
+OptimizerName = Literal["auto", "structure", "zopo", "gpo", "textgrad", "ape", "random"]
 MetricName = Literal["exact", "contains", "f1", "choice", "regex", "numeric", "set"]
 SplitName = Literal["train", "dev", "test", "all"]
 
@@ -70,8 +70,8 @@ PromptArg = Annotated[
 OptimizerArg = Annotated[
     OptimizerName,
     Field(
-        description="Search method: 'auto' (an agent plans and switches methods), 'zopo', "
-        "'gpo', 'textgrad', 'ape', or 'random' (the baseline)."
+        description="Search method: 'auto' (an agent plans and switches methods), 'structure', "
+        "'zopo', 'gpo', 'textgrad', 'ape', or 'random' (the baseline)."
     ),
 ]
 BudgetArg = Annotated[

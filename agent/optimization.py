@@ -24,7 +24,10 @@ from optimizers.base import Scored
 from optimizers.evaluation.chat_calls import Usage
 from optimizers.evaluation.evaluator import EvalResult
 from optimizers.evaluation.stats import PairedComparison
+from optimizers.evaluation.structured_prompt import StructuredPrompt
+from optimizers.evaluation.templates import parse_template
 from optimizers.runner import Budget, EventFn, RunOutcome
+from optimizers.selection.guard import GuardDecision
 from optimizers.tasks import ColumnMapping, SplitSpec
 
 
@@ -43,6 +46,8 @@ class OptimizeRequest:
     test_data: str | None = None
     seed: int = 0
     directives: tuple[str, ...] = ()
+    racing: bool = True
+    """Score new candidates on growing dev blocks and drop clear losers early."""
 
     def __post_init__(self) -> None:
         if not self.prompt.strip():
@@ -62,6 +67,7 @@ class OptimizeRequest:
         fields["columns"] = ColumnMapping(**fields["columns"])
         fields["split_spec"] = SplitSpec(**fields["split_spec"])
         fields["directives"] = tuple(fields.get("directives", ()))
+        fields.setdefault("racing", False)  # runs recorded before racing existed
         return cls(**fields)
 
 
@@ -74,6 +80,8 @@ class OptimizeReport:
     optimizer: str
     seed_prompt: str
     best_prompt: str
+    best_parts: StructuredPrompt
+    guard: GuardDecision
     seed_dev: EvalResult
     best_dev: EvalResult
     seed_test: EvalResult | None
@@ -83,6 +91,8 @@ class OptimizeReport:
     usage: dict[str, Usage]
     wall_time_s: float
     config: dict[str, Any]
+    search_calls: int = 0
+    """Paid calls of the search (both models), before test scoring."""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` / ``--out`` payload."""
@@ -93,13 +103,20 @@ class OptimizeReport:
             low, high = result.interval.low, result.interval.high
             return {"split": result.split, "mean": result.mean, "ci95": [low, high], "n": result.n}
 
+        template = parse_template(self.config.get("template", "inline"))
+        seed_parts = StructuredPrompt.plain(self.seed_prompt)
         return {
             "run": self.run,
             "task": self.task,
             "optimizer": self.optimizer,
             "seed_prompt": self.seed_prompt,
             "best_prompt": self.best_prompt,
-            "best_number": self.outcome.best_number,
+            "best_parts": self.best_parts.parts(),
+            "best_rendered": self.best_parts.rendered(template),
+            "changed_parts": self.best_parts.changed_parts(seed_parts),
+            "guard": self.guard.to_dict(),
+            "selection_optimism": optimism(self.best_dev, self.best_test),
+            "best_number": self.outcome.answer_number,
             "chosen_by": "user" if self.outcome.accepted is not None else "search",
             "scores": {
                 "initial": {"dev": score(self.seed_dev), "test": score(self.seed_test)},
@@ -113,11 +130,23 @@ class OptimizeReport:
             "directives": list(self.outcome.constraints.directives),
             "steps": self.outcome.steps,
             "dev_queries": self.outcome.queries,
+            "search_calls": self.search_calls,
             "stopped": self.outcome.stopped,
             "usage": {role: asdict(usage) for role, usage in self.usage.items()},
             "wall_time_s": self.wall_time_s,
             "config": self.config,
         }
+
+
+def optimism(best_dev: EvalResult, best_test: EvalResult | None) -> dict[str, Any] | None:
+    """Selection optimism: the answer's dev score (which chose it) against its test score."""
+    if best_test is None:
+        return None
+    return {
+        "dev": best_dev.mean,
+        "test": best_test.mean,
+        "dev_minus_test": best_dev.mean - best_test.mean,
+    }
 
 
 def trajectory(outcome: RunOutcome) -> list[dict[str, Any]]:
@@ -142,6 +171,9 @@ def trajectory_entry(scored: Scored) -> dict[str, Any]:
         "dev": scored.score,
         "ci95": [scored.dev.interval.low, scored.dev.interval.high],
         "reused": scored.reused,
+        "complete": scored.complete,
+        "examples": scored.dev.n,
+        "parts": candidate.parts.parts(),
         "meta": candidate.meta,
     }
 
@@ -157,6 +189,10 @@ def new_run_id(request: OptimizeRequest) -> str:
     return f"{task}-{request.optimizer}-{stamp}-{secrets.token_hex(2)}"
 
 
+def _test_calls(tested: tuple) -> int:
+    return sum(result.usage.calls for result in tested[:2] if result is not None)
+
+
 def build_report(
     session: RunSession, outcome: RunOutcome, tested: tuple, started: float
 ) -> OptimizeReport:
@@ -168,9 +204,11 @@ def build_report(
         task=session.task.name,
         optimizer=request.optimizer,
         seed_prompt=request.prompt,
-        best_prompt=outcome.best.candidate.text,
+        best_prompt=outcome.answer.candidate.text,
+        best_parts=outcome.answer.candidate.parts,
+        guard=outcome.verdict,
         seed_dev=outcome.seed.dev,
-        best_dev=outcome.best.dev,
+        best_dev=outcome.answer.dev,
         seed_test=seed_test,
         best_test=best_test,
         test_difference=difference,
@@ -180,6 +218,7 @@ def build_report(
             "optimizer": session.context.proposer.usage.snapshot(),
         },
         wall_time_s=time.monotonic() - started,
+        search_calls=session.search.calls - _test_calls(tested),
         config={
             **request.config(),
             "run": session.run,

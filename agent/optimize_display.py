@@ -16,33 +16,47 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agent.console import literal
-from optimizers.runner import EventFn, RunEvent
+from optimizers.runner import Budget, EventFn, RunEvent
 
 
 @contextmanager
-def optimize_progress(console: Console, max_queries: int | None) -> Iterator[EventFn]:
-    """A live bar over dev queries with the best score so far; yields the event callback."""
+def optimize_progress(console: Console, budget: Budget | None) -> Iterator[EventFn]:
+    """A live bar with the best score so far; yields the event callback.
+
+    It counts paid calls when the budget limits calls (the default), else dev
+    queries, and moves with every block of dev examples a candidate is scored on.
+    """
+    by_calls = budget is None or budget.max_calls is not None
+    unit, total = (
+        ("calls", budget.max_calls if budget else None)
+        if by_calls
+        else ("dev queries", budget.max_queries)
+    )
     with Progress(
-        TextColumn("[bold]dev queries[/]"),
+        TextColumn(f"[bold]{unit}[/]"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("best dev [green]{task.fields[best]:.3f}[/] · step {task.fields[step]} · "
-                   "{task.fields[calls]} calls · last: {task.fields[last]}"),
+                   "{task.fields[queries]} prompts tried · last: {task.fields[last]}"),
         TimeElapsedColumn(),
         console=console,
         transient=True,
     ) as bar:  # fmt: skip
-        task = bar.add_task("run", total=max_queries, best=0.0, step=0, calls=0, last="")
+        task = bar.add_task("run", total=total, best=0.0, step=0, queries=0, last="")
 
         def on_event(event: RunEvent) -> None:
-            if event.kind == "scored":
-                data = event.data
-                last = literal(f"{data['source']} {data['dev']:.2f}") + (
-                    " (seen)" if data["reused"] else ""
+            data = event.data
+            if event.kind == "raced" and by_calls:
+                bar.update(task, completed=data["calls"])
+            elif event.kind == "scored":
+                last = (
+                    literal(f"{data['source']} {data['dev']:.2f}")
+                    + (" (seen)" if data["reused"] else "")
+                    + ("" if data.get("complete", True) else f" (dropped after {data['examples']})")
                 )
                 bar.update(
-                    task, completed=data["queries"], best=data["best"], step=event.step,
-                    calls=data["calls"], last=last,
+                    task, completed=data["calls"] if by_calls else data["queries"],
+                    best=data["best"], step=event.step, queries=data["queries"], last=last,
                 )  # fmt: skip
             elif event.kind == "rejected":
                 bar.update(task, last=literal(f"{event.data['source']} rejected (constraint)"))
@@ -80,14 +94,32 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         )
     else:
         lines.append("test: not scored (the run was interrupted)")
+    if (guard := report.get("guard")) is not None:
+        lines.append(f"choice: {literal(guard['reason'])}")
+    if (optimism := report.get("selection_optimism")) is not None:
+        lines.append(
+            f"selection optimism: dev {optimism['dev']:.3f} vs test {optimism['test']:.3f} "
+            f"({optimism['dev_minus_test']:+.3f}) for the chosen prompt"
+        )
     task, opt = report["usage"]["task"], report["usage"]["optimizer"]
     lines.append(
         f"stopped: {literal(report['stopped'])} after {report['steps']} steps, "
         f"{report['dev_queries']} dev queries, {report['wall_time_s']:.0f}s"
     )
+    if "search_calls" in report:
+        lines.append(f"calls paid by the search: {report['search_calls']} (test scoring apart)")
     lines.append(
         f"calls paid: task {task['calls']} ({task['prompt_tokens']}+{task['completion_tokens']} "
         f"tokens), optimizer {opt['calls']} ({opt['prompt_tokens']}+{opt['completion_tokens']} "
         f"tokens); cache hits: {task['cache_hits'] + opt['cache_hits']}"
     )
     return lines
+
+
+def prompt_to_use(report: dict[str, Any]) -> str | None:
+    """The chosen prompt as a person copies it (every message), when it has more than text."""
+    parts, rendered = report.get("best_parts"), report.get("best_rendered")
+    if not parts or not rendered or not report.get("changed_parts"):
+        return None
+    changed = ", ".join(name.replace("_", " ") for name in report["changed_parts"])
+    return f"The prompt to use (changed: {changed}; {{input}} marks where each input goes):\n\n{rendered}"

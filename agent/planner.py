@@ -13,7 +13,16 @@ from agent.state import OPTIMIZER_ACTIONS, PilotState
 from optimizers.evaluation.chat_calls import ChatCaller
 
 Action = Literal[
-    "gpo", "zopo", "textgrad", "ape", "random", "evaluate", "report", "ask_user", "finish"
+    "structure",
+    "gpo",
+    "zopo",
+    "textgrad",
+    "ape",
+    "random",
+    "evaluate",
+    "report",
+    "ask_user",
+    "finish",
 ]
 
 

@@ -2,7 +2,8 @@
 
 Small models often return an invalid decision; the run must go on regardless.
 The policy is also the yardstick the LLM planner is checked against: it runs
-GPO until it stagnates, then ZOPO, then textual gradients, and reports when
+structured search until it stagnates, then GPO, ZOPO and textual gradients in turn,
+and reports when
 every method has stagnated or the budget is spent.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from agent.state import PilotState
 
-ROTATION = ("gpo", "zopo", "textgrad")
+ROTATION = ("structure", "gpo", "zopo", "textgrad")
 PATIENCE = 2  # steps without improvement before a method counts as stagnant
 EXHAUSTED = 99  # the stagnation count of a method with nothing left to try
 

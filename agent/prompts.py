@@ -5,6 +5,9 @@ from __future__ import annotations
 PLANNER_SYSTEM = """You steer a prompt-optimization run. Each turn you choose the next action.
 
 Actions:
+- structure: one step of structured search (adds an output format, worked examples from the
+  training data, another layout, phrase edits; needs no writing model: best first, and on small
+  models)
 - gpo: one GPO step (an LLM rewrites the current prompt using the best past prompts; good early and
   when small edits help)
 - zopo: one ZOPO step (local search over many generated candidate prompts guided by a Gaussian

@@ -16,6 +16,7 @@ from agent.run_view import EmbeddingMap, ScoreSeries
 
 COLORS = {
     "seed": "#555555",
+    "structure": "#ff7f0e",
     "gpo": "#1f77b4",
     "zopo": "#d62728",
     "textgrad": "#2ca02c",

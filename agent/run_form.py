@@ -20,9 +20,10 @@ from optimizers.evaluation.templates import parse_template
 from optimizers.runner import Budget
 from optimizers.tasks import ColumnMapping, SplitSpec
 
-OPTIMIZER_CHOICES = ("auto", "zopo", "gpo", "textgrad", "ape", "random")
+OPTIMIZER_CHOICES = ("auto", "structure", "zopo", "gpo", "textgrad", "ape", "random")
 METRIC_CHOICES = tuple(BUILTIN_METRICS)  # user Python metrics are command-line only
-DEFAULT_BUDGET = 20
+DEFAULT_BUDGET = None
+"""No dev-query limit by default: the run stops after the default number of paid calls."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,7 +118,9 @@ class RunForm:
             data=data,
             prompt=prompt,
             optimizer="auto",
-            budget=Budget(max_queries=whole(self.budget, "the budget (dev queries)", 1)),
+            budget=Budget.given(
+                None if self.budget is None else whole(self.budget, "the budget (dev queries)", 1)
+            ),
             metric=self.metric,
             template=template,
             columns=self.columns(),

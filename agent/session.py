@@ -30,10 +30,12 @@ from optimizers.evaluation.metrics import get_metric
 from optimizers.evaluation.stats import PairedComparison
 from optimizers.evaluation.templates import parse_template
 from optimizers.runner import Budget, EventFn, Search
+from optimizers.selection.racing import RacingConfig
 from optimizers.tasks import split_task
 
 # name -> (module, class); imported on use so one optimizer's import cost is not everyone's
 OPTIMIZERS: dict[str, tuple[str, str]] = {
+    "structure": ("optimizers.structure.optimizer", "StructureSearch"),
     "zopo": ("optimizers.zopo_optimizer", "ZOPOOptimizer"),
     "gpo": ("optimizers.gpo.optimizer", "GPO"),
     "textgrad": ("optimizers.textgrad", "TextGrad"),
@@ -50,9 +52,18 @@ def optimizer_class(name: str) -> type[Optimizer]:
     return getattr(importlib.import_module(module), cls)
 
 
-def total_steps(optimizer: type[Optimizer], budget: Budget) -> int:
-    """How many ask/tell rounds the query budget allows (GPO decays its step size over it)."""
-    queries = budget.max_queries or 100
+def total_steps(optimizer: type[Optimizer], budget: Budget, dev_size: int) -> int:
+    """How many ask/tell rounds the budget allows (GPO decays its step size over it).
+
+    A call budget is turned into queries at one dev pass per query (racing makes
+    most queries cheaper, so this errs on the short side).
+    """
+    if budget.max_queries is not None:
+        queries = budget.max_queries
+    elif budget.max_calls is not None:
+        queries = max(2, budget.max_calls // max(1, dev_size))
+    else:
+        queries = 100
     return max(1, (queries - 1) // optimizer.queries_per_step)
 
 
@@ -110,6 +121,7 @@ class RunSession:
         self.search = Search(
             self.context, self.splits.dev, request.budget,
             on_event=on_event, should_stop=should_stop,
+            racing=RacingConfig() if request.racing else None,
         )  # fmt: skip
         self.optimizers: dict[str, Optimizer] = {}
         self.domain: CandidateDomain | None = None
@@ -174,7 +186,7 @@ class RunSession:
                 **{
                     **vars(self.context),
                     "rng": random.Random(f"{self.request.seed}:{stream}"),
-                    "total_steps": total_steps(cls, self.request.budget),
+                    "total_steps": total_steps(cls, self.request.budget, len(self.splits.dev)),
                 }
             )
             if shares_domain:
@@ -201,18 +213,22 @@ class RunSession:
         self.search.budget = budget
 
     async def report(self) -> tuple[EvalResult | None, EvalResult | None, PairedComparison | None]:
-        """Score seed and best on test, once the search is over: the only use of test."""
+        """Score seed and answer on test, once the search is over: the only use of test.
+
+        The answer is the best prompt if it passes the guard against regressions
+        (:attr:`~optimizers.runner.RunOutcome.answer`), else the seed.
+        """
         if self.evaluator.examples_seen["test"]:
             raise RuntimeError("the test split was evaluated during the search")
         outcome = await self.search.start()
-        best = outcome.best.candidate.text
+        answer = outcome.answer.candidate
         try:
             seed_test = await self.evaluator.evaluate(
                 self.request.prompt, self.splits.test, split="test"
             )
-            best_test = await self.evaluator.evaluate(best, self.splits.test, split="test")
+            best_test = await self.evaluator.evaluate(answer.prompt, self.splits.test, split="test")
         except asyncio.CancelledError:  # aborted during the report: keep what the search found
             return None, None, None
-        self.store.set_scores(prompt_id(self.run, best), test=best_test.mean)
+        self.store.set_scores(prompt_id(self.run, answer.identity), test=best_test.mean)
         self.store.set_scores(prompt_id(self.run, self.request.prompt), test=seed_test.mean)
         return seed_test, best_test, compare(seed_test, best_test)

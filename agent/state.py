@@ -16,6 +16,7 @@ from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 
 ACTIONS = (
+    "structure",
     "gpo",
     "zopo",
     "textgrad",
@@ -27,7 +28,7 @@ ACTIONS = (
     "pause",
     "finish",
 )
-OPTIMIZER_ACTIONS = ("gpo", "zopo", "textgrad", "ape", "random")
+OPTIMIZER_ACTIONS = ("structure", "gpo", "zopo", "textgrad", "ape", "random")
 
 
 @dataclass

@@ -79,6 +79,9 @@ class PromptRecord:
     parents: tuple[str, ...] = ()
     dev_score: float | None = None
     test_score: float | None = None
+    parts: dict[str, Any] | None = field(default=None, compare=False)
+    """The prompt's parts (instruction, output spec, demonstrations, layout, origin) as JSON,
+    when it has more than an instruction."""
     embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -121,6 +124,8 @@ def _metadata(record: PromptRecord, seq: int) -> dict[str, str | int | float]:
         meta["dev_score"] = record.dev_score
     if record.test_score is not None:
         meta["test_score"] = record.test_score
+    if record.parts is not None:
+        meta["parts"] = json.dumps(record.parts)
     return meta
 
 
@@ -138,6 +143,7 @@ def _record(record_id: str, text: str, meta: Mapping[str, Any], embedding: Any) 
         parents=tuple(json.loads(str(meta.get("parents", "[]")))),
         dev_score=meta.get("dev_score"),
         test_score=meta.get("test_score"),
+        parts=json.loads(str(meta["parts"])) if meta.get("parts") else None,
         embedding=vector,
     )
 
@@ -361,6 +367,9 @@ class PromptStore:
                     record,
                     dev_score=_first(record.dev_score, previous.get("dev_score")),
                     test_score=_first(record.test_score, previous.get("test_score")),
+                    parts=record.parts
+                    if record.parts is not None or not previous.get("parts")
+                    else json.loads(str(previous["parts"])),
                     embedding=vector,
                 )
                 seq = previous.get("seq")

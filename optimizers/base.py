@@ -20,6 +20,7 @@ from memory.embeddings import Embedder
 from memory.prompt_store import PromptStore
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import EvalResult, Evaluator
+from optimizers.evaluation.structured_prompt import StructuredPrompt
 from optimizers.tasks.example import Example
 
 
@@ -37,15 +38,43 @@ class Candidate:
     """
 
     text: str
-    source: str  # "seed", "ape", "paraphrase", "zopo", "gpo", "textgrad", "random", "user"
+    source: str  # "seed", "structure", "ape", "paraphrase", "zopo", "gpo", "textgrad", "user"…
     step: int
-    parents: tuple[str, ...] = ()  # texts of the prompts it was derived from
+    parents: tuple[str, ...] = ()  # identities of the prompts it was derived from
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
+    structure: StructuredPrompt | None = None
+    """The prompt's parts when it has more than an instruction; ``text`` is then its text."""
+
+    def __post_init__(self) -> None:
+        if self.structure is not None and self.structure.text != self.text:
+            raise ValueError("a structured candidate's text must be its structure's text")
+
+    @classmethod
+    def structured(cls, prompt: StructuredPrompt, **fields: Any) -> Candidate:
+        """A candidate for ``prompt`` (a plain one stays plain: same identity as its text)."""
+        return cls(text=prompt.text, structure=None if prompt.is_plain else prompt, **fields)
 
     @property
     def key(self) -> str:
         """Identity for de-duplication."""
-        return prompt_key(self.text)
+        return self.structure.key if self.structure is not None else prompt_key(self.text)
+
+    @property
+    def prompt(self) -> str | StructuredPrompt:
+        """What the evaluator scores."""
+        return self.structure if self.structure is not None else self.text
+
+    @property
+    def parts(self) -> StructuredPrompt:
+        """The prompt's parts (a plain prompt is all instruction)."""
+        return self.structure or StructuredPrompt.plain(self.text)
+
+    @property
+    def identity(self) -> str:
+        """What the prompt memory's id is made of: the text, plus the layout when it has one."""
+        if self.structure is None or self.structure.layout is None:
+            return self.text
+        return self.structure.key
 
 
 @dataclass(frozen=True)
@@ -55,6 +84,8 @@ class Scored:
     candidate: Candidate
     dev: EvalResult
     reused: bool = False
+    complete: bool = True
+    """False when racing dropped it after a few dev blocks: ``dev`` then covers those only."""
 
     @property
     def score(self) -> float:

@@ -21,7 +21,10 @@ from typing import Any, Literal
 from memory.prompt_store import PromptRecord, prompt_id
 from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored, prompt_key
 from optimizers.constraints import Constraints
-from optimizers.evaluation.evaluator import EvalResult
+from optimizers.evaluation.evaluator import EvalResult, concat
+from optimizers.evaluation.structured_prompt import StructuredPrompt
+from optimizers.selection.guard import GuardDecision, guard
+from optimizers.selection.racing import RacingConfig, drop_reason
 from optimizers.tasks.example import Example
 
 StopReason = Literal[
@@ -36,6 +39,8 @@ StopReason = Literal[
 ]
 
 STALE_ROUNDS = 3  # rounds in a row that propose only prompts already scored
+DEFAULT_MAX_CALLS = 250
+"""The default run's limit: paid LLM calls of the search (both models, test scoring apart)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,9 +51,21 @@ class Budget:
     *Calls* are paid LLM calls of both models together; cache hits are free.
     """
 
-    max_queries: int | None = 30
-    max_calls: int | None = None
+    max_queries: int | None = None
+    max_calls: int | None = DEFAULT_MAX_CALLS
     max_seconds: float | None = None
+
+    @classmethod
+    def given(
+        cls,
+        queries: int | None = None,
+        calls: int | None = None,
+        seconds: float | None = None,
+    ) -> Budget:
+        """The limits a person set; with none set, the default (:data:`DEFAULT_MAX_CALLS`)."""
+        if queries is None and calls is None and seconds is None:
+            return cls()
+        return cls(max_queries=queries, max_calls=calls, max_seconds=seconds)
 
     def __post_init__(self) -> None:
         limits = (self.max_queries, self.max_calls, self.max_seconds)
@@ -114,9 +131,17 @@ class RunOutcome:
         return next((n for n, s in self.numbered() if s.candidate.key == key), None)
 
     def counts(self, number: int) -> bool:
-        """Whether candidate ``number`` may be chosen as best now (admissible, not rolled back)."""
-        text = self.history[number].candidate.text
-        return number not in self.rolled_back and not self.constraints.violations(text)
+        """Whether candidate ``number`` may be chosen as best now.
+
+        It must be scored on all of dev (not dropped by racing), meet the rules and
+        not be rolled back.
+        """
+        scored = self.history[number]
+        return (
+            scored.complete
+            and number not in self.rolled_back
+            and not self.constraints.violations(scored.candidate.text)
+        )
 
     @property
     def best_number(self) -> int:
@@ -137,6 +162,26 @@ class RunOutcome:
     def best(self) -> Scored:
         """The run's answer (see :attr:`best_number`)."""
         return self.history[self.best_number] if self.history else self.seed
+
+    @property
+    def verdict(self) -> GuardDecision:
+        """Whether the best candidate may replace the seed (:mod:`optimizers.selection.guard`)."""
+        if self.accepted is not None:
+            return GuardDecision(True, f"candidate #{self.accepted} was chosen by you")
+        best = self.best_number
+        if best == 0 or self.history[best].candidate.key == self.seed.candidate.key:
+            return GuardDecision(False, "no candidate scored above the starting prompt on dev")
+        return guard(self.seed.dev, self.history[best].dev)
+
+    @property
+    def answer_number(self) -> int:
+        """The number of the prompt the run hands back: the best if it passes the guard, else #0."""
+        return self.best_number if self.verdict.passed else 0
+
+    @property
+    def answer(self) -> Scored:
+        """The prompt the run hands back (see :attr:`answer_number`)."""
+        return self.history[self.answer_number] if self.history else self.seed
 
     def roll_back(self, number: int) -> Scored:
         """Make every candidate scored after ``number`` stop counting as best; returns the best.
@@ -179,8 +224,11 @@ class Search:
         on_event: EventFn | None = None,
         should_stop: Callable[[], bool] | None = None,
         constraints: Constraints | None = None,
+        racing: RacingConfig | None = None,
     ) -> None:
+        """``racing`` None scores every candidate on all of dev (see :mod:`racing`)."""
         self.context = context
+        self.racing = racing
         self.dev = tuple(dev)
         self.budget = budget
         self.on_event = on_event or (lambda event: None)
@@ -222,14 +270,53 @@ class Search:
         return None
 
     async def score(self, candidate: Candidate) -> Scored:
-        """Score on dev, or reuse the score of the same prompt seen earlier."""
+        """Score on dev (raced when racing is on), or reuse the score of the same prompt."""
         if (known := self.scores.get(candidate.key)) is not None:
-            return Scored(candidate, known, reused=True)
-        result = await self.context.evaluator.evaluate(candidate.text, self.dev, split="dev")
+            return Scored(candidate, known, reused=True, complete=known.n == len(self.dev))
+        result = await self._race(candidate)
         self.scores[candidate.key] = result
         if self.outcome is not None:
             self.outcome.queries += 1
-        return Scored(candidate, result)
+        return Scored(candidate, result, complete=result.n == len(self.dev))
+
+    async def _race(self, candidate: Candidate) -> EvalResult:
+        """Score block by block against the incumbent; stop at the first block it clearly loses."""
+        evaluate = self.context.evaluator.evaluate
+        if self.racing is None or self.outcome is None:
+            return await evaluate(candidate.prompt, self.dev, split="dev")
+        incumbent = self.outcome.best.dev.scores
+        parts: list[EvalResult] = []
+        done = 0
+        for stage in self.racing.stages(len(self.dev)):
+            size = min(stage, done + self._calls_left())
+            if size <= done:  # the budget ends here: the candidate stays partly scored
+                break
+            parts.append(await evaluate(candidate.prompt, self.dev[done:size], split="dev"))
+            done = size
+            scores = [score for part in parts for score in part.scores]
+            why = drop_reason(scores, incumbent[:size], z=self.racing.z)
+            self.on_event(
+                RunEvent(
+                    "raced",
+                    candidate.step,
+                    {"examples": size, "of": len(self.dev), "calls": self.calls, "dropped": why},
+                )
+            )
+            if why is not None and size < len(self.dev):
+                candidate.meta["raced_out"] = why
+                break
+        if not parts:
+            parts.append(await evaluate(candidate.prompt, self.dev[:1], split="dev"))
+        return concat(parts, seed=self.context.evaluator.bootstrap_seed)
+
+    def _calls_left(self) -> int:
+        """Paid calls the budget still allows (a large number when calls are not limited).
+
+        Every dev example costs at most one call, so racing never scores more
+        examples than this and a call budget is kept exactly.
+        """
+        limit = self.budget.max_calls
+        return 1 << 30 if limit is None else max(0, limit - self.calls)
 
     async def start(self) -> RunOutcome:
         """Score the seed prompt (once)."""
@@ -290,7 +377,7 @@ class Search:
         self.context.store.add(
             [
                 PromptRecord(
-                    id=prompt_id(run, s.candidate.text),
+                    id=prompt_id(run, s.candidate.identity),
                     text=s.candidate.text,
                     task=task,
                     run=run,
@@ -298,6 +385,7 @@ class Search:
                     source=s.candidate.source,
                     parents=tuple(prompt_id(run, p) for p in s.candidate.parents),
                     dev_score=s.score,
+                    parts=None if s.candidate.structure is None else s.candidate.structure.parts(),
                 )
                 for s in fresh.values()
             ]
@@ -316,6 +404,9 @@ class Search:
                     "dev": scored.score,
                     "ci95": [scored.dev.interval.low, scored.dev.interval.high],
                     "reused": scored.reused,
+                    "complete": scored.complete,
+                    "examples": scored.dev.n,
+                    "parts": scored.candidate.parts.parts(),
                     "queries": self.outcome.queries,
                     "calls": self.calls,
                     "best": self.outcome.best.score,
@@ -341,7 +432,11 @@ class Search:
         history = [] if outcome is None else outcome.history
         return {
             "history": [
-                {"id": prompt_id(self.context.run, s.candidate.text), "reused": s.reused}
+                {
+                    "id": prompt_id(self.context.run, s.candidate.identity),
+                    "reused": s.reused,
+                    "n": s.dev.n,
+                }
                 for s in history
             ],
             "sources": [[s.candidate.source, s.candidate.step] for s in history],
@@ -365,13 +460,18 @@ class Search:
             record = self.context.store.get(item["id"])
             if record is None:
                 raise ValueError(f"prompt {item['id']} of run {self.context.run} is missing")
-            candidate = Candidate(text=record.text, source=source, step=step)
+            structure = None if record.parts is None else StructuredPrompt.from_parts(record.parts)
+            candidate = Candidate(text=record.text, source=source, step=step, structure=structure)
             if item["reused"]:
-                entries.append(Scored(candidate, self.scores[candidate.key], reused=True))
+                known = self.scores[candidate.key]
+                entries.append(
+                    Scored(candidate, known, reused=True, complete=known.n == len(self.dev))
+                )
                 continue
-            result = await self.context.evaluator.evaluate(record.text, self.dev, split="dev")
+            dev = self.dev[: item.get("n", len(self.dev))]  # raced-out: the blocks it was scored on
+            result = await self.context.evaluator.evaluate(candidate.prompt, dev, split="dev")
             self.scores[candidate.key] = result
-            entries.append(Scored(candidate, result))
+            entries.append(Scored(candidate, result, complete=result.n == len(self.dev)))
         if entries:
             self.outcome = RunOutcome(
                 seed=entries[0], history=entries, constraints=self.constraints

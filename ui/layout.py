@@ -285,7 +285,7 @@ def _settings_tab(defaults: RuntimeSettings) -> dict[str, object]:
     )
     with gr.Row():
         budget = gr.Number(
-            label="Budget (dev queries)",
+            label="Budget (dev queries; empty: stop after 250 paid calls)",
             value=DEFAULT_BUDGET,
             precision=0,
             minimum=1,

@@ -12,8 +12,10 @@ import inspect
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+from langchain_core.messages import BaseMessage
 
 from optimizers.evaluation.chat_calls import CallFailed, ChatCaller, EndpointError, Usage
 from optimizers.evaluation.metrics import Metric, MetricError
@@ -23,6 +25,7 @@ from optimizers.evaluation.stats import (
     mean_with_ci,
     paired_comparison,
 )
+from optimizers.evaluation.structured_prompt import StructuredPrompt
 from optimizers.evaluation.templates import PromptTemplate
 from optimizers.tasks.example import Example
 
@@ -101,13 +104,17 @@ class Evaluator:
 
     async def evaluate(
         self,
-        prompt: str,
+        prompt: str | StructuredPrompt,
         examples: Sequence[Example],
         *,
         split: str,
         progress: ProgressFn | None = None,
     ) -> EvalResult:
-        """Run ``prompt`` on every example concurrently and score the answers."""
+        """Run ``prompt`` on every example concurrently and score the answers.
+
+        A plain ``str`` is placed by the evaluator's template; a
+        :class:`StructuredPrompt` renders itself (its layout, or this template).
+        """
         if not examples:
             raise ValueError(f"the {split} split has no examples to evaluate on")
         started = time.perf_counter()
@@ -127,10 +134,11 @@ class Evaluator:
         mean, interval = mean_with_ci(
             [result.score for result in results], seed=self.bootstrap_seed
         )
+        structured = isinstance(prompt, StructuredPrompt)
         return EvalResult(
-            prompt=prompt,
+            prompt=prompt.text if structured else prompt,
             split=split,
-            template=self.template.id,
+            template=(prompt.layout or self.template.id) if structured else self.template.id,
             metric=self.metric.name,
             examples=results,
             mean=mean,
@@ -139,8 +147,14 @@ class Evaluator:
             wall_time_s=time.perf_counter() - started,
         )
 
-    async def _score_one(self, prompt: str, example: Example) -> ExampleResult:
-        messages = self.template.render(prompt, example.input)
+    def render(self, prompt: str | StructuredPrompt, input: str) -> list[BaseMessage]:
+        """The messages ``prompt`` sends the task model for ``input``."""
+        if isinstance(prompt, StructuredPrompt):
+            return prompt.render(input, self.template)
+        return self.template.render(prompt, input)
+
+    async def _score_one(self, prompt: str | StructuredPrompt, example: Example) -> ExampleResult:
+        messages = self.render(prompt, example.input)
         try:
             completion = await self.caller.complete(messages)
         except CallFailed as exc:
@@ -170,6 +184,27 @@ class Evaluator:
             completion.prompt_tokens,
             completion.completion_tokens,
         )
+
+
+def concat(parts: Sequence[EvalResult], *, seed: int = 0) -> EvalResult:
+    """One result from results of one prompt on consecutive blocks of a split (racing)."""
+    if not parts:
+        raise ValueError("concat needs at least one result")
+    first = parts[0]
+    examples = tuple(example for part in parts for example in part.examples)
+    mean, interval = mean_with_ci([example.score for example in examples], seed=seed)
+    usage = Usage()
+    for part in parts:
+        for name in ("calls", "cache_hits", "failures", "prompt_tokens", "completion_tokens"):
+            setattr(usage, name, getattr(usage, name) + getattr(part.usage, name))
+    return replace(
+        first,
+        examples=examples,
+        mean=mean,
+        interval=interval,
+        usage=usage,
+        wall_time_s=sum(part.wall_time_s for part in parts),
+    )
 
 
 def compare(baseline: EvalResult, candidate: EvalResult, *, seed: int = 0) -> PairedComparison:

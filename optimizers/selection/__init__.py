@@ -1,0 +1,1 @@
+"""Choosing among candidates: racing on dev blocks, and the guard against regressions."""
