@@ -122,4 +122,5 @@ def prompt_to_use(report: dict[str, Any]) -> str | None:
     if not parts or not rendered or not report.get("changed_parts"):
         return None
     changed = ", ".join(name.replace("_", " ") for name in report["changed_parts"])
-    return f"The prompt to use (changed: {changed}; {{input}} marks where each input goes):\n\n{rendered}"
+    head = f"The prompt to use (changed: {changed}; {{input}} marks where each input goes):"
+    return f"{head}\n\n{rendered}"
