@@ -117,6 +117,7 @@ class OptimizeReport:
             "guard": self.guard.to_dict(),
             "selection_optimism": optimism(self.best_dev, self.best_test),
             "best_number": self.outcome.answer_number,
+            "best_scored_number": self.outcome.best_number,
             "chosen_by": "user" if self.outcome.accepted is not None else "search",
             "scores": {
                 "initial": {"dev": score(self.seed_dev), "test": score(self.seed_test)},

@@ -9,12 +9,13 @@ import pytest
 from agent.run_form import ModelForm, RunForm, split_size
 from agent.runtime import RuntimeSettings
 from agent.settings import ModelSettings
+from optimizers.runner import Budget
 
 
 def test_defaults_make_an_auto_request_with_fraction_splits():
     request = RunForm().request("builtin:review_sentiment", "Classify.", ("be brief",))
     assert request.optimizer == "auto"
-    assert request.budget.max_queries == 20
+    assert request.budget == Budget()  # the default: 250 paid calls
     assert (request.split_spec.train, request.split_spec.dev) == (0.2, 0.4)
     assert request.directives == ("be brief",)
 
