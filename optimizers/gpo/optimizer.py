@@ -36,6 +36,7 @@ from optimizers.gpo.retrieval import RETRIEVAL_MODES, RetrievalMode, retrieve
 from optimizers.gpo.step_size import S_MAX, S_MIN, step_size
 from optimizers.gpo.trajectory import Trajectory
 from optimizers.proposals import parse_proposal
+from optimizers.structure.fallback import operator_candidates
 from optimizers.tasks.example import Example
 
 _PREVIEW_CHARS = 300
@@ -66,6 +67,10 @@ class GPOConfig:
     )
     give_up_after: int = field(
         default=3, metadata={"doc": "steps in a row without a usable sample before stopping"}
+    )
+    operator_fallback: bool = field(
+        default=True,
+        metadata={"doc": "propose operator neighbours when no proposal is usable (no model)"},
     )
 
     def __post_init__(self) -> None:
@@ -277,12 +282,35 @@ class GPO(Optimizer):
         self.rejections.append(entry)
 
     def _fallback(self, size: int) -> list[Candidate]:
-        """No usable sample after the retries: stand still this step, or give up."""
+        """No usable sample after the retries: operator neighbours, else stand still or give up.
+
+        The neighbours need no optimizer model (:mod:`optimizers.structure.fallback`);
+        their instruction edits stay within the step's edit budget.
+        """
         self.failed_steps += 1
         if self.failed_steps >= self.config.give_up_after:
             self.stopped = f"no usable proposal in {self.failed_steps} steps in a row"
             self.pending = set()
             return []
+        neighbours = (
+            operator_candidates(
+                self.context,
+                self.current,
+                source=self.name,
+                step=self.step + 1,
+                count=self.config.samples_per_step,
+            )
+            if self.config.operator_fallback
+            else []
+        )
+        within = [
+            candidate
+            for candidate in neighbours
+            if word_edit_distance(candidate.parts.instruction, self.current) <= size
+        ]
+        if within:
+            self.pending = {candidate.key for candidate in within}
+            return within
         candidate = Candidate(
             text=self.current,
             source=self.name,

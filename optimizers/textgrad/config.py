@@ -52,6 +52,10 @@ class TextGradConfig:
         default="errors",
         metadata={"doc": "'errors' (critique from failures) or 'none' (plain rewrite, ablation)"},
     )
+    operator_fallback: bool = field(
+        default=True,
+        metadata={"doc": "propose operator neighbours when no proposal is usable (no model)"},
+    )
 
     def __post_init__(self) -> None:
         positive_ints = {

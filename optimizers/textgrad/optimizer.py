@@ -41,6 +41,7 @@ from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored, prom
 from optimizers.evaluation.chat_calls import CallFailed
 from optimizers.evaluation.evaluator import EvalResult
 from optimizers.proposals import constraints_block, parse_proposal
+from optimizers.structure.fallback import operator_candidates
 from optimizers.tasks.example import Example
 from optimizers.textgrad.bandit import UCB1, run_ucb
 from optimizers.textgrad.config import TextGradConfig
@@ -127,7 +128,17 @@ class TextGrad(Optimizer):
             candidates = await self._round(self.step)
             if candidates:
                 return candidates
+            if self.config.operator_fallback and (fallback := self._operator_fallback()):
+                return fallback
         return []
+
+    def _operator_fallback(self) -> list[Candidate]:
+        """Operator neighbours of the best prompt when a round yields no usable draft."""
+        parent = self.beam[0][0] if self.beam else self.context.seed_prompt
+        return operator_candidates(
+            self.context, parent, source=self.name, step=self.step,
+            count=self.config.select_per_round, exclude=self.known,
+        )  # fmt: skip
 
     def tell(self, scored: Sequence[Scored]) -> None:
         """Remember dev scores and keep the ``beam_width`` best (earlier wins ties)."""

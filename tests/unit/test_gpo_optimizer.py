@@ -14,6 +14,7 @@ from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import Evaluator
 from optimizers.evaluation.metrics import get_metric
 from optimizers.gpo import GPO, GPOConfig
+from optimizers.gpo.edit_distance import word_edit_distance
 from optimizers.gpo.meta_prompt import EXEMPLARS_HEADER, INSTRUCTION
 from optimizers.runner import Budget, Runner
 from optimizers.tasks.example import Example
@@ -281,7 +282,7 @@ async def test_when_all_are_over_budget_the_closest_is_kept(make_context):
 
 async def test_junk_retries_then_stands_still_then_gives_up(make_context):
     context = make_context(scripted("", "?", "<START><END>"))
-    gpo = GPO(context, GPOConfig(retries=1, give_up_after=2))
+    gpo = GPO(context, GPOConfig(retries=1, give_up_after=2, operator_fallback=False))
     await start(gpo)
 
     (still,) = await gpo.ask()  # two batches of 8, nothing usable
@@ -299,6 +300,20 @@ async def test_junk_retries_then_stands_still_then_gives_up(make_context):
     assert proposer_calls(context) == 32
     assert len(gpo.rejections) == 32
     assert {r["attempt"] for r in gpo.rejections} == {0, 1}
+
+
+async def test_junk_falls_back_on_operator_neighbours_within_the_edit_budget(make_context):
+    context = make_context(scripted("", "?", "<START><END>"))
+    gpo = GPO(context, GPOConfig(retries=1, give_up_after=2))
+    await start(gpo)
+    candidates = await gpo.ask()
+    assert candidates, "no usable sample: operator neighbours instead of standing still"
+    train_ids = {example.id for example in context.train}
+    for candidate in candidates:
+        assert candidate.meta["rule"].startswith("fallback: operators")
+        assert candidate.key != SEED
+        assert {demo.id for demo in candidate.parts.demos} <= train_ids
+        assert word_edit_distance(candidate.parts.instruction, SEED) <= gpo.step_size()
 
 
 # ----------------------------------------------------------------------- the move

@@ -251,7 +251,7 @@ def test_parse_critique_is_tolerant():
 
 async def test_no_errors_skips_the_gradient_and_records_it(make_context):
     context = make_context(improving_proposer())
-    optimizer = TextGrad(context)
+    optimizer = TextGrad(context, TextGradConfig(operator_fallback=False))
     optimizer.tell(await dev_scored(context, [Candidate(text=GOOD, source="seed", step=0)]))
     assert await optimizer.ask() == []  # perfect on every minibatch, every round
     assert proposer_calls(context) == []
@@ -304,7 +304,7 @@ async def test_junk_and_untagged_replies_are_recorded_not_fatal(make_context):
 
 async def test_all_junk_spends_rounds_then_stops(make_context):
     context = make_context(lambda text: "???")
-    optimizer = await start(context, TextGradConfig(rounds=3))
+    optimizer = await start(context, TextGradConfig(rounds=3, operator_fallback=False))
     assert await optimizer.ask() == []
     assert optimizer.step == 3
     assert len(optimizer.log) == 3
@@ -320,9 +320,21 @@ async def test_unchanged_and_duplicate_edits_are_rejected(make_context):
         return CRITIQUE if is_gradient(text) else f"<START>{SEED}<END>"
 
     context = make_context(rule)
-    optimizer = await start(context, TextGradConfig(rounds=1))
+    optimizer = await start(context, TextGradConfig(rounds=1, operator_fallback=False))
     assert await optimizer.ask() == []
     assert [r["reason"] for r in optimizer.rejections] == ["unchanged: same as its parent"] * 2
+
+
+async def test_a_round_of_junk_falls_back_on_operator_neighbours(make_context):
+    context = make_context(lambda text: "???")
+    optimizer = await start(context, TextGradConfig(rounds=3))
+    candidates = await optimizer.ask()
+    assert candidates
+    assert optimizer.step == 1
+    train_ids = {example.id for example in context.train}
+    for candidate in candidates:
+        assert candidate.meta["rule"].startswith("fallback: operators")
+        assert {demo.id for demo in candidate.parts.demos} <= train_ids
 
 
 async def test_paraphrases_expand_each_edit(make_context):
