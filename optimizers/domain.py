@@ -27,7 +27,9 @@ import numpy as np
 from memory.embeddings import Embedder
 from memory.prompt_store import PromptRecord, prompt_id
 from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored, prompt_key
+from optimizers.evaluation.structured_prompt import StructuredPrompt
 from optimizers.generation import GeneratedPrompt, induce_instructions, paraphrase
+from optimizers.structure.operators import Moves, neighbours
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +51,10 @@ class DomainConfig:
     grow_by: int = field(
         default=8, metadata={"doc": "candidates to add when an optimizer has tried them all"}
     )
+    operators: int = field(
+        default=16,
+        metadata={"doc": "structured candidates from the operators (no optimizer model), extra"},
+    )
 
     def __post_init__(self) -> None:
         if self.size is not None and (isinstance(self.size, bool) or self.size < 1):
@@ -59,6 +65,8 @@ class DomainConfig:
             raise ValueError(f"demos_per_prompt must be >= 1, got {self.demos_per_prompt!r}")
         if self.grow_by < 0:
             raise ValueError(f"grow_by must be >= 0, got {self.grow_by!r}")
+        if isinstance(self.operators, bool) or self.operators < 0:
+            raise ValueError(f"operators must be an int >= 0, got {self.operators!r}")
 
 
 def domain_size_for(total_steps: int) -> int:
@@ -80,16 +88,17 @@ class DomainEntry:
     source: str
     parents: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    structure: StructuredPrompt | None = None
 
     @property
     def key(self) -> str:
         """Identity for de-duplication (as :attr:`optimizers.base.Candidate.key`)."""
-        return prompt_key(self.text)
+        return self.structure.key if self.structure is not None else prompt_key(self.text)
 
 
-def candidate_id(text: str) -> str:
-    """Stable id of a prompt text (whitespace-insensitive, like the runner's de-duplication)."""
-    return "c-" + hashlib.sha256(prompt_key(text).encode()).hexdigest()[:16]
+def candidate_id(key: str) -> str:
+    """Stable id of a prompt's key (whitespace-insensitive, like the runner's de-duplication)."""
+    return "c-" + hashlib.sha256(prompt_key(key).encode()).hexdigest()[:16]
 
 
 class CandidateDomain:
@@ -141,9 +150,36 @@ class CandidateDomain:
         return self._matrix
 
     def find(self, text: str) -> DomainEntry | None:
-        """The entry with this text (whitespace-insensitive), or ``None``."""
+        """The entry with this text or key (whitespace-insensitive), or ``None``."""
         index = self._by_key.get(prompt_key(text))
         return None if index is None else self._entries[index]
+
+    def add_structured(
+        self, prompts: Sequence[StructuredPrompt], source: str, *, parent: str
+    ) -> list[DomainEntry]:
+        """Add structured prompts (operator moves); returns the new entries."""
+        fresh: list[DomainEntry] = []
+        for prompt in prompts:
+            key = prompt.key
+            if key in self._by_key or any(entry.key == key for entry in fresh):
+                continue
+            structure = None if prompt.is_plain else prompt
+            notes = tuple(f"{part}: {op}" for part, op in prompt.origin.items())
+            fresh.append(
+                DomainEntry(candidate_id(key), prompt.text, source, (parent,), notes, structure)
+            )
+        return self._append(fresh)
+
+    def _append(self, fresh: list[DomainEntry]) -> list[DomainEntry]:
+        """Embed new entries once and add them in order."""
+        if not fresh:
+            return []
+        vectors = np.asarray(self.embedder.embed([entry.text for entry in fresh]), np.float32)
+        for entry, row in zip(fresh, vectors, strict=True):
+            self._by_key[entry.key] = len(self._entries)
+            self._entries.append(entry)
+            self._rows.append(row)
+        return fresh
 
     def add(
         self,
@@ -174,14 +210,7 @@ class CandidateDomain:
                 continue
             keys.add(key)
             fresh.append(DomainEntry(candidate_id(text), text, source, tuple(parent), tuple(note)))
-        if not fresh:
-            return []
-        vectors = np.asarray(self.embedder.embed([entry.text for entry in fresh]), np.float32)
-        for entry, row in zip(fresh, vectors, strict=True):
-            self._by_key[entry.key] = len(self._entries)
-            self._entries.append(entry)
-            self._rows.append(row)
-        return fresh
+        return self._append(fresh)
 
     def add_generated(self, prompts: Sequence[GeneratedPrompt]) -> list[DomainEntry]:
         """Add kept generated prompts, with their source, parents and cleaning notes."""
@@ -221,7 +250,29 @@ class CandidateDomain:
         await self.generate(
             context, n_ape=wanted - n_para, parents=[context.seed_prompt] * n_para, config=config
         )
+        self.add_operator_moves(context, config.operators)
         self.built = True
+
+    def add_operator_moves(self, context: OptimizerContext, count: int) -> list[DomainEntry]:
+        """Up to ``count`` structured candidates around the seed, made with no optimizer model.
+
+        The opening moves (output spec, demonstrations, layout) and neighbours of
+        them, drawn with a stream of the context's rng.
+        """
+        if count <= 0 or not context.train:
+            return []
+        rng = random.Random(context.rng.getrandbits(64))
+        moves = Moves(train=context.train)
+        seed = StructuredPrompt.plain(context.seed_prompt)
+        made = [prompt for prompt, _ in moves.opening(seed, rng)]
+        for parent in list(made):
+            if len(made) >= count:
+                break
+            near = neighbours(moves, parent, rng, count=2, exclude=[m.key for m in made])
+            made += [prompt for prompt, _ in near]
+        added = self.add_structured(made[:count], "operator", parent=context.seed_prompt)
+        remember_unscored(context, added)
+        return added
 
     async def grow(
         self, context: OptimizerContext, config: DomainConfig, best: Sequence[str] = ()
@@ -299,6 +350,7 @@ class CandidateDomain:
                     "source": e.source,
                     "parents": list(e.parents),
                     "notes": list(e.notes),
+                    **({"parts": e.structure.parts()} if e.structure is not None else {}),
                 }
                 for e in self._entries
             ],
@@ -311,16 +363,20 @@ class CandidateDomain:
                 f"the saved domain was embedded with {data['embedder']!r}, "
                 f"this one uses {self.embedder.name!r}"
             )
-        entries = [
-            DomainEntry(
-                candidate_id(e["text"]),
-                e["text"],
-                e["source"],
-                tuple(e["parents"]),
-                tuple(e["notes"]),
+        entries = []
+        for e in data["entries"]:
+            structure = StructuredPrompt.from_parts(e["parts"]) if e.get("parts") else None
+            key = structure.key if structure is not None else e["text"]
+            entries.append(
+                DomainEntry(
+                    candidate_id(key),
+                    e["text"],
+                    e["source"],
+                    tuple(e["parents"]),
+                    tuple(e["notes"]),
+                    structure,
+                )
             )
-            for e in data["entries"]
-        ]
         if len({entry.key for entry in entries}) != len(entries):
             raise ValueError("the saved domain holds duplicate texts")
         vectors = np.asarray(self.embedder.embed([entry.text for entry in entries]), np.float32)
@@ -346,20 +402,24 @@ def remember_unscored(context: OptimizerContext, entries: Sequence[DomainEntry])
     retrieve them); scoring one later fills in its dev score, step and source.
     """
     run = context.run
-    context.store.add(
-        [
+    records = []
+    for entry in entries:
+        candidate = Candidate(
+            text=entry.text, source=entry.source, step=0, structure=entry.structure
+        )
+        records.append(
             PromptRecord(
-                id=prompt_id(run, entry.text),
+                id=prompt_id(run, candidate.identity),
                 text=entry.text,
                 task=context.task,
                 run=run,
                 step=0,
                 source=entry.source,
                 parents=tuple(prompt_id(run, parent) for parent in entry.parents),
+                parts=None if entry.structure is None else entry.structure.parts(),
             )
-            for entry in entries
-        ]
-    )
+        )
+    context.store.add(records)
 
 
 def _counts(parents: Sequence[str]) -> dict[str, int]:
@@ -403,8 +463,9 @@ class DomainOptimizer(Optimizer):
         super().__init__(context)
         self.domain_config = domain_config
         self.domain = domain if domain is not None else CandidateDomain(context.embedder)
-        self.scores: dict[str, float] = {}  # prompt_key -> dev score, in arrival order
-        self._texts: dict[str, str] = {}  # prompt_key -> text as told
+        self.scores: dict[str, float] = {}  # candidate key -> dev score, in arrival order
+        self._texts: dict[str, str] = {}  # key -> text as told
+        self._structures: dict[str, StructuredPrompt] = {}  # key -> parts, when structured
         self._origins: dict[str, tuple[str, tuple[str, ...]]] = {}  # key -> (source, parents)
 
     async def ensure_domain(self) -> None:
@@ -414,10 +475,14 @@ class DomainOptimizer(Optimizer):
 
     def _absorb_told(self) -> None:
         """Prompts scored elsewhere (other optimizers, the user) join the domain."""
-        missing = [key for key in self.scores if self._texts[key] not in self.domain]
+        missing = [key for key in self.scores if self.domain.find(key) is None]
         for key in missing:
             source, parents = self._origins[key]
-            self.domain.add([self._texts[key]], source, parents=[parents])
+            if key in self._structures:
+                parent = parents[0] if parents else self.context.seed_prompt
+                self.domain.add_structured([self._structures[key]], source, parent=parent)
+            else:
+                self.domain.add([self._texts[key]], source, parents=[parents])
 
     def unscored(self) -> list[DomainEntry]:
         """Domain entries without a dev score, in domain order."""
@@ -438,6 +503,7 @@ class DomainOptimizer(Optimizer):
         """The :class:`Candidate` for ``entry``, chosen by ``source`` at this step."""
         return Candidate(
             text=entry.text,
+            structure=entry.structure,
             source=source,
             step=self.step,
             parents=entry.parents,
@@ -456,6 +522,8 @@ class DomainOptimizer(Optimizer):
             self.scores[key] = float(item.score)
             self._texts.setdefault(key, item.candidate.text)
             self._origins.setdefault(key, (item.candidate.source, item.candidate.parents))
+            if item.candidate.structure is not None:
+                self._structures.setdefault(key, item.candidate.structure)
         if self.domain.built:
             self._absorb_told()
 
@@ -466,7 +534,13 @@ class DomainOptimizer(Optimizer):
             "rng": rng_state_to_json(self.context.rng),
             "domain": self.domain.to_dict(),
             "scores": [
-                [self._texts[key], score, self._origins[key][0], list(self._origins[key][1])]
+                [
+                    self._texts[key],
+                    score,
+                    self._origins[key][0],
+                    list(self._origins[key][1]),
+                    self._structures[key].parts() if key in self._structures else None,
+                ]
                 for key, score in self.scores.items()
             ],
         }
@@ -476,12 +550,17 @@ class DomainOptimizer(Optimizer):
         super().load_state_dict(state)
         rng_state_from_json(self.context.rng, state["rng"])
         self.domain.load_dict(state["domain"])
-        self.scores, self._texts, self._origins = {}, {}, {}
-        for text, score, source, parents in state["scores"]:
+        self.scores, self._texts, self._origins, self._structures = {}, {}, {}, {}
+        for text, score, source, parents, *rest in state["scores"]:
             score = float(score)
             if not math.isfinite(score):
                 raise ValueError(f"saved score of {text!r} is not finite: {score}")
+            parts = rest[0] if rest else None  # older checkpoints have no parts
             key = prompt_key(text)
+            if parts is not None:
+                structure = StructuredPrompt.from_parts(parts)
+                key = structure.key
+                self._structures[key] = structure
             self.scores[key] = score
             self._texts[key] = text
             self._origins[key] = (str(source), tuple(parents))

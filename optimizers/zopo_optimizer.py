@@ -161,7 +161,7 @@ class ZOPOOptimizer(DomainOptimizer):
             new = entries[known:]
             search.add_candidates([e.id for e in new], self.domain.embeddings[known:])
         for key, score in self.scores.items():
-            entry = self.domain.find(self._texts[key])
+            entry = self.domain.find(key)
             if entry is None:  # pragma: no cover - DomainOptimizer.tell adds told prompts
                 raise RuntimeError(f"a told prompt is missing from the domain: {key!r}")
             if self._told.get(entry.id) != score:

@@ -107,7 +107,7 @@ def prompt_of(message: str) -> str:
 def sentiment_task_model(message: str) -> str:
     """Right on every item if the prompt says 'sentiment', on half if 'review'; else 'positive'."""
     prompt = prompt_of(message).lower()
-    item = int(re.search(r"item (\d+)", message).group(1))  # type: ignore[union-attr]
+    item = int(re.findall(r"item (\d+)", message)[-1])  # the input comes after any demos
     truth = "positive" if item % 2 == 0 else "negative"
     if "sentiment" in prompt or ("review" in prompt and item % 4 < 2):
         return truth

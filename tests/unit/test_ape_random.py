@@ -16,6 +16,7 @@ from tests.unit.optimizer_fixtures import (
 )
 
 SMALL = DomainConfig(size=20)
+NO_OPERATORS = DomainConfig(operators=0)  # the optimizer model's candidates alone
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ async def run(optimizer, context, queries: int):
 async def test_domain_is_seed_then_inductions_then_seed_paraphrases(optimizer_context):
     context = optimizer_context()
     domain = CandidateDomain(context.embedder)
-    await domain.build(context, DomainConfig(size=17, paraphrase_share=0.25))
+    await domain.build(context, DomainConfig(size=17, paraphrase_share=0.25, operators=0))
     sources = [entry.source for entry in domain]
     assert sources[0] == "seed"
     assert domain.entries[0].text == SEED_PROMPT
@@ -85,7 +86,7 @@ async def test_random_search_runs_within_budget_and_beats_the_seed(optimizer_con
     assert outcome.best.score > outcome.seed.score
     picked = outcome.history[1:]
     assert all(s.candidate.source == "random" for s in picked)
-    assert all(s.candidate.meta["origin"] in ("ape", "paraphrase") for s in picked)
+    assert all(s.candidate.meta["origin"] in ("ape", "paraphrase", "operator") for s in picked)
     assert optimizer.domain.entries[0].text == SEED_PROMPT
 
 
@@ -101,7 +102,7 @@ async def test_random_search_depends_on_the_seed_only(optimizer_context):
 
 async def test_a_model_that_writes_only_junk_stops_the_run_not_loops(optimizer_context):
     context = optimizer_context(proposer_rule=lambda message: "ok", total_steps=20)
-    outcome = await run(RandomSearch(context), context, 20)
+    outcome = await run(RandomSearch(context, RandomSearchConfig(domain=NO_OPERATORS)), context, 20)
     assert outcome.stopped == "converged"
     assert outcome.queries == 1  # the seed only
     domain_calls = 2 * (domain_size_for(20) - 1)
@@ -138,7 +139,7 @@ async def test_ape_scores_in_generation_order_then_paraphrases_the_best(optimize
 
 async def test_ape_resamples_early_when_the_domain_is_used_up(optimizer_context):
     context = optimizer_context(total_steps=30)
-    optimizer = APE(context, APEConfig(domain=DomainConfig(size=3)))
+    optimizer = APE(context, APEConfig(domain=DomainConfig(size=3, operators=0)))
     outcome = await run(optimizer, context, 8)
     assert_honest_run(outcome, 8)
     assert [s.candidate.source for s in outcome.history[3:]] == ["paraphrase"] * 5
@@ -146,7 +147,8 @@ async def test_ape_resamples_early_when_the_domain_is_used_up(optimizer_context)
 
 async def test_ape_stops_when_nothing_new_can_be_written(optimizer_context):
     context = optimizer_context(proposer_rule=lambda message: "<START>Answer the question.<END>")
-    outcome = await run(APE(context, APEConfig(domain=SMALL)), context, 10)
+    config = APEConfig(domain=DomainConfig(size=20, operators=0))
+    outcome = await run(APE(context, config), context, 10)
     assert outcome.stopped == "converged"
     assert outcome.queries == 1
 
@@ -199,3 +201,25 @@ async def test_generated_candidates_enter_the_prompt_memory_before_scoring(optim
     assert unscored
     assert all(stored[text].dev_score is None for text in unscored)
     assert all(stored[text].dev_score is not None for text in scored)
+
+
+async def test_operator_candidates_join_the_domain_built_from_train_only(optimizer_context):
+    context = optimizer_context(proposer_rule=lambda message: "ok")  # a model that writes junk
+    domain = CandidateDomain(context.embedder)
+    await domain.build(context, DomainConfig(size=8, operators=12))
+    operators = [entry for entry in domain if entry.source == "operator"]
+    assert 1 <= len(operators) <= 12
+    train_ids = {example.id for example in context.train}
+    assert any(entry.structure is not None and entry.structure.output_spec for entry in operators)
+    for entry in operators:
+        if entry.structure is not None:
+            assert {demo.id for demo in entry.structure.demos} <= train_ids
+    restored = CandidateDomain.from_dict(domain.to_dict(), context.embedder)
+    assert [e.key for e in restored] == [e.key for e in domain]
+
+
+async def test_random_search_scores_operator_candidates_when_the_writer_fails(optimizer_context):
+    context = optimizer_context(proposer_rule=lambda message: "ok", total_steps=20)
+    outcome = await run(RandomSearch(context), context, 6)
+    assert outcome.queries == 6
+    assert {s.candidate.meta.get("origin") for s in outcome.history[1:]} == {"operator"}

@@ -147,15 +147,18 @@ async def test_a_paused_run_survives_a_restart_and_the_answer_steers_it(
 async def test_accept_ends_the_run_with_the_chosen_candidate(
     data_file, runtime, tmp_path, bundled_embedder
 ):
-    def accept_the_third(person):
-        return ["accept 99", "accept 'no such prompt'", f'accept "{person.scored[2]["text"]}"']
+    def worst(person):  # the lowest-scoring candidate after the seed (earliest on ties)
+        return min(person.scored[1:], key=lambda e: e["dev"])
 
-    planner = ScriptedPlanner(["evaluate"] + ["random"] * 5 + ["zopo", "report", "finish"])
-    person = Person({("random", 5): accept_the_third})
+    def accept_the_worst(person):
+        return ["accept 99", "accept 'no such prompt'", f'accept "{worst(person)["text"]}"']
+
+    planner = ScriptedPlanner(["evaluate"] + ["ape"] * 5 + ["zopo", "report", "finish"])
+    person = Person({("ape", 5): accept_the_worst})
     report = await run(data_file, runtime, tmp_path / "home", bundled_embedder, planner, person)
 
-    chosen = person.scored[2]
-    assert chosen["number"] == 2
+    chosen = worst(person)
+    number = chosen["number"]
     best_dev_seen = max(e["dev"] for e in person.scored)
     assert chosen["dev"] < best_dev_seen, "the person overrides a better-scoring candidate"
     replies = person.said("steering")
@@ -165,38 +168,38 @@ async def test_accept_ends_the_run_with_the_chosen_candidate(
     )
     assert replies[1].startswith("I cannot accept \"'no such prompt'\": no scored prompt has")
     assert replies[2] == (
-        f"Accepted #2 (dev {chosen['dev']:.3f}): {chosen['text']!r}. "
+        f"Accepted #{number} (dev {chosen['dev']:.3f}): {chosen['text']!r}. "
         "It is the final answer: scoring it on test next."
     )
-    assert (report["best_prompt"], report["best_number"]) == (chosen["text"], 2)
+    assert (report["best_prompt"], report["best_number"]) == (chosen["text"], number)
     assert (report["chosen_by"], report["stopped"]) == ("user", "accepted by user")
     assert report["scores"]["best"]["dev"]["mean"] == chosen["dev"]
     assert report["scores"]["best"]["test"]["split"] == "test"
     assert report["scores"]["best"]["test"]["n"] == 12
     assert "zopo" not in [e["source"] for e in report["trajectory"]]  # the run ended there
     assert person.said("report")[0].startswith(
-        f"Best prompt (#2, chosen by you): {chosen['text']!r}"
+        f"Best prompt (#{number}, chosen by you): {chosen['text']!r}"
     )
 
 
 async def test_roll_back_drops_later_candidates_from_best_and_the_search_goes_on(
     data_file, runtime, tmp_path, bundled_embedder
 ):
-    planner = ScriptedPlanner(["evaluate"] + ["random"] * 5 + ["gpo", "zopo", "report", "finish"])
-    person = Person({("random", 5): ["roll back to 42", "roll back to #3"]})
+    planner = ScriptedPlanner(["evaluate"] + ["ape"] * 5 + ["gpo", "zopo", "report", "finish"])
+    person = Person({("ape", 5): ["roll back to 42", "roll back to #1"]})
     report = await run(data_file, runtime, tmp_path / "home", bundled_embedder, planner, person)
     trajectory = report["trajectory"]
-    assert max(e["dev"] for e in trajectory[4:6]) > max(e["dev"] for e in trajectory[:4]), (
-        "a rolled-back candidate was better than #3 and everything before it"
+    assert max(e["dev"] for e in trajectory[2:6]) > max(e["dev"] for e in trajectory[:2]), (
+        "a rolled-back candidate was better than #1 and everything before it"
     )
     replies = person.said("steering")
     assert replies[0].startswith("I cannot roll back to '42': there is no candidate #42")
     assert replies[1].startswith(
-        f"Rolled back to #3 (dev {trajectory[3]['dev']:.3f}); later candidates no longer count"
+        f"Rolled back to #1 (dev {trajectory[1]['dev']:.3f}); later candidates no longer count"
     )
-    assert [e["number"] for e in trajectory if e["rolled_back"]] == [4, 5]
-    # The best is chosen among what still counts: #0-#3 and what came after the rollback.
-    counting = [e for e in trajectory if not e["rolled_back"]]
+    assert [e["number"] for e in trajectory if e["rolled_back"]] == [2, 3, 4, 5]
+    # The best is chosen among what still counts: #0-#1 and what came after the rollback.
+    counting = [e for e in trajectory if not e["rolled_back"] and e["complete"]]
     best = max(counting, key=lambda e: e["dev"])  # the earliest wins a tie, as in the runner
     assert report["best_scored_number"] == best["number"]
     # It is handed back only if it beats the seed clearly on dev (the guard), else the seed is.
@@ -204,6 +207,6 @@ async def test_roll_back_drops_later_candidates_from_best_and_the_search_goes_on
     assert report["best_number"] == answer["number"]
     assert report["best_prompt"] == answer["prompt"]
     assert report["chosen_by"] == "search"
-    # GPO and ZOPO ran after the rollback, and a new candidate beat #3.
+    # GPO and ZOPO ran after the rollback, and a new candidate beat #1.
     assert {"gpo", "zopo"} <= {e["source"] for e in trajectory[6:]}
     assert best["number"] > 5

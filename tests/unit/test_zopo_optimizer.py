@@ -112,7 +112,8 @@ async def test_an_exhausted_domain_grows_then_the_run_goes_on(optimizer_context)
 
 async def test_nothing_left_to_write_ends_the_run(optimizer_context):
     context = optimizer_context(proposer_rule=lambda message: "ok")
-    outcome = await run(ZOPOOptimizer(context, ZOPOOptimizerConfig(domain=SMALL)), context, 10)
+    config = ZOPOOptimizerConfig(domain=DomainConfig(size=24, operators=0))
+    outcome = await run(ZOPOOptimizer(context, config), context, 10)
     assert outcome.stopped == "converged"
     assert outcome.queries == 1
 
