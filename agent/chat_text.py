@@ -133,16 +133,28 @@ def result_text(report: dict[str, Any]) -> str:
     """The finished run in plain words: what changed, by how much, on which split, how sure."""
     scores = report["scores"]
     seed_dev, best_dev = scores["initial"]["dev"], scores["best"]["dev"]
-    same = report["best_prompt"].strip() == report["seed_prompt"].strip()
+    same = (
+        not report["changed_parts"]
+        if "changed_parts" in report  # reports from before prompts had parts have none
+        else report["best_prompt"].strip() == report["seed_prompt"].strip()
+    )
+    guard = report.get("guard") or {}
     lines = []
     if same:
+        why = (
+            f" ({escape_markdown(guard['reason'])})"
+            if guard.get("reason") and guard.get("dev_vs_seed")
+            else ""
+        )
         lines.append(
-            f"No candidate beat your prompt on dev ({seed_dev['mean']:.3f}, n={seed_dev['n']}), "
-            "so the best prompt is still yours."
+            f"No candidate beat your prompt clearly on dev ({seed_dev['mean']:.3f}, "
+            f"n={seed_dev['n']}), so the best prompt is still yours{why}."
         )
     else:
+        changed = ", ".join(p.replace("_", " ") for p in report.get("changed_parts", []))
+        shown = report.get("best_rendered") or report["best_prompt"]
         lines.append(
-            f"Best prompt: {quote(report['best_prompt'], 500)}\n\n"
+            f"Best prompt{f' (changed: {changed})' if changed else ''}: {quote(shown, 1500)}\n\n"
             f"On **dev** (the split the search used, n={best_dev['n']}) it scores "
             f"{best_dev['mean']:.3f} {_interval(*best_dev['ci95'])} against "
             f"{seed_dev['mean']:.3f} {_interval(*seed_dev['ci95'])} for yours."

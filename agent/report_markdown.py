@@ -71,6 +71,22 @@ def report_markdown(report: dict[str, Any]) -> str:
         "",
         fenced(report["best_prompt"]),
         "",
+        *(
+            [
+                "The prompt to use, every message as sent ({input} is where each input goes); "
+                "changed: " + ", ".join(report.get("changed_parts") or ["nothing"]) + ":",
+                "",
+                fenced(report["best_rendered"]),
+                "",
+            ]
+            if report.get("best_rendered")
+            else []
+        ),
+        *(
+            [f"Choice: {escape_markdown(report['guard']['reason'])}", ""]
+            if report.get("guard")
+            else []
+        ),
         "## Scores (mean [95% bootstrap CI])",
         "",
         "| prompt | dev | test |",
