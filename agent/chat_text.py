@@ -25,6 +25,13 @@ def quote(text: str, limit: int = 300) -> str:
     return f"“{escape_markdown(short)}”"
 
 
+def fenced(text: str, info: str = "text") -> str:
+    """``text`` in a code fence no backtick run inside it can close."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
+
+
 def message(content: str, title: str | None = None) -> dict[str, Any]:
     """An assistant chat message; a ``title`` shows it as a tool step, collapsed to its title."""
     msg: dict[str, Any] = {"role": "assistant", "content": content}
@@ -152,9 +159,13 @@ def result_text(report: dict[str, Any]) -> str:
         )
     else:
         changed = ", ".join(p.replace("_", " ") for p in report.get("changed_parts", []))
-        shown = report.get("best_rendered") or report["best_prompt"]
+        shown = (
+            "\n\n" + fenced(report["best_rendered"]) + "\n\n"
+            if report.get("best_rendered")
+            else f" {quote(report['best_prompt'], 500)}\n\n"
+        )
         lines.append(
-            f"Best prompt{f' (changed: {changed})' if changed else ''}: {quote(shown, 1500)}\n\n"
+            f"Best prompt{f' (changed: {changed})' if changed else ''}:{shown}"
             f"On **dev** (the split the search used, n={best_dev['n']}) it scores "
             f"{best_dev['mean']:.3f} {_interval(*best_dev['ci95'])} against "
             f"{seed_dev['mean']:.3f} {_interval(*seed_dev['ci95'])} for yours."

@@ -10,18 +10,10 @@ holds ``api_key_set`` only).
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
-from agent.chat_text import escape_markdown
-
-
-def fenced(text: str, info: str = "text") -> str:
-    """``text`` in a code fence no backtick run inside it can close."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{info}\n{text}\n{fence}"
+from agent.chat_text import escape_markdown, fenced
 
 
 def _score(score: dict[str, Any] | None) -> str:
