@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from optimizers.runner import Budget
+
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
 
 
@@ -102,7 +104,7 @@ def plan_text(
     sizes: dict[str, int],
     metric: str,
     template: str,
-    budget: int | None,
+    budget: Budget,
     optimizer: str,
     directives: list[str],
     goal: str = "",
@@ -110,7 +112,14 @@ def plan_text(
     """What the assistant says it will do before a run starts."""
     total = sum(sizes.values())
     splits = " · ".join(f"{sizes[name]} {name}" for name in ("train", "dev", "test"))
-    budget_text = f"**{budget} dev queries** (your prompt counts as one)" if budget else "no limit"
+    limits = [
+        f"**{budget.max_queries} dev queries** (your prompt counts as one)"
+        if budget.max_queries
+        else "",
+        f"**{budget.max_calls} model calls**" if budget.max_calls else "",
+        f"**{budget.max_seconds:.0f} s**" if budget.max_seconds else "",
+    ]
+    budget_text = ", ".join(limit for limit in limits if limit) or "no limit"
     template_text = "inline" if template == "inline" else escape_markdown(template[:60])
     lines = [
         f"I'll improve your prompt on **{escape_markdown(task)}** ({total} examples: {splits}). "

@@ -197,7 +197,8 @@ def _arm_progress(console: Console, max_queries: int) -> Iterator[ArmEventFn]:
                 stack.close()
                 console.print(f"[dim]arm:[/] {arm}")
                 current["arm"] = arm
-                current["fn"] = stack.enter_context(optimize_progress(console, max_queries))
+                bar = optimize_progress(console, Budget(max_queries=max_queries, max_calls=None))
+                current["fn"] = stack.enter_context(bar)
             current["fn"](event)
 
         yield on_event

@@ -164,7 +164,7 @@ def _start(
         return
     plan = plan_text(
         task=preview.label, sizes=preview.sizes, metric=request.metric,
-        template=request.template, budget=request.budget.max_queries,
+        template=request.template, budget=request.budget,
         optimizer=form.optimizer, directives=list(request.directives),
     )  # fmt: skip
     steer = [f"try {form.optimizer} now"] if form.optimizer != "auto" else []
