@@ -38,7 +38,7 @@ class OptimizeRequest:
     data: str
     prompt: str
     optimizer: str = "gpo"
-    budget: Budget = field(default_factory=Budget)
+    budget: Budget = field(default_factory=Budget.default)
     metric: str = "exact"
     template: str = "inline"
     columns: ColumnMapping = field(default_factory=ColumnMapping)

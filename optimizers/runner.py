@@ -41,6 +41,8 @@ StopReason = Literal[
 STALE_ROUNDS = 3  # rounds in a row that propose only prompts already scored
 DEFAULT_MAX_CALLS = 250
 """The default run's limit: paid LLM calls of the search (both models, test scoring apart)."""
+DEFAULT_MAX_SECONDS = 210.0
+"""And its time limit for the search, so that with test scoring a run ends within 5 minutes."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,7 +54,7 @@ class Budget:
     """
 
     max_queries: int | None = None
-    max_calls: int | None = DEFAULT_MAX_CALLS
+    max_calls: int | None = None
     max_seconds: float | None = None
 
     @classmethod
@@ -62,10 +64,15 @@ class Budget:
         calls: int | None = None,
         seconds: float | None = None,
     ) -> Budget:
-        """The limits a person set; with none set, the default (:data:`DEFAULT_MAX_CALLS`)."""
+        """The limits a person set; with none set, the default run's (:meth:`default`)."""
         if queries is None and calls is None and seconds is None:
-            return cls()
+            return cls.default()
         return cls(max_queries=queries, max_calls=calls, max_seconds=seconds)
+
+    @classmethod
+    def default(cls) -> Budget:
+        """The default run: :data:`DEFAULT_MAX_CALLS` paid calls, :data:`DEFAULT_MAX_SECONDS`."""
+        return cls(max_calls=DEFAULT_MAX_CALLS, max_seconds=DEFAULT_MAX_SECONDS)
 
     def __post_init__(self) -> None:
         limits = (self.max_queries, self.max_calls, self.max_seconds)
@@ -128,7 +135,14 @@ class RunOutcome:
     def number_of(self, text: str) -> int | None:
         """The first number of the prompt ``text`` (whitespace-insensitive), or None."""
         key = prompt_key(text)
-        return next((n for n, s in self.numbered() if s.candidate.key == key), None)
+        return next(
+            (
+                n
+                for n, s in self.numbered()
+                if key in (s.candidate.key, prompt_key(s.candidate.text))
+            ),
+            None,
+        )
 
     def counts(self, number: int) -> bool:
         """Whether candidate ``number`` may be chosen as best now.
@@ -203,6 +217,11 @@ class RunOutcome:
         scored = self.candidate(number)
         if violations := self.constraints.violations(scored.candidate.text):
             raise ValueError(f"candidate #{number} breaks a rule: {'; '.join(violations)}")
+        if not scored.complete:
+            raise ValueError(
+                f"candidate #{number} was dropped after {scored.dev.n} dev examples (clearly "
+                "worse than the best): it has no full dev score to stand on"
+            )
         self.accepted = number
         return scored
 
@@ -263,6 +282,8 @@ class Search:
             return "budget: queries"
         if budget.max_calls is not None and self.calls >= budget.max_calls:
             return "budget: calls"
+        if self.racing is not None and self._calls_left() < self.racing.first_block:
+            return "budget: calls"  # too few left to score anything: stop rather than spin
         if budget.max_seconds is not None and self.seconds >= budget.max_seconds:
             return "budget: time"
         if self.should_stop():
@@ -271,43 +292,107 @@ class Search:
 
     async def score(self, candidate: Candidate) -> Scored:
         """Score on dev (raced when racing is on), or reuse the score of the same prompt."""
-        if (known := self.scores.get(candidate.key)) is not None:
-            return Scored(candidate, known, reused=True, complete=known.n == len(self.dev))
-        result = await self._race(candidate)
-        self.scores[candidate.key] = result
-        if self.outcome is not None:
-            self.outcome.queries += 1
-        return Scored(candidate, result, complete=result.n == len(self.dev))
+        (scored,) = await self.score_all([candidate]) or [None]
+        if scored is None:
+            raise RuntimeError("the budget left no call to score this candidate")
+        return scored
 
-    async def _race(self, candidate: Candidate) -> EvalResult:
-        """Score block by block against the incumbent; stop at the first block it clearly loses."""
+    async def score_all(self, candidates: Sequence[Candidate]) -> list[Scored]:
+        """Score a step's candidates on dev, together; known prompts reuse their score.
+
+        Candidates the budget leaves unscored are left out (in order otherwise).
+        """
+        results: dict[int, Scored] = {}
+        fresh: list[int] = []
+        first: dict[str, int] = {}
+        for index, candidate in enumerate(candidates):
+            if candidate.key in self.scores or candidate.key in first:
+                continue
+            first[candidate.key] = index
+            fresh.append(index)
+        if self.budget.max_queries is not None and self.outcome is not None:
+            fresh = fresh[: max(0, self.budget.max_queries - self.outcome.queries)]
+        evaluated = await self._race_all([candidates[index] for index in fresh])
+        for index, result in zip(fresh, evaluated, strict=True):
+            if result is None:
+                continue
+            self.scores[candidates[index].key] = result
+            if self.outcome is not None:
+                self.outcome.queries += 1
+            results[index] = Scored(candidates[index], result, complete=result.n == len(self.dev))
+        for index, candidate in enumerate(candidates):
+            known = self.scores.get(candidate.key)
+            if index in results or known is None:
+                continue
+            complete = known.n == len(self.dev)
+            results[index] = Scored(candidate, known, reused=True, complete=complete)
+        return [results[index] for index in sorted(results)]
+
+    async def _race_all(self, candidates: Sequence[Candidate]) -> list[EvalResult | None]:
+        """Race the candidates on growing dev blocks (see :mod:`optimizers.selection.racing`).
+
+        After each block a candidate is dropped when it is clearly worse than the
+        best prompt so far, or than the leader of this step, on the same examples.
+        When the call budget cannot give the next block to every candidate still
+        racing, the ones ahead on the examples so far go on. Without racing, each
+        is scored on all of dev, the budget checked before each.
+        """
         evaluate = self.context.evaluator.evaluate
         if self.racing is None or self.outcome is None:
-            return await evaluate(candidate.prompt, self.dev, split="dev")
-        incumbent = self.outcome.best.dev.scores
-        parts: list[EvalResult] = []
-        done = 0
-        for stage in self.racing.stages(len(self.dev)):
-            size = min(stage, done + self._calls_left())
-            if size <= done:  # the budget ends here: the candidate stays partly scored
-                break
-            parts.append(await evaluate(candidate.prompt, self.dev[done:size], split="dev"))
-            done = size
-            scores = [score for part in parts for score in part.scores]
-            why = drop_reason(scores, incumbent[:size], z=self.racing.z)
-            self.on_event(
-                RunEvent(
-                    "raced",
-                    candidate.step,
-                    {"examples": size, "of": len(self.dev), "calls": self.calls, "dropped": why},
+            plain: list[EvalResult | None] = []
+            for candidate in candidates:
+                fits = self.exhausted() is None
+                plain.append(
+                    await evaluate(candidate.prompt, self.dev, split="dev") if fits else None
                 )
-            )
-            if why is not None and size < len(self.dev):
-                candidate.meta["raced_out"] = why
+            return plain
+        incumbent = self.outcome.best.dev.scores
+        parts: list[list[EvalResult]] = [[] for _ in candidates]
+
+        def seen(i: int) -> list[float]:
+            return [score for part in parts[i] for score in part.scores]
+
+        alive, done, n = list(range(len(candidates))), 0, len(self.dev)
+        for stage in self.racing.stages(n):
+            if self.should_stop() or self._out_of_time():
                 break
-        if not parts:
-            parts.append(await evaluate(candidate.prompt, self.dev[:1], split="dev"))
-        return concat(parts, seed=self.context.evaluator.bootstrap_seed)
+            affordable = self._calls_left() // (stage - done)
+            if affordable < len(alive):
+                ahead = sorted(alive, key=lambda i: -sum(seen(i)))  # stable: earlier on ties
+                for i in ahead[affordable:]:
+                    candidates[i].meta["raced_out"] = "the call budget ran out"
+                alive = sorted(ahead[:affordable])
+            block = self.dev[done:stage]
+            for i in alive:
+                parts[i].append(await evaluate(candidates[i].prompt, block, split="dev"))
+            done = stage
+            if not alive:
+                break
+            leader = max(alive, key=lambda i: sum(seen(i)))
+            survivors = []
+            for i in alive:
+                why = None if done == n else drop_reason(seen(i), incumbent[:done], z=self.racing.z)
+                if why is None and i != leader and done < n:
+                    behind = drop_reason(seen(i), seen(leader), z=self.racing.z)
+                    why = behind and behind.replace("the best prompt", "another candidate")
+                self.on_event(
+                    RunEvent(
+                        "raced",
+                        candidates[i].step,
+                        {"examples": done, "of": n, "calls": self.calls, "dropped": why},
+                    )
+                )
+                if why is None:
+                    survivors.append(i)
+                else:
+                    candidates[i].meta["raced_out"] = why
+            alive = survivors
+        seed = self.context.evaluator.bootstrap_seed
+        return [concat(part, seed=seed) if part else None for part in parts]
+
+    def _out_of_time(self) -> bool:
+        limit = self.budget.max_seconds
+        return limit is not None and self.seconds >= limit
 
     def _calls_left(self) -> int:
         """Paid calls the budget still allows (a large number when calls are not limited).
@@ -339,14 +424,13 @@ class Search:
             outcome.stopped = "converged"
             outcome.stop_detail = str(getattr(optimizer, "stopped", "") or "")
             return None
-        scored: list[Scored] = []
+        admitted: list[Candidate] = []
         for candidate in candidates:
-            if self.exhausted() is not None:
-                break
             if violations := self.constraints.violations(candidate.text):
                 self._reject(candidate, violations)
                 continue
-            scored.append(await self.score(candidate))
+            admitted.append(candidate)
+        scored = await self.score_all(admitted) if self.exhausted() is None else []
         self._record(scored)
         if scored:
             optimizer.tell(scored)

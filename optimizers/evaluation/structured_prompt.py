@@ -64,7 +64,9 @@ class StructuredPrompt:
 
     @property
     def head(self) -> str:
-        """Instruction and output spec as one paragraph."""
+        """Instruction and output spec as one paragraph (a lone instruction exactly as written)."""
+        if not self.output_spec:
+            return self.instruction
         return " ".join(part.strip() for part in (self.instruction, self.output_spec) if part)
 
     @property

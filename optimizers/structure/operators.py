@@ -49,7 +49,7 @@ class Moves:
         specs = [c for c in self.clauses if c != seed.output_spec][:3]
         best_spec = specs[0] if specs else seed.output_spec
         four = self._demos(4, rng)
-        two = four[:2]
+        two = self._demos(2, rng)
         if specs:
             moves.append((seed.with_parts("spec", output_spec=best_spec), "spec"))
         if four:
@@ -66,7 +66,10 @@ class Moves:
                     moves.append(
                         (seed.with_parts("demos", output_spec=best_spec, demos=typical), "demos")
                     )
-        return moves
+        unique: dict[str, Move] = {}
+        for move in moves:  # few demos fit: the 4- and 2-demo moves can be one prompt
+            unique.setdefault(move[0].key, move)
+        return [move for key, move in unique.items() if key != seed.key]
 
     def _demos(self, k: int, rng: random.Random) -> tuple:
         chosen = demo_ops.balanced(self.train, k, rng)

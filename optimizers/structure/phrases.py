@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-_SPLIT = re.compile(r"(?<=[.!?;:])\s+|,\s+(?=\w)")
+_SPLIT = re.compile(r"(?<=[.!?;:,])\s+(?=\w)")
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,10 @@ def phrases(instruction: str) -> list[str]:
 
 
 def _join(parts: list[str]) -> str:
-    text = " ".join(parts)
+    """Phrases back into a sentence: capitalised, ending in a full stop, not a comma."""
+    text = " ".join(parts).strip().rstrip(",")
+    if text and text[-1] not in ".!?:;":
+        text += "."
     return text[:1].upper() + text[1:] if text else text
 
 

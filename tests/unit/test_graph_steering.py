@@ -147,8 +147,8 @@ async def test_a_paused_run_survives_a_restart_and_the_answer_steers_it(
 async def test_accept_ends_the_run_with_the_chosen_candidate(
     data_file, runtime, tmp_path, bundled_embedder
 ):
-    def worst(person):  # the lowest-scoring candidate after the seed (earliest on ties)
-        return min(person.scored[1:], key=lambda e: e["dev"])
+    def worst(person):  # the lowest-scoring fully scored candidate after the seed
+        return min((e for e in person.scored[1:] if e["complete"]), key=lambda e: e["dev"])
 
     def accept_the_worst(person):
         return ["accept 99", "accept 'no such prompt'", f'accept "{worst(person)["text"]}"']

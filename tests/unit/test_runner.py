@@ -105,9 +105,9 @@ async def test_call_budget_and_stop_request(context):
 
 def test_budget_needs_a_limit():
     with pytest.raises(ValueError, match="at least one limit"):
-        Budget(max_queries=None, max_calls=None)
-    assert Budget() == Budget(max_calls=250)  # the default run is bounded by calls
-    assert Budget.given() == Budget()
+        Budget()
+    assert Budget.default() == Budget(max_calls=250, max_seconds=210)  # the default run
+    assert Budget.given() == Budget.default()
     assert Budget.given(30) == Budget(max_queries=30, max_calls=None)
     with pytest.raises(ValueError, match="positive"):
         Budget(max_queries=0)

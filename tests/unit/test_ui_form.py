@@ -15,7 +15,7 @@ from optimizers.runner import Budget
 def test_defaults_make_an_auto_request_with_fraction_splits():
     request = RunForm().request("builtin:review_sentiment", "Classify.", ("be brief",))
     assert request.optimizer == "auto"
-    assert request.budget == Budget()  # the default: 250 paid calls
+    assert request.budget == Budget.default()  # 250 paid calls, 210 s
     assert (request.split_spec.train, request.split_spec.dev) == (0.2, 0.4)
     assert request.directives == ("be brief",)
 
