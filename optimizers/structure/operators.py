@@ -100,8 +100,9 @@ def _demo_edit(edit: Callable[..., tuple | None]) -> Operator:
         demos = edit(moves.train, prompt.demos, rng)
         if demos is None:
             return None
-        layout = prompt.layout if demos or prompt.layout != "chat" else None
-        return prompt.with_parts("demos", demos=demos, layout=layout)
+        if not demos and prompt.layout == "chat":  # no demonstrations left to show as turns
+            return prompt.with_parts("demos", demos=demos, layout=None)
+        return prompt.with_parts("demos", demos=demos)
 
     return apply
 
