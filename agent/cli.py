@@ -177,7 +177,7 @@ def optimize_command(
         int | None,
         typer.Option(
             help="Dev queries: evaluations of new prompts on the dev split, the seed included. "
-            "With no limit given, a run stops after 250 paid calls."
+            "With no limit given, a run stops after 250 paid calls or 210 s of search."
         ),
     ] = None,
     max_calls: Annotated[
