@@ -20,6 +20,7 @@ from agent.runtime import ModelRuntime
 from agent.session import RunSession, optimizer_class
 from agent.step_checkpoint import checkpointed_search, register_run
 from memory.embeddings import Embedder
+from memory.prompt_store import prompt_id
 from optimizers.base import Scored
 from optimizers.evaluation.chat_calls import Usage
 from optimizers.evaluation.evaluator import EvalResult
@@ -117,6 +118,7 @@ class OptimizeReport:
             "guard": self.guard.to_dict(),
             "selection_optimism": optimism(self.best_dev, self.best_test),
             "best_number": self.outcome.answer_number,
+            "best_memory_id": prompt_id(self.run, self.outcome.answer.candidate.identity),
             "best_scored_number": self.outcome.best_number,
             "chosen_by": "user" if self.outcome.accepted is not None else "search",
             "scores": {
@@ -126,7 +128,7 @@ class OptimizeReport:
             "test_difference": None
             if self.test_difference is None
             else asdict(self.test_difference),
-            "trajectory": trajectory(self.outcome),
+            "trajectory": trajectory(self.outcome, self.run),
             "rejected": self.outcome.rejected,
             "directives": list(self.outcome.constraints.directives),
             "steps": self.outcome.steps,
@@ -150,14 +152,21 @@ def optimism(best_dev: EvalResult, best_test: EvalResult | None) -> dict[str, An
     }
 
 
-def trajectory(outcome: RunOutcome) -> list[dict[str, Any]]:
+def trajectory(outcome: RunOutcome, run: str) -> list[dict[str, Any]]:
     """Every scored candidate as the report lists it, numbered as steering and the UI name them.
 
     ``rolled_back`` marks candidates that no longer count as best (the person
     rolled back to an earlier one); their scores are real and stay listed.
+    ``memory_id`` is the candidate's record in the prompt memory (prompts with one
+    text and different layouts are different records).
     """
     return [
-        {"number": number, **trajectory_entry(scored), "rolled_back": number in outcome.rolled_back}
+        {
+            "number": number,
+            **trajectory_entry(scored),
+            "rolled_back": number in outcome.rolled_back,
+            "memory_id": prompt_id(run, scored.candidate.identity),
+        }
         for number, scored in outcome.numbered()
     ]
 

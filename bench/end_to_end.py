@@ -48,6 +48,7 @@ from memory.embeddings import Embedder, SentenceTransformerEmbedder
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.evaluator import EvalResult, Evaluator
 from optimizers.evaluation.metrics import get_metric
+from optimizers.evaluation.structured_prompt import StructuredPrompt
 from optimizers.evaluation.templates import parse_template
 from optimizers.runner import Budget
 from optimizers.tasks import SplitSpec, split_task
@@ -223,7 +224,7 @@ async def one_run(
                     f"{seed_cost['examples']} cache hits, got {usage['task'].cache_hits}"
                 )
             if method == "auto":
-                initial, final = await cached_test(session, report["best_prompt"])
+                initial, final = await cached_test(session, answer_of(report))
             elif result.seed_test is None or result.best_test is None:
                 raise RuntimeError(f"the {spec.name} {method} run was not scored on test")
             else:
@@ -247,7 +248,18 @@ async def run_agent(
     return report, sessions[0]
 
 
-async def cached_test(session: RunSession, best_prompt: str) -> tuple[EvalResult, EvalResult]:
+def answer_of(report: dict[str, Any]) -> str | StructuredPrompt:
+    """The prompt a report hands back: its parts when it has more than an instruction."""
+    parts = report.get("best_parts")
+    if not parts:
+        return report["best_prompt"]
+    prompt = StructuredPrompt.from_parts(parts)
+    return report["best_prompt"] if prompt.is_plain else prompt
+
+
+async def cached_test(
+    session: RunSession, best_prompt: str | StructuredPrompt
+) -> tuple[EvalResult, EvalResult]:
     """Per-example test scores of an agent run, re-read from its cache (the graph keeps them).
 
     The report node scored both prompts on test already, so every answer is a

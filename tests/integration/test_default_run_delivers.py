@@ -27,7 +27,7 @@ async def test_a_default_run_beats_the_weak_seed_on_test(llm_server, tmp_path, b
     request = OptimizeRequest(
         data="review_sentiment", prompt="Answer the question.", optimizer="auto"
     )
-    assert request.budget == Budget()  # the default run, as `promptpilot optimize` makes it
+    assert request.budget == Budget.default()  # the default run, as `promptpilot optimize` makes it
     with ModelRuntime(settings) as runtime:
         report = await run_pilot(
             request, runtime, home=tmp_path / "home", embedder=bundled_embedder

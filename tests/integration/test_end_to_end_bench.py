@@ -57,11 +57,15 @@ def test_quick_run_writes_a_consistent_report_and_resumes(tmp_path):
         chose_seed = record["best_prompt"] == record["seed_prompt"]
         task_calls = record["usage"]["task"]["calls"]
         assert task_calls == DEV * (queries - 1) + (0 if chose_seed else TEST), method
-        assert record["usage"]["opt"]["calls"] > 0, method
+        if method != "auto":  # auto starts with structured search: no optimizer model
+            assert record["usage"]["opt"]["calls"] > 0, method
         assert record["wall_time_s"] > 0
         scored = [entry["dev"] for entry in record["trajectory"] if not entry["reused"]]
         assert len(scored) == queries
-        assert record["best_dev"] == pytest.approx(max(scored))
+        # the best on dev is the answer if it beats the seed clearly (the guard), else the seed
+        assert record["best_dev"] in (pytest.approx(max(scored)), pytest.approx(scored[0]))
+        if record["best_dev"] != pytest.approx(max(scored)):
+            assert chose_seed
 
     report = (out / "end_to_end.md").read_text()
     for method, record in runs.items():

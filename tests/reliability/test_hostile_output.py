@@ -227,7 +227,7 @@ async def test_agent_run_with_hostile_planner_proposer_and_task_shows_only_text(
         data=str(data_file),
         prompt=SEED_PROMPT,
         optimizer="auto",
-        budget=Budget(max_queries=10),
+        budget=Budget(max_queries=40),  # enough planner turns to meet every hostile decision
         split_spec=SplitSpec(train=10, dev=8, test=12, seed=0),
     )
     report = await cli._pilot(request, runtime, tmp_path / "home", None)

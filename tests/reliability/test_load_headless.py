@@ -234,14 +234,17 @@ def test_ten_concurrent_headless_runs_share_one_home_and_stay_apart(
         for done, report in zip(finished, reports, strict=True):
             records = store.trajectory(report["run"])
             memory_records += len(records)
-            by_text = {record.text: record for record in records}
+            by_id = {record.id: record for record in records}
             for entry in report["trajectory"]:
-                record = by_text.get(entry["prompt"])
+                record = by_id.get(entry["memory_id"])
                 assert record is not None, (report["run"], entry["prompt"])
+                assert record.text == entry["prompt"]
                 assert record.task == report["task"]
                 if entry["dev"] is not None:
                     assert record.dev_score == pytest.approx(entry["dev"]), entry
-            best = by_text[report["best_prompt"]]
+            best = store.get(report["best_memory_id"])  # its parts (layout) make the id
+            assert best is not None
+            assert best.text == report["best_prompt"]
             assert best.test_score == pytest.approx(report["scores"]["best"]["test"]["mean"])
             hit, similarity = store.nearest(report["best_prompt"], k=1, run=report["run"])[0]
             assert hit.text == report["best_prompt"], hit
