@@ -292,10 +292,10 @@ class Search:
 
     async def score(self, candidate: Candidate) -> Scored:
         """Score on dev (raced when racing is on), or reuse the score of the same prompt."""
-        (scored,) = await self.score_all([candidate]) or [None]
-        if scored is None:
+        found = await self.score_all([candidate])
+        if not found:
             raise RuntimeError("the budget left no call to score this candidate")
-        return scored
+        return found[0]
 
     async def score_all(self, candidates: Sequence[Candidate]) -> list[Scored]:
         """Score a step's candidates on dev, together; known prompts reuse their score.
@@ -373,8 +373,9 @@ class Search:
             for i in alive:
                 why = None if done == n else drop_reason(seen(i), incumbent[:done], z=self.racing.z)
                 if why is None and i != leader and done < n:
-                    behind = drop_reason(seen(i), seen(leader), z=self.racing.z)
-                    why = behind and behind.replace("the best prompt", "another candidate")
+                    why = drop_reason(
+                        seen(i), seen(leader), z=self.racing.z, against="another candidate"
+                    )
                 self.on_event(
                     RunEvent(
                         "raced",

@@ -53,8 +53,17 @@ class RacingConfig:
         return [*sizes, n]
 
 
-def drop_reason(candidate: Sequence[float], incumbent: Sequence[float], *, z: float) -> str | None:
-    """Why the candidate should stop racing on these paired scores, or None to go on."""
+def drop_reason(
+    candidate: Sequence[float],
+    incumbent: Sequence[float],
+    *,
+    z: float,
+    against: str = "the best prompt",
+) -> str | None:
+    """Why the candidate should stop racing on these paired scores, or None to go on.
+
+    ``against`` names what ``incumbent`` scored, for the reason's wording.
+    """
     if len(candidate) != len(incumbent) or not candidate:
         raise ValueError(
             f"racing compares paired scores: {len(candidate)} vs {len(incumbent)} examples"
@@ -66,5 +75,5 @@ def drop_reason(candidate: Sequence[float], incumbent: Sequence[float], *, z: fl
     if not any(candidate):
         return f"scored 0 on the first {n} dev examples"
     if total < -z * spread:
-        return f"behind the best prompt by {-total:.3g} on the same {n} dev examples"
+        return f"behind {against} by {-total:.3g} on the same {n} dev examples"
     return None
