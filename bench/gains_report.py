@@ -316,6 +316,26 @@ def matches_peer(row: TaskRow, peer: PeerRow) -> bool:
     return row.final.mean >= peer.test - EPS and cheaper
 
 
+def undominated(row: TaskRow, peers: list[PeerRow]) -> bool:
+    """The looser reading of (e): at least the best peer's score, and no peer that reaches
+    PromptPilot's score paid fewer calls for it.
+
+    The literal reading cannot be met against a peer that pays nothing (LabeledFewShot puts
+    the first k train examples in the prompt with 0 calls), however far PromptPilot beats it.
+    """
+    scored = [p for p in peers if p.test is not None]
+    best = best_peer(scored)
+    if best is None or row.final.mean < (best.test or 0.0) - EPS:
+        return False
+    return not any(
+        p.test is not None
+        and p.test >= row.final.mean - EPS
+        and p.calls is not None
+        and p.calls < row.search_calls
+        for p in scored
+    )
+
+
 # ------------------------------------------------------------------------------ targets
 
 
@@ -463,13 +483,16 @@ def _target_e(
     )
     if not peers:
         return Target("e", goal, UNDECIDED, "No DSPy results (bench/results/peers.json).")
-    good, short, unknown = [], [], []
+    good, short, unknown, pareto = [], [], [], 0
     for task in tasks:
         row = rows[task]
-        peer = best_peer(peer_rows(peers, task, seeds))
+        task_peers = peer_rows(peers, task, seeds)
+        peer = best_peer(task_peers)
         if row is None or peer is None or not _complete(row, seeds):
             unknown.append(task)
-        elif matches_peer(row, peer):
+            continue
+        pareto += undominated(row, task_peers)
+        if matches_peer(row, peer):
             good.append(task)
         else:
             calls = "?" if peer.calls is None else f"{peer.calls:.0f}"
@@ -483,6 +506,10 @@ def _target_e(
         detail += " Short: " + "; ".join(short) + "."
     if unknown:
         detail += " Not fully measured: " + ", ".join(unknown) + "."
+    detail += (
+        f" Read as 'at least the best peer's score, and no peer reaches that score for fewer "
+        f"calls': {pareto} of {len(tasks) - len(unknown)} measured tasks."
+    )
     return Target("e", goal, _count_status(len(good), len(unknown), needed), detail)
 
 
@@ -618,7 +645,9 @@ def peers_section(records: Records, tasks: Sequence[str]) -> list[str]:
         "Each cell: mean test score over the seeds both ran / median calls (PromptPilot: "
         "search calls; DSPy: compile calls; neither counts test scoring). *best peer*: the "
         "DSPy optimizer with the highest test score on the task (the cheaper one on a tie); "
-        "✓ when PromptPilot matches or beats its score with no more calls.",
+        "✓ when PromptPilot matches or beats its score with no more calls; *higher score, more "
+        "calls*: PromptPilot scores higher but the peer paid fewer calls (LabeledFewShot pays "
+        "none).",
         "",
         header,
         "|---|---|" + "---|" * len(names) + "---|",
@@ -642,7 +671,12 @@ def peers_section(records: Records, tasks: Sequence[str]) -> list[str]:
         best = best_peer(list(peers.values()))
         verdict = "—"
         if best is not None:
-            mark = "" if row is None else (" ✓" if matches_peer(row, best) else " ✗")
+            mark = ""
+            if row is not None and matches_peer(row, best):
+                mark = " ✓"
+            elif row is not None:
+                scored = list(peers.values())
+                mark = " ✗ (higher score, more calls)" if undominated(row, scored) else " ✗"
             verdict = f"{best.optimizer}{mark}"
         lines.append(f"| {task} | " + " | ".join(cells) + f" | {verdict} |")
     return [*lines, ""]

@@ -245,6 +245,17 @@ def test_e_compares_against_the_best_peer_per_task_and_skips_failed_runs():
     assert statuses(records(peers=peers))["e"] == MISSED
 
 
+def test_e_also_reports_the_looser_reading_against_a_peer_that_pays_nothing():
+    free = [peer(t, s, 0.3, 0, name="LabeledFewShot") for t in TASKS for s in SEEDS]
+    recs = records(peers=free)
+    assert statuses(recs)["e"] == MISSED  # 0.6 > 0.3, but 200 calls > 0
+    line = target_line(render(recs, tasks=TASKS, seeds=SEEDS), "e")
+    assert "for fewer calls': 10 of 10 measured tasks" in line
+    tied = [peer(t, s, 0.6, 0, name="LabeledFewShot") for t in TASKS for s in SEEDS]
+    line = target_line(render(records(peers=tied), tasks=TASKS, seeds=SEEDS), "e")
+    assert "for fewer calls': 0 of 10 measured tasks" in line
+
+
 def test_e_is_undecided_without_peers():
     recs = records(peers=[])
     assert statuses(recs)["e"] == UNDECIDED
