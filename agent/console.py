@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agent.evaluation import EvalReport
-from optimizers.safe_text import strip_control
+from optimizers.propose.safe_text import strip_control
 
 
 def stdout_console() -> Console:

@@ -249,7 +249,7 @@ def embedding_map(
 ) -> EmbeddingMap:
     """Project the prompts of :func:`unique_prompts` (``vectors``, one row each) with PCA.
 
-    ``surrogate`` is a :class:`~optimizers.zopo_optimizer.SurrogateView` (or None): its
+    ``surrogate`` is a :class:`~optimizers.zopo.optimizer.SurrogateView` (or None): its
     candidates, with their GP std, are shown on the same plane, which is then the PCA
     plane of the scored prompts and those candidates together.
     """

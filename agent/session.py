@@ -22,13 +22,13 @@ from agent.runtime import ModelRuntime
 from memory.embeddings import Embedder, SentenceTransformerEmbedder
 from memory.prompt_store import PromptStore, prompt_id
 from optimizers.base import Optimizer, OptimizerContext
-from optimizers.constraints import Constraints
-from optimizers.domain import CandidateDomain, DomainOptimizer
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import EvalResult, Evaluator, compare
 from optimizers.evaluation.metrics import get_metric
 from optimizers.evaluation.stats import PairedComparison
 from optimizers.evaluation.templates import parse_template
+from optimizers.propose.constraints import Constraints
+from optimizers.propose.domain import CandidateDomain, DomainOptimizer
 from optimizers.runner import Budget, EventFn, Search
 from optimizers.selection.racing import RacingConfig
 from optimizers.tasks import split_task
@@ -36,11 +36,11 @@ from optimizers.tasks import split_task
 # name -> (module, class); imported on use so one optimizer's import cost is not everyone's
 OPTIMIZERS: dict[str, tuple[str, str]] = {
     "structure": ("optimizers.structure.optimizer", "StructureSearch"),
-    "zopo": ("optimizers.zopo_optimizer", "ZOPOOptimizer"),
+    "zopo": ("optimizers.zopo.optimizer", "ZOPOOptimizer"),
     "gpo": ("optimizers.gpo.optimizer", "GPO"),
     "textgrad": ("optimizers.textgrad", "TextGrad"),
-    "ape": ("optimizers.ape", "APE"),
-    "random": ("optimizers.random_search", "RandomSearch"),
+    "ape": ("optimizers.baselines.ape", "APE"),
+    "random": ("optimizers.baselines.random_search", "RandomSearch"),
 }
 
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from agent.state import OPTIMIZER_ACTIONS
-from optimizers.constraints import hard_checks
+from optimizers.propose.constraints import hard_checks
 
 _STOP = re.compile(r"^\s*(?:stop|halt|enough|finish|that'?s enough)\b", re.IGNORECASE)
 # A pause only when the whole message asks for it: "wait, use zopo" is not a pause.

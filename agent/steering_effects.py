@@ -26,7 +26,7 @@ from agent.policy import EXHAUSTED
 from agent.session import RunSession
 from agent.state import OPTIMIZER_ACTIONS, PilotState
 from agent.steering import Steering, read_steering
-from optimizers.constraints import hard_checks
+from optimizers.propose.constraints import hard_checks
 from optimizers.runner import Budget
 
 Effect = tuple[dict[str, Any], str]

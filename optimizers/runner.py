@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 from memory.prompt_store import PromptRecord, prompt_id
 from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored, prompt_key
-from optimizers.constraints import Constraints
 from optimizers.evaluation.evaluator import EvalResult, concat
 from optimizers.evaluation.structured_prompt import StructuredPrompt
+from optimizers.propose.constraints import Constraints
 from optimizers.selection.guard import GuardDecision, guard
 from optimizers.selection.racing import RacingConfig, drop_reason
 from optimizers.tasks.example import Example

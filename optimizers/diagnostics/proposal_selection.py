@@ -29,7 +29,7 @@ from optimizers.diagnostics.rerun import (
 )
 from optimizers.evaluation.evaluator import compare
 from optimizers.evaluation.stats import PairedComparison
-from optimizers.generation import GeneratedPrompt, paraphrase
+from optimizers.propose.generation import GeneratedPrompt, paraphrase
 from optimizers.runner import Budget
 from optimizers.tasks.example import Example
 
@@ -144,7 +144,7 @@ async def proposal_vs_selection(
     """Run the optimizer, then select among as many seed paraphrases; compare on test.
 
     The paraphrase arm writes its prompts with the context's optimizer model
-    (:func:`optimizers.generation.paraphrase`, up to
+    (:func:`optimizers.propose.generation.paraphrase`, up to
     :data:`ATTEMPTS_PER_PARAPHRASE` calls per wanted prompt) and scores them, with
     the seed, within a budget of one query per prompt.
     """

@@ -35,7 +35,7 @@ from optimizers.gpo.meta_prompt import build_meta_prompt, render_exemplar
 from optimizers.gpo.retrieval import RETRIEVAL_MODES, RetrievalMode, retrieve
 from optimizers.gpo.step_size import S_MAX, S_MIN, step_size
 from optimizers.gpo.trajectory import Trajectory
-from optimizers.proposals import parse_proposal
+from optimizers.propose.proposals import parse_proposal
 from optimizers.structure.fallback import operator_candidates
 from optimizers.tasks.example import Example
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored
-from optimizers.domain import rng_state_from_json, rng_state_to_json
 from optimizers.evaluation.structured_prompt import StructuredPrompt
+from optimizers.propose.domain import rng_state_from_json, rng_state_to_json
 from optimizers.structure.operators import Moves, neighbours
 
 

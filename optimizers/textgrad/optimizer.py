@@ -21,7 +21,7 @@ So the optimizer only ever evaluates on train, dev stays the selection signal th
 runner controls and counts against the budget, and test is never touched.
 
 Small optimizer models often ignore formats: every reply is parsed with
-:func:`~optimizers.proposals.parse_proposal`, nothing here raises on a bad reply,
+:func:`~optimizers.propose.proposals.parse_proposal`, nothing here raises on a bad reply,
 and every reply that yields no usable prompt is kept in :attr:`TextGrad.rejections`
 with the reason. ``feedback="none"`` is the ablation of Melcer et al. (2025): a
 plain rewrite that sees no errors and no critique, at the same budget.
@@ -40,7 +40,7 @@ from langchain_core.messages import HumanMessage
 from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored, prompt_key
 from optimizers.evaluation.chat_calls import CallFailed
 from optimizers.evaluation.evaluator import EvalResult
-from optimizers.proposals import constraints_block, parse_proposal
+from optimizers.propose.proposals import constraints_block, parse_proposal
 from optimizers.structure.fallback import operator_candidates
 from optimizers.tasks.example import Example
 from optimizers.textgrad.bandit import UCB1, run_ucb

@@ -14,7 +14,7 @@ import pytest
 from agent.llm import make_backend
 from agent.settings import ModelSettings
 from optimizers.evaluation.chat_calls import ChatCaller
-from optimizers.generation import (
+from optimizers.propose.generation import (
     MAX_WORDS,
     MIN_WORDS,
     induce_instructions,

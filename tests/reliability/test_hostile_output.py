@@ -25,15 +25,15 @@ from agent.optimization import OptimizeRequest
 from agent.optimize_display import report_table, summary_lines
 from agent.runtime import ModelRuntime, RuntimeSettings
 from agent.settings import ModelSettings
-from optimizers.domain import DomainConfig
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import Evaluator
 from optimizers.evaluation.metrics import get_metric
-from optimizers.generation import clean_instruction
-from optimizers.proposals import MAX_CHARS, parse_proposal
+from optimizers.propose.domain import DomainConfig
+from optimizers.propose.generation import clean_instruction
+from optimizers.propose.proposals import MAX_CHARS, parse_proposal
 from optimizers.runner import Budget, Runner
 from optimizers.tasks import SplitSpec
-from optimizers.zopo_optimizer import torch_threads
+from optimizers.zopo.optimizer import torch_threads
 from tests.fakes import fake_backend
 from tests.reliability.hostile import (
     cycling,
@@ -135,14 +135,14 @@ def build(name: str, context: Any) -> Any:
 
         return TextGrad(context)
     if name == "ape":
-        from optimizers.ape import APE, APEConfig
+        from optimizers.baselines.ape import APE, APEConfig
 
         return APE(context, APEConfig(domain=small))
     if name == "random":
-        from optimizers.random_search import RandomSearch, RandomSearchConfig
+        from optimizers.baselines.random_search import RandomSearch, RandomSearchConfig
 
         return RandomSearch(context, RandomSearchConfig(domain=small))
-    from optimizers.zopo_optimizer import ZOPOOptimizer, ZOPOOptimizerConfig
+    from optimizers.zopo.optimizer import ZOPOOptimizer, ZOPOOptimizerConfig
 
     return ZOPOOptimizer(context, ZOPOOptimizerConfig(domain=small))
 

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from optimizers.ape import APE, APEConfig
-from optimizers.domain import CandidateDomain, DomainConfig, domain_size_for
-from optimizers.random_search import RandomSearch, RandomSearchConfig
+from optimizers.baselines.ape import APE, APEConfig
+from optimizers.baselines.random_search import RandomSearch, RandomSearchConfig
+from optimizers.propose.domain import CandidateDomain, DomainConfig, domain_size_for
 from optimizers.runner import Budget, Runner
 from tests.unit.optimizer_fixtures import (
     DEV,

@@ -1,6 +1,6 @@
 import pytest
 
-from optimizers.constraints import Constraints, hard_checks
+from optimizers.propose.constraints import Constraints, hard_checks
 
 
 @pytest.mark.parametrize(

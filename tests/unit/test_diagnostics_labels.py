@@ -7,14 +7,14 @@ import re
 
 import pytest
 
-from optimizers.ape import APE, APEConfig
+from optimizers.baselines.ape import APE, APEConfig
 from optimizers.diagnostics.label_corruption import (
     CorruptionConfig,
     corrupt_labels,
     label_corruption,
     label_set,
 )
-from optimizers.domain import DomainConfig
+from optimizers.propose.domain import DomainConfig
 from optimizers.runner import Budget
 from optimizers.tasks.example import Example
 from tests.unit.optimizer_fixtures import DEV, TRAIN, WORDS, context_factory, proposer_model

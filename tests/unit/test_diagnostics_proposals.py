@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from optimizers.ape import APE, APEConfig
+from optimizers.baselines.ape import APE, APEConfig
 from optimizers.diagnostics.proposal_selection import FixedCandidates, proposal_vs_selection
-from optimizers.domain import DomainConfig
+from optimizers.propose.domain import DomainConfig
 from optimizers.runner import Budget, Runner
 from tests.unit.optimizer_fixtures import (
     DEV,

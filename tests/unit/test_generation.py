@@ -5,7 +5,7 @@ import random
 import pytest
 
 from optimizers.evaluation.chat_calls import ChatCaller
-from optimizers.generation import (
+from optimizers.propose.generation import (
     MAX_WORDS,
     ape_message,
     clean_instruction,

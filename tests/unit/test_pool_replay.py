@@ -5,8 +5,7 @@ import math
 
 import numpy as np
 import pytest
-
-from optimizers.replay import (
+from replay import (
     GPUCB,
     BestOfN,
     BudgetExceeded,

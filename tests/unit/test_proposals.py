@@ -1,6 +1,6 @@
 import pytest
 
-from optimizers.proposals import constraints_block, parse_proposal
+from optimizers.propose.proposals import constraints_block, parse_proposal
 
 
 @pytest.mark.parametrize(

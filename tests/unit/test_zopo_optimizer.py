@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from optimizers.ape import APE, APEConfig
 from optimizers.base import Candidate, Scored
-from optimizers.domain import CandidateDomain, DomainConfig
-from optimizers.random_search import RandomSearch, RandomSearchConfig
+from optimizers.baselines.ape import APE, APEConfig
+from optimizers.baselines.random_search import RandomSearch, RandomSearchConfig
+from optimizers.propose.domain import CandidateDomain, DomainConfig
 from optimizers.runner import Budget, Runner
 from optimizers.zopo import ZOPOConfig, ZOPOSearch
 from optimizers.zopo.ntk_kernel import NeuralTangentKernel
+from optimizers.zopo.optimizer import ZOPOOptimizer, ZOPOOptimizerConfig, initial_design_size
 from optimizers.zopo.surrogate import fit, posterior_variance
-from optimizers.zopo_optimizer import ZOPOOptimizer, ZOPOOptimizerConfig, initial_design_size
 from tests.unit.optimizer_fixtures import (
     DEV,
     SEED_PROMPT,

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from optimizers.domain import DomainConfig
+from optimizers.propose.domain import DomainConfig
 from optimizers.runner import Budget, Runner
+from optimizers.zopo.optimizer import ZOPOOptimizer, ZOPOOptimizerConfig
 from optimizers.zopo.surrogate import posterior_mean
-from optimizers.zopo_optimizer import ZOPOOptimizer, ZOPOOptimizerConfig
 from tests.unit.optimizer_fixtures import DEV, context_factory
 
 

@@ -5,7 +5,7 @@ every ask is answered from the oracle. Settings are the reference ones of
 :class:`~optimizers.zopo.config.ZOPOConfig` (lr 0.01, 20-point local NTK GP, σ² 1e-4,
 λ 0.01 on the relative uncertainty, patience 5, 10 neighbours, tolerance 2), with the
 random initial design scaled to the budget as the ZOPO optimizer does
-(:func:`~optimizers.zopo_optimizer.initial_design_size`: 40 of 165 queries).
+(:func:`~optimizers.zopo.optimizer.initial_design_size`: 40 of 165 queries).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from optimizers.replay.oracle import DevOracle
 from optimizers.zopo import ZOPOConfig, ZOPOSearch
-from optimizers.zopo_optimizer import initial_design_size, torch_threads
+from optimizers.zopo.optimizer import initial_design_size, torch_threads
+from replay.oracle import DevOracle
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizers.replay.oracle import DevOracle
-from optimizers.replay.pool import ScoredPool
+from replay.oracle import DevOracle
+from replay.pool import ScoredPool
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)

@@ -5,16 +5,16 @@ many dev queries ZOPO, GP-UCB, APE's best-of-N and random search need to find th
 ones, over many seeds and budgets, at no further cost.
 """
 
-from optimizers.replay.best_of_n import BestOfN
-from optimizers.replay.gp_ucb import GPUCB
-from optimizers.replay.oracle import BudgetExceeded, DevOracle, Reveal
-from optimizers.replay.pool import ScoredPool
-from optimizers.replay.pool_file import PoolCandidate, PoolFile
-from optimizers.replay.random_order import RandomOrder
-from optimizers.replay.strategy import Strategy, replay, replay_seeds
-from optimizers.replay.summary import Band, Estimate, RunSummary, band, estimate, summarise
-from optimizers.replay.trace import ReplayTrace, trace_from
-from optimizers.replay.zopo_replay import ZOPOReplay
+from replay.best_of_n import BestOfN
+from replay.gp_ucb import GPUCB
+from replay.oracle import BudgetExceeded, DevOracle, Reveal
+from replay.pool import ScoredPool
+from replay.pool_file import PoolCandidate, PoolFile
+from replay.random_order import RandomOrder
+from replay.strategy import Strategy, replay, replay_seeds
+from replay.summary import Band, Estimate, RunSummary, band, estimate, summarise
+from replay.trace import ReplayTrace, trace_from
+from replay.zopo_replay import ZOPOReplay
 
 __all__ = [
     "GPUCB",

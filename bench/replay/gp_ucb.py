@@ -3,7 +3,7 @@
 After a random initial design (by default the same size as ZOPO's at that budget, so
 the two GP methods differ only in how they search after it), each query goes to the
 unqueried candidate with the highest upper confidence bound ``μ(z) + √β_t σ(z)`` of an
-exact GP (:mod:`optimizers.replay.exact_gp`) fitted on the standardised dev scores
+exact GP (:mod:`replay.exact_gp`) fitted on the standardised dev scores
 seen so far. A global model over the whole pool, where ZOPO fits a local one and
 follows its gradient.
 
@@ -25,9 +25,9 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from optimizers.replay.exact_gp import DTYPE, KernelName, fit_hyperparameters, make_gp, posterior
-from optimizers.replay.oracle import DevOracle
-from optimizers.zopo_optimizer import initial_design_size, torch_threads
+from optimizers.zopo.optimizer import initial_design_size, torch_threads
+from replay.exact_gp import DTYPE, KernelName, fit_hyperparameters, make_gp, posterior
+from replay.oracle import DevOracle
 
 
 @dataclass(frozen=True, kw_only=True)

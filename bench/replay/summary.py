@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizers.evaluation.stats import mean_with_ci
-from optimizers.replay.trace import ReplayTrace
+from replay.trace import ReplayTrace
 
 
 @dataclass(frozen=True)

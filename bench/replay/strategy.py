@@ -13,9 +13,9 @@ from typing import Protocol
 
 import numpy as np
 
-from optimizers.replay.oracle import DevOracle
-from optimizers.replay.pool import ScoredPool
-from optimizers.replay.trace import ReplayTrace, trace_from
+from replay.oracle import DevOracle
+from replay.pool import ScoredPool
+from replay.trace import ReplayTrace, trace_from
 
 
 class Strategy(Protocol):

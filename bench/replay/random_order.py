@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from optimizers.replay.oracle import DevOracle
+from replay.oracle import DevOracle
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from optimizers.base import Candidate, OptimizerContext
-from optimizers.domain import CandidateDomain, DomainConfig, DomainEntry, DomainOptimizer
+from optimizers.propose.domain import CandidateDomain, DomainConfig, DomainEntry, DomainOptimizer
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from optimizers.base import Candidate, OptimizerContext
-from optimizers.domain import CandidateDomain, DomainConfig, DomainOptimizer
+from optimizers.propose.domain import CandidateDomain, DomainConfig, DomainOptimizer
 
 
 @dataclass(frozen=True, kw_only=True)

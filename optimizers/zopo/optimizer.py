@@ -2,7 +2,7 @@
 
 :class:`~optimizers.zopo.search.ZOPOSearch` does the algorithm over ids and
 embeddings; this adapter gives it the domain (built lazily, see
-:mod:`optimizers.domain`), maps ids to prompt texts, tells it every dev score (the
+:mod:`optimizers.propose.domain`), maps ids to prompt texts, tells it every dev score (the
 seed's and those of candidates other optimizers scored, which join the domain), scales
 the random initial design to the budget, and grows the domain when the search has
 tried every candidate.
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from optimizers.base import Candidate, OptimizerContext, Scored
-from optimizers.domain import CandidateDomain, DomainConfig, DomainOptimizer
+from optimizers.propose.domain import CandidateDomain, DomainConfig, DomainOptimizer
 from optimizers.zopo import NeuralTangentKernel, ZOPOConfig, ZOPOSearch, ZOPOState
 from optimizers.zopo.surrogate import fit_local, nearest, posterior_mean, posterior_variance
 

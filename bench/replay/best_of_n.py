@@ -2,7 +2,7 @@
 
 APE (Zhou et al. 2023) scores a large sample of candidates on a small random subset of
 the evaluation data and only the top ones on all of it. Here, within the same query
-budget as the other strategies (see :mod:`optimizers.replay.oracle` for the
+budget as the other strategies (see :mod:`replay.oracle` for the
 accounting: a subset evaluation costs its share of a query, and the full evaluation
 that follows only the examples not yet scored):
 
@@ -21,7 +21,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from optimizers.replay.oracle import DevOracle
+from replay.oracle import DevOracle
 
 
 @dataclass(frozen=True, kw_only=True)

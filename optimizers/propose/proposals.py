@@ -7,8 +7,8 @@ falls back step by step; it never raises, and it says which rule matched or why
 nothing did, so rejected proposals can be shown to people.
 
 Replies are model output, i.e. untrusted data: control characters and terminal escapes
-are stripped (:func:`optimizers.safe_text.strip_control`), a proposal is capped at
-:data:`MAX_CHARS`, a reply over :data:`~optimizers.safe_text.MAX_REPLY_CHARS` is refused
+are stripped (:func:`optimizers.propose.safe_text.strip_control`), a proposal is capped at
+:data:`MAX_CHARS`, a reply over :data:`~optimizers.propose.safe_text.MAX_REPLY_CHARS` is refused
 whole, and every pattern runs in linear time, so a megabyte of hostile output costs
 milliseconds. Text that looks like code or a tool call is only ever text.
 """
@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from optimizers.safe_text import MAX_REPLY_CHARS, strip_control
+from optimizers.propose.safe_text import MAX_REPLY_CHARS, strip_control
 
 MIN_WORDS = 2
 MAX_CHARS = 2_000

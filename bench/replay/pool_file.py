@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from optimizers.base import prompt_key
-from optimizers.replay.pool import ScoredPool
+from replay.pool import ScoredPool
 
 FORMAT = "promptpilot-pool/1"
 

@@ -28,7 +28,7 @@ from memory.embeddings import Embedder
 from memory.prompt_store import PromptRecord, prompt_id
 from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored, prompt_key
 from optimizers.evaluation.structured_prompt import StructuredPrompt
-from optimizers.generation import GeneratedPrompt, induce_instructions, paraphrase
+from optimizers.propose.generation import GeneratedPrompt, induce_instructions, paraphrase
 from optimizers.structure.operators import Moves, neighbours
 
 

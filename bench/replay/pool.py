@@ -3,7 +3,7 @@
 Replaying a search over such a pool costs no LLM call, so many seeds and budgets of
 several strategies can be compared on exactly the same candidates and scores (the
 query-efficiency benchmark). Scores stay hidden from the strategies: only a
-:class:`~optimizers.replay.oracle.DevOracle` reveals dev scores, and charges for them.
+:class:`~replay.oracle.DevOracle` reveals dev scores, and charges for them.
 """
 
 from __future__ import annotations

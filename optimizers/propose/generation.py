@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from langchain_core.messages import HumanMessage
 
 from optimizers.evaluation.chat_calls import CallFailed, ChatCaller
-from optimizers.proposals import MAX_CHARS, constraints_block, parse_proposal
-from optimizers.safe_text import MAX_REPLY_CHARS, strip_control
+from optimizers.propose.proposals import MAX_CHARS, constraints_block, parse_proposal
+from optimizers.propose.safe_text import MAX_REPLY_CHARS, strip_control
 from optimizers.tasks.example import Example
 
 MIN_WORDS = 3
@@ -195,10 +195,10 @@ def clean_instruction(raw: str, *, demos: Sequence[Example] = ()) -> Cleaned:
     markdown emphasis, surrounding quotes, chatty endings ("I hope this helps"), and an
     unfinished last sentence (an answer cut off by the token limit) are removed; the
     first letter is capitalised and a period added. Control characters and terminal
-    escapes go first (:func:`~optimizers.safe_text.strip_control`).
+    escapes go first (:func:`~optimizers.propose.safe_text.strip_control`).
     Rejected: nothing left, fewer than 3 or more than 80 words, more than
-    :data:`~optimizers.proposals.MAX_CHARS` characters, a reply over
-    :data:`~optimizers.safe_text.MAX_REPLY_CHARS`, or an echo of a demo.
+    :data:`~optimizers.propose.proposals.MAX_CHARS` characters, a reply over
+    :data:`~optimizers.propose.safe_text.MAX_REPLY_CHARS`, or an echo of a demo.
     """
     notes: list[str] = []
     if len(raw or "") > MAX_REPLY_CHARS:
@@ -418,7 +418,7 @@ async def paraphrase(
 
     Each sample asks in one of :data:`PARAPHRASE_STYLES` (chosen with ``rng``; "keep the
     meaning", "clearer", "simpler", ...) for the new text between ``<START>`` and
-    ``<END>``, read with :func:`optimizers.proposals.parse_proposal` and cleaned like an
+    ``<END>``, read with :func:`optimizers.propose.proposals.parse_proposal` and cleaned like an
     induced instruction. ``prompt`` itself and ``exclude`` count as duplicates.
     Bounded like :func:`induce_instructions`.
     """

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizers.replay.pool import ScoredPool
+from replay.pool import ScoredPool
 
 
 class BudgetExceeded(RuntimeError):
