@@ -9,10 +9,12 @@ budget.
 
 from __future__ import annotations
 
+import math
 import random
 import re
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -93,6 +95,65 @@ class Scored:
         return self.dev.mean
 
 
+ASK_SHARE = 0.5
+
+
+def _no_call_limit() -> int:
+    return 1 << 30
+
+
+def _no_time_limit() -> float:
+    return math.inf
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """What the run's budget still allows, read live; the runner sets it before each ask.
+
+    Optimizers that pay for calls inside ``ask`` (train evaluations, model proposals)
+    spend only a :meth:`share` of it, so one step never runs the budget over and
+    leaves calls to score what it proposes.
+    """
+
+    calls_left: Callable[[], int] = _no_call_limit
+    seconds_left: Callable[[], float] = _no_time_limit
+
+    def for_ask(self) -> Share:
+        """The share one ask may spend: half of what is left, half kept for dev scoring."""
+        return self.share(ASK_SHARE)
+
+    def share(self, fraction: float) -> Share:
+        """``fraction`` of the calls and seconds left now, for one ask to spend."""
+        return Share(
+            self, calls=int(self.calls_left() * fraction), seconds=self.seconds_left() * fraction
+        )
+
+
+@dataclass
+class Share:
+    """The part of the budget one ask may spend itself (see :meth:`Allowance.share`)."""
+
+    allowance: Allowance
+    calls: int
+    seconds: float
+    _calls_at: int = field(init=False)
+    _started: float = field(init=False, default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self._calls_at = self.allowance.calls_left()
+
+    def calls_left(self) -> int:
+        """Calls this share still allows (0 once its time is up)."""
+        if time.monotonic() - self._started >= self.seconds:
+            return 0
+        spent = self._calls_at - self.allowance.calls_left()
+        return max(0, self.calls - spent)
+
+    def affords(self, calls: int) -> bool:
+        """Whether ``calls`` more calls fit in this share."""
+        return calls <= self.calls_left()
+
+
 @dataclass(kw_only=True)
 class OptimizerContext:
     """What an optimizer may use. There is deliberately no test split here.
@@ -116,6 +177,7 @@ class OptimizerContext:
     dev_size: int
     total_steps: int  # the optimizer's share of the budget, in its own steps (GPO's T)
     directives: tuple[str, ...] = ()
+    allowance: Allowance = field(default_factory=Allowance)
 
 
 class Optimizer(ABC):

@@ -13,13 +13,14 @@ optimizer on top of it.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from memory.prompt_store import PromptRecord, prompt_id
-from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored, prompt_key
+from optimizers.base import Allowance, Candidate, Optimizer, OptimizerContext, Scored, prompt_key
 from optimizers.evaluation.evaluator import EvalResult, concat
 from optimizers.evaluation.structured_prompt import StructuredPrompt
 from optimizers.propose.constraints import Constraints
@@ -261,6 +262,7 @@ class Search:
         self._seconds_before = 0.0  # spent in earlier processes (resumed runs)
         self._calls_before = 0  # likewise
         self._calls_at_start = self._usage_calls()
+        self.allowance = Allowance(self._calls_left, self._seconds_left)
 
     def _usage_calls(self) -> int:
         return self.context.evaluator.caller.usage.calls + self.context.proposer.usage.calls
@@ -395,6 +397,10 @@ class Search:
         limit = self.budget.max_seconds
         return limit is not None and self.seconds >= limit
 
+    def _seconds_left(self) -> float:
+        limit = self.budget.max_seconds
+        return math.inf if limit is None else max(0.0, limit - self.seconds)
+
     def _calls_left(self) -> int:
         """Paid calls the budget still allows (a large number when calls are not limited).
 
@@ -420,6 +426,7 @@ class Search:
         if unseen:
             optimizer.tell(unseen)
         self.told[optimizer.name] = len(outcome.history)
+        optimizer.context.allowance = self.allowance
         candidates = await optimizer.ask()
         if not candidates:
             outcome.stopped = "converged"

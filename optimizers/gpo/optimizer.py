@@ -158,7 +158,10 @@ class GPO(Optimizer):
             return []
         size = self.step_size()
         self.last_meta_prompt = self.meta_prompt(size)
+        share = self.context.allowance.for_ask()
         for attempt in range(self.config.retries + 1):
+            if not share.affords(self.config.samples_per_step):
+                break  # sampling again would overrun the budget: operators cost no call
             replies = await self._sample(self.last_meta_prompt, attempt)
             candidates = self._screen(replies, size, attempt)
             if candidates:

@@ -239,13 +239,16 @@ class CandidateDomain:
 
         The size counts the seed. Inductions come first, so "generation order" is APE's
         own order. A weak model yields fewer candidates than asked for (at most two
-        calls per candidate are made); the domain can grow later.
+        calls per candidate are made), and so does a short budget; the domain can
+        grow later.
         """
         if self.built:
             return
         size = config.size if config.size is not None else domain_size_for(context.total_steps)
         self.add([context.seed_prompt], "seed")
-        wanted = max(0, size - len(self))
+        # at most two calls per generated candidate, within the ask's share of the budget
+        affordable = context.allowance.for_ask().calls_left() // 2
+        wanted = max(0, min(size - len(self), affordable))
         n_para = round(wanted * config.paraphrase_share)
         await self.generate(
             context, n_ape=wanted - n_para, parents=[context.seed_prompt] * n_para, config=config

@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 
 from langchain_core.messages import HumanMessage
 
-from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored, prompt_key
+from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored, Share, prompt_key
 from optimizers.evaluation.chat_calls import CallFailed
 from optimizers.evaluation.evaluator import EvalResult
 from optimizers.propose.proposals import constraints_block, parse_proposal
@@ -123,13 +123,16 @@ class TextGrad(Optimizer):
         new minibatches and new samples, so it is not a repeat. The number of
         rounds bounds the work (and the calls) of one ``ask``.
         """
+        share = self.context.allowance.for_ask()
         while self.step < self.rounds:
             self.step += 1
-            candidates = await self._round(self.step)
+            candidates = await self._round(self.step, share)
             if candidates:
                 return candidates
             if self.config.operator_fallback and (fallback := self._operator_fallback()):
                 return fallback
+            if share.calls_left() < self._expansion_cost():
+                break  # another round would overrun the budget: end this ask
         return []
 
     def _operator_fallback(self) -> list[Candidate]:
@@ -151,8 +154,19 @@ class TextGrad(Optimizer):
 
     # ------------------------------------------------------------------ one round
 
-    async def _round(self, r: int) -> list[Candidate]:
+    def _expansion_cost(self) -> int:
+        """Calls one beam prompt's expansion pays at most: errors, critique, edits."""
+        edits = self.config.edits_per_gradient * (2 if self.config.paraphrase else 1)
+        if self.config.feedback == "errors":
+            return self.config.minibatch_size + 1 + edits
+        return edits
+
+    async def _round(self, r: int, share: Share) -> list[Candidate]:
         parents = [text for text, _ in self.beam] or [self.context.seed_prompt]
+        parents = parents[: share.calls_left() // self._expansion_cost()]
+        if not parents:
+            self.log.append({"round": r, "parents": 0, "skipped": "budget"})
+            return []
         with_errors = self.config.feedback == "errors"
         # Draw every minibatch before anything runs concurrently: same seed, same run.
         batches = [
@@ -165,7 +179,11 @@ class TextGrad(Optimizer):
             )
         )
         drafts = self._screen(r, parents, expansions)
-        bandit = await self._select(drafts) if len(drafts) > self.config.select_per_round else None
+        pulls = min(
+            self.config.ucb_pulls_per_arm * len(drafts), share.calls_left() // self.config.pull_size
+        )
+        worth_it = len(drafts) > self.config.select_per_round and pulls >= len(drafts)
+        bandit = await self._select(drafts, pulls) if worth_it else None
         order = bandit.ranking() if bandit is not None else list(range(len(drafts)))
         chosen = order[: self.config.select_per_round]
         self.log.append(
@@ -279,11 +297,12 @@ class TextGrad(Optimizer):
         out.drafts.append(draft)
         return draft
 
-    async def _select(self, drafts: Sequence[Draft]) -> UCB1:
-        """UCB1 over ``drafts`` with train minibatches as pulls.
+    async def _select(self, drafts: Sequence[Draft], pulls: int) -> UCB1:
+        """UCB1 over ``drafts`` with ``pulls`` train minibatches as pulls.
 
         The first sweep evaluates every draft on one shared minibatch (a paired,
-        fair start); later pulls each draw a fresh one.
+        fair start); later pulls each draw a fresh one. With too few calls for a
+        sweep the round skips the bandit and proposes drafts in generation order.
         """
         size = self.config.pull_size
         shared = self._minibatch(size)
@@ -296,7 +315,7 @@ class TextGrad(Optimizer):
         return await run_ucb(
             len(drafts),
             pull,
-            total_pulls=self.config.ucb_pulls_per_arm * len(drafts),
+            total_pulls=pulls,
             c=self.config.ucb_c,
         )
 

@@ -9,7 +9,7 @@ import pytest
 
 from memory.prompt_store import PromptStore
 from memory.response_cache import ResponseCache
-from optimizers.base import Candidate, OptimizerContext, Scored
+from optimizers.base import Allowance, Candidate, OptimizerContext, Scored
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import Evaluator
 from optimizers.evaluation.metrics import get_metric
@@ -314,6 +314,18 @@ async def test_junk_falls_back_on_operator_neighbours_within_the_edit_budget(mak
         assert candidate.key != SEED
         assert {demo.id for demo in candidate.parts.demos} <= train_ids
         assert word_edit_distance(candidate.parts.instruction, SEED) <= gpo.step_size()
+
+
+async def test_a_budget_too_short_for_samples_pays_no_call_and_falls_back(make_context):
+    context = make_context(scripted(tagged("Label the sentiment.")))
+    gpo = GPO(context, GPOConfig(samples_per_step=8))
+    await start(gpo)
+    before = proposer_calls(context)
+    context.allowance = Allowance(calls_left=lambda: 15)  # half of it: 7 < 8 samples
+    candidates = await gpo.ask()
+    assert proposer_calls(context) == before
+    assert candidates
+    assert all(c.meta["rule"].startswith("fallback: operators") for c in candidates)
 
 
 # ----------------------------------------------------------------------- the move

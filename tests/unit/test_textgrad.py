@@ -16,6 +16,7 @@ from optimizers.evaluation.evaluator import EvalResult, Evaluator
 from optimizers.evaluation.metrics import get_metric
 from optimizers.evaluation.stats import Interval
 from optimizers.runner import Budget, Runner
+from optimizers.selection.racing import RacingConfig
 from optimizers.tasks.example import Example
 from optimizers.textgrad import UCB1, TextGrad, TextGradConfig, collect_errors, run_ucb
 from optimizers.textgrad.prompts import parse_critique
@@ -522,3 +523,17 @@ async def test_state_round_trip_resumes_the_same_run(make_context, tmp_path):
     nxt, again = await first.ask(), await resumed.ask()
     assert [c.text for c in nxt] == [c.text for c in again]
     assert first.rng.getstate() == resumed.rng.getstate()
+
+
+@pytest.mark.parametrize("max_calls", [30, 60, 120])
+async def test_a_call_budget_is_kept_although_asks_evaluate_on_train(make_context, max_calls):
+    context = make_context(improving_proposer(), total_steps=6)
+    optimizer = TextGrad(context)
+    runner = Runner(optimizer, context, DEV, Budget(max_calls=max_calls), racing=RacingConfig())
+    outcome = await runner.run()
+
+    if max_calls > 30:
+        assert context.evaluator.examples_seen["train"] > 0  # asks paid for train evaluations
+    assert runner.search.calls <= max_calls
+    assert outcome.stopped == "budget: calls"
+    assert len(outcome.history) > 1  # and left calls to score what they proposed
