@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from optimizers.registry import NAMES, ROTATION, info
 from optimizers.runner import Budget
 
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
@@ -85,17 +86,18 @@ NO_RUN = (
     "(or open a past run in the **Runs** tab)."
 )
 
-_ORDER = {
-    "auto": "I start with structured search (an answer format and worked examples from your "
-    "data) and switch to GPO, ZOPO, then textual gradients whenever a method stops improving",
-    "structure": "I start with structured search (an answer format, worked examples, phrase "
-    "edits; no writing model needed)",
-    "gpo": "I start with GPO (rewrites guided by the best prompts so far)",
-    "zopo": "I start with ZOPO (a Gaussian-process search over generated candidates)",
-    "textgrad": "I start with textual gradients (critiques of the errors, then edits)",
-    "ape": "I start with APE (instructions induced from the training examples)",
-    "random": "I start with random search over generated candidates (a baseline)",
-}
+
+def _plan(optimizer: str) -> str:
+    """How the run will go, in one clause ("I start with GPO (…)")."""
+    if optimizer in NAMES:
+        chosen = info(optimizer)
+        return f"I start with {chosen.title} ({chosen.summary})"
+    first, *then = (info(name) for name in ROTATION)
+    later = ", ".join(item.title for item in then[:-1]) + f", then {then[-1].title}"
+    return (
+        f"I start with {first.title} ({first.summary}) and switch to {later} whenever a "
+        "method stops improving"
+    )
 
 
 def plan_text(
@@ -125,7 +127,7 @@ def plan_text(
         f"I'll improve your prompt on **{escape_markdown(task)}** ({total} examples: {splits}). "
         f"Every candidate is scored on the dev split with the **{escape_markdown(metric)}** "
         f"metric and the {template_text} template; budget: {budget_text}. "
-        f"{_ORDER.get(optimizer, _ORDER['auto'])}. The test split is scored once, at the end, "
+        f"{_plan(optimizer)}. The test split is scored once, at the end, "
         "for your prompt and the best one.",
     ]
     if goal:

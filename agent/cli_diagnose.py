@@ -39,6 +39,7 @@ from agent.optimize_display import optimize_progress
 from agent.runtime import ModelRuntime
 from optimizers.diagnostics.label_corruption import CorruptionConfig
 from optimizers.diagnostics.rerun import ArmEventFn
+from optimizers.registry import GPO
 from optimizers.runner import Budget, RunEvent
 
 RERUNS = ("labels", "proposals")
@@ -80,7 +81,7 @@ def diagnose_command(
     optimizer: Annotated[
         str,
         typer.Option(help="zopo, gpo, textgrad, ape or random.", rich_help_panel=_RERUN),
-    ] = "gpo",
+    ] = GPO,
     budget: Annotated[
         int,
         typer.Option(help="Dev queries per arm, the seed included.", rich_help_panel=_RERUN),

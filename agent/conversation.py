@@ -28,9 +28,10 @@ from agent.chat_text import (
 from agent.live_runs import LiveRuns
 from agent.run_form import RunForm
 from agent.uploads import DataPreview, builtin_name, data_error_text, preview_data
+from optimizers.registry import name_pattern
 from optimizers.tasks import BUILTIN_TASKS, DataError
 
-_OPTIMIZERS = r"(?:structure|gpo|zopo|textgrad|text\s?grad|ape|random)"
+_OPTIMIZERS = f"(?:{name_pattern()})"
 _COMMAND = re.compile(
     rf"^\s*(?:pause|resume|stop|continue|try\s+{_OPTIMIZERS}(?:\s+now)?"
     r"|(?:set\s+)?budget\s+(?:to\s+)?\d+|accept\s+#?\d+|roll\s*back\s+to\s+#?\d+)\s*[.!]?\s*$",

@@ -26,7 +26,7 @@ from agent.evaluation import EvalRequest, build_metric, select_examples
 from agent.optimization import OptimizeRequest, new_run_id
 from agent.runs import load_run
 from agent.runtime import ModelRuntime
-from agent.session import RunSession, optimizer_class, total_steps
+from agent.session import RunSession, total_steps
 from memory.embeddings import Embedder
 from optimizers.diagnostics.class_shares import ClassSharesReport, class_shares
 from optimizers.diagnostics.label_corruption import (
@@ -45,6 +45,7 @@ from optimizers.diagnostics.sentence_ablation import SentenceAblationReport, sen
 from optimizers.evaluation.chat_calls import Usage
 from optimizers.evaluation.evaluator import EvalResult, Evaluator
 from optimizers.evaluation.templates import parse_template
+from optimizers.registry import optimizer_class
 from optimizers.runner import Budget
 
 RUN_DIAGNOSTICS = ("classes", "ablation", "overfit")

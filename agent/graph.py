@@ -17,7 +17,8 @@ from langgraph.types import Checkpointer
 
 from agent import nodes
 from agent.session import RunSession
-from agent.state import ACTIONS, OPTIMIZER_ACTIONS, PilotState
+from agent.state import ACTIONS, PilotState
+from optimizers.registry import NAMES
 
 
 def route(state: PilotState) -> str:
@@ -30,7 +31,7 @@ def build_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph:
     graph = StateGraph(PilotState, context_schema=RunSession)
     graph.add_node("planner", nodes.planner)
     graph.add_node("evaluate", nodes.evaluate_seed)
-    for name in OPTIMIZER_ACTIONS:
+    for name in NAMES:
         graph.add_node(name, nodes.optimizer_step(name))
     graph.add_node("report", nodes.report)
     graph.add_node("ask_user", nodes.ask_user)
@@ -39,7 +40,7 @@ def build_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph:
 
     graph.add_edge(START, "planner")
     graph.add_conditional_edges("planner", route, {action: action for action in ACTIONS})
-    for node in ("evaluate", *OPTIMIZER_ACTIONS, "report", "ask_user", "pause"):
+    for node in ("evaluate", *NAMES, "report", "ask_user", "pause"):
         graph.add_edge(node, "planner")
     graph.add_edge("finish", END)
     return graph.compile(checkpointer=checkpointer)

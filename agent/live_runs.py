@@ -40,6 +40,7 @@ from agent.stored_views import load_view, new_view, save_view, view_from_record,
 from memory.embeddings import Embedder, SentenceTransformerEmbedder
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.metrics import MetricError
+from optimizers.registry import ZOPO
 from optimizers.runner import RunEvent
 from optimizers.tasks import DataError
 
@@ -254,7 +255,7 @@ class LiveRun:
         if not trajectory:
             return
         texts = [trajectory[i]["prompt"] for i in unique_prompts(trajectory)]
-        zopo = None if session is None else session.optimizers.get("zopo")
+        zopo = None if session is None else session.optimizers.get(ZOPO)
         if zopo is not None and hasattr(zopo, "surrogate_view"):
             self._surrogate = zopo.surrogate_view()  # kept: the last one outlives the session
         emap = embedding_map(

@@ -17,7 +17,7 @@ from typing import Any
 
 from agent.outage import recording_failures
 from agent.runtime import ModelRuntime
-from agent.session import RunSession, optimizer_class
+from agent.session import RunSession
 from agent.step_checkpoint import checkpointed_search, register_run
 from memory.embeddings import Embedder
 from memory.prompt_store import prompt_id
@@ -27,6 +27,7 @@ from optimizers.evaluation.evaluator import EvalResult
 from optimizers.evaluation.stats import PairedComparison
 from optimizers.evaluation.structured_prompt import StructuredPrompt
 from optimizers.evaluation.templates import parse_template
+from optimizers.registry import GPO, optimizer_class
 from optimizers.runner import Budget, EventFn, RunOutcome
 from optimizers.selection.guard import GuardDecision
 from optimizers.tasks import ColumnMapping, SplitSpec
@@ -38,7 +39,7 @@ class OptimizeRequest:
 
     data: str
     prompt: str
-    optimizer: str = "gpo"
+    optimizer: str = GPO
     budget: Budget = field(default_factory=Budget.default)
     metric: str = "exact"
     template: str = "inline"

@@ -9,21 +9,11 @@ from pydantic import BaseModel, Field
 
 from agent.policy import EXHAUSTED, budget_left, next_action
 from agent.prompts import PLANNER_STATE, PLANNER_SYSTEM
-from agent.state import OPTIMIZER_ACTIONS, PilotState
+from agent.state import PLANNER_ACTIONS, PilotState
 from optimizers.evaluation.chat_calls import ChatCaller
+from optimizers.registry import NAMES
 
-Action = Literal[
-    "structure",
-    "gpo",
-    "zopo",
-    "textgrad",
-    "ape",
-    "random",
-    "evaluate",
-    "report",
-    "ask_user",
-    "finish",
-]
+Action = Literal[PLANNER_ACTIONS]  # type: ignore[valid-type]  # built from the registry
 
 
 class PlannerDecision(BaseModel):
@@ -48,7 +38,7 @@ def invalid_because(decision: PlannerDecision, state: PilotState) -> str | None:
         return "nothing has been tried yet and the budget is left"
     if action == "ask_user" and state.action == "ask_user":
         return "the person was just asked"
-    if action in OPTIMIZER_ACTIONS:
+    if action in NAMES:
         if not state.search:
             return "evaluate the seed prompt first"
         if state.stop_requested:

@@ -10,8 +10,8 @@ every method has stagnated or the budget is spent.
 from __future__ import annotations
 
 from agent.state import PilotState
+from optimizers.registry import ROTATION
 
-ROTATION = ("structure", "gpo", "zopo", "textgrad")
 PATIENCE = 2  # steps without improvement before a method counts as stagnant
 EXHAUSTED = 99  # the stagnation count of a method with nothing left to try
 

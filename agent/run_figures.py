@@ -13,15 +13,11 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.tri import Triangulation
 
 from agent.run_view import EmbeddingMap, ScoreSeries
+from optimizers.registry import REGISTRY, ZOPO
 
 COLORS = {
     "seed": "#555555",
-    "structure": "#ff7f0e",
-    "gpo": "#1f77b4",
-    "zopo": "#d62728",
-    "textgrad": "#2ca02c",
-    "ape": "#9467bd",
-    "random": "#8c564b",
+    **{item.name: item.color for item in REGISTRY},
     "paraphrase": "#e377c2",
     "user": "#17becf",
 }
@@ -103,7 +99,7 @@ def map_figure(emap: EmbeddingMap | None) -> Figure:
             path[:, 0],
             path[:, 1],
             "-",
-            color=COLORS["zopo"],
+            color=COLORS[ZOPO],
             linewidth=1.2,
             alpha=0.8,
             label="ZOPO path",
@@ -112,10 +108,10 @@ def map_figure(emap: EmbeddingMap | None) -> Figure:
             "",
             xy=path[-1],
             xytext=path[-2] if len(path) > 1 else xy[emap.seed],
-            arrowprops={"arrowstyle": "->", "color": COLORS["zopo"]},
+            arrowprops={"arrowstyle": "->", "color": COLORS[ZOPO]},
         )
     sizes = [
-        30 + 220 * u if u is not None and source == "zopo" else 40
+        30 + 220 * u if u is not None and source == ZOPO else 40
         for u, source in zip(emap.uncertainty, emap.sources, strict=True)
     ]
     dots = ax.scatter(

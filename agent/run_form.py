@@ -17,10 +17,10 @@ from agent.runtime import RuntimeSettings
 from agent.settings import EMBEDDED_MODEL_ALIAS, ModelSettings
 from optimizers.evaluation.metrics import BUILTIN_METRICS
 from optimizers.evaluation.templates import parse_template
+from optimizers.registry import CHOICES
 from optimizers.runner import Budget
 from optimizers.tasks import ColumnMapping, SplitSpec
 
-OPTIMIZER_CHOICES = ("auto", "structure", "zopo", "gpo", "textgrad", "ape", "random")
 METRIC_CHOICES = tuple(BUILTIN_METRICS)  # user Python metrics are command-line only
 DEFAULT_BUDGET = None
 """No dev-query limit by default: the run stops after the default number of paid calls."""
@@ -109,8 +109,8 @@ class RunForm:
             raise ValueError(
                 f"unknown metric {self.metric!r}; choose one of {', '.join(METRIC_CHOICES)}"
             )
-        if self.optimizer not in OPTIMIZER_CHOICES:
-            known = ", ".join(OPTIMIZER_CHOICES)
+        if self.optimizer not in CHOICES:
+            known = ", ".join(CHOICES)
             raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {known}")
         template = self.template.strip() or "inline"
         parse_template(template)  # a custom template without {prompt} and {input} fails here

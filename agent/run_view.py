@@ -18,6 +18,7 @@ import numpy as np
 
 from optimizers.base import prompt_key
 from optimizers.gpo.edit_distance import word_edit_distance
+from optimizers.registry import ZOPO
 
 Entry = dict[str, Any]
 
@@ -268,7 +269,7 @@ def embedding_map(
     path = [
         position[prompt_key(entry["prompt"])]
         for entry in trajectory
-        if entry["source"] == "zopo" and not entry.get("reused")
+        if entry["source"] == ZOPO and not entry.get("reused")
     ]
     field_data = None
     if has_field:

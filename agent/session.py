@@ -9,7 +9,6 @@ run resumes. It is also the one place where the test split is touched:
 from __future__ import annotations
 
 import asyncio
-import importlib
 import random
 import threading
 import time
@@ -29,27 +28,10 @@ from optimizers.evaluation.stats import PairedComparison
 from optimizers.evaluation.templates import parse_template
 from optimizers.propose.constraints import Constraints
 from optimizers.propose.domain import CandidateDomain, DomainOptimizer
+from optimizers.registry import optimizer_class
 from optimizers.runner import Budget, EventFn, Search
 from optimizers.selection.racing import RacingConfig
 from optimizers.tasks import split_task
-
-# name -> (module, class); imported on use so one optimizer's import cost is not everyone's
-OPTIMIZERS: dict[str, tuple[str, str]] = {
-    "structure": ("optimizers.structure.optimizer", "StructureSearch"),
-    "zopo": ("optimizers.zopo.optimizer", "ZOPOOptimizer"),
-    "gpo": ("optimizers.gpo.optimizer", "GPO"),
-    "textgrad": ("optimizers.textgrad", "TextGrad"),
-    "ape": ("optimizers.baselines.ape", "APE"),
-    "random": ("optimizers.baselines.random_search", "RandomSearch"),
-}
-
-
-def optimizer_class(name: str) -> type[Optimizer]:
-    """The optimizer class registered under ``name``."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
-    module, cls = OPTIMIZERS[name]
-    return getattr(importlib.import_module(module), cls)
 
 
 def total_steps(optimizer: type[Optimizer], budget: Budget, dev_size: int) -> int:

@@ -15,20 +15,12 @@ from typing import Annotated, Any
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 
-ACTIONS = (
-    "structure",
-    "gpo",
-    "zopo",
-    "textgrad",
-    "ape",
-    "random",
-    "evaluate",
-    "report",
-    "ask_user",
-    "pause",
-    "finish",
-)
-OPTIMIZER_ACTIONS = ("structure", "gpo", "zopo", "textgrad", "ape", "random")
+from optimizers.registry import NAMES
+
+PLANNER_ACTIONS = (*NAMES, "evaluate", "report", "ask_user", "finish")
+"""What the planner may choose: a step of one optimizer, or one of the run's own moves."""
+ACTIONS = (*PLANNER_ACTIONS, "pause")
+"""Every value of :attr:`PilotState.action` (a pause comes from the person, not the planner)."""
 
 
 @dataclass

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from agent.state import OPTIMIZER_ACTIONS
 from optimizers.propose.constraints import hard_checks
+from optimizers.registry import canonical, name_pattern
 
 _STOP = re.compile(r"^\s*(?:stop|halt|enough|finish|that'?s enough)\b", re.IGNORECASE)
 # A pause only when the whole message asks for it: "wait, use zopo" is not a pause.
@@ -39,9 +39,8 @@ _ACCEPT = re.compile(
 _ROLL_BACK = re.compile(
     r"^\s*(?:roll\s*back|revert|go back)\s+(?:to\s+)?(?:the\s+)?(.+?)\s*$", re.IGNORECASE
 )
-_NAMES = "|".join(OPTIMIZER_ACTIONS) + r"|textual gradients?|text ?grad"
 _OPTIMIZER = re.compile(
-    r"\b(?:try|use|switch to|run|go with|do|with)\s+(?:a\s+|an\s+)?(" + _NAMES + r")\b",
+    r"\b(?:try|use|switch to|run|go with|do|with)\s+(?:a\s+|an\s+)?(" + name_pattern() + r")\b",
     re.IGNORECASE,
 )
 _BUDGET = re.compile(r"\bbudget\s*(?:to|of|=|:)?\s*(\d+)\b", re.IGNORECASE)
@@ -96,11 +95,6 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"\w+", text.lower()))
 
 
-def _optimizer_name(word: str) -> str:
-    word = word.lower()
-    return "textgrad" if word.startswith("text") else word
-
-
 def read_steering(message: str, directives: list[str]) -> Steering:
     """Interpret ``message`` given the standing ``directives``."""
     steering = Steering()
@@ -127,7 +121,7 @@ def read_steering(message: str, directives: list[str]) -> Steering:
     if _RESUME.match(text):
         steering.resume = True
     if (match := _OPTIMIZER.search(text)) is not None:
-        steering.optimizer = _optimizer_name(match.group(1))
+        steering.optimizer = canonical(match.group(1))
     if (match := _BUDGET.search(text)) is not None:
         steering.budget_queries = int(match.group(1))
     if hard_checks(text) or (_RULE_WORDS.search(text) and not steering.understood):

@@ -24,16 +24,17 @@ from agent.candidates import CandidateNotFound, describe_candidate, resolve_cand
 from agent.node_updates import progress, say
 from agent.policy import EXHAUSTED
 from agent.session import RunSession
-from agent.state import OPTIMIZER_ACTIONS, PilotState
+from agent.state import PilotState
 from agent.steering import Steering, read_steering
 from optimizers.propose.constraints import hard_checks
+from optimizers.registry import NAMES
 from optimizers.runner import Budget
 
 Effect = tuple[dict[str, Any], str]
 """A partial state update and the reply sentence ("" when the message did not ask for it)."""
 
 COMMANDS = (
-    "stop, pause, resume, try " + "/".join(OPTIMIZER_ACTIONS) + ", budget N, accept N, "
+    "stop, pause, resume, try " + "/".join(NAMES) + ", budget N, accept N, "
     "roll back to N, or a rule such as 'keep it under 30 words'"
 )
 

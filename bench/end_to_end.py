@@ -41,7 +41,7 @@ from agent.local_server import ServerSettings
 from agent.optimization import OptimizeRequest, run_optimize
 from agent.pilot import run_pilot
 from agent.runtime import RuntimeSettings
-from agent.session import OPTIMIZERS, RunSession
+from agent.session import RunSession
 from agent.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
 from agent.shared_runtime import SharedServer, SharedServerRuntime
 from memory.embeddings import Embedder, SentenceTransformerEmbedder
@@ -50,13 +50,14 @@ from optimizers.evaluation.evaluator import EvalResult, Evaluator
 from optimizers.evaluation.metrics import get_metric
 from optimizers.evaluation.structured_prompt import StructuredPrompt
 from optimizers.evaluation.templates import parse_template
+from optimizers.registry import AUTO, NAMES
 from optimizers.runner import Budget
 from optimizers.tasks import SplitSpec, split_task
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "bench" / "results"
-METHODS = (*OPTIMIZERS, "auto")
+METHODS = (*NAMES, AUTO)
 REQUEST_TIMEOUT_S = 900.0
 ATTEMPTS = 3  # a run the endpoint fails is started again from scratch, this many times in all
 

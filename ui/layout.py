@@ -11,10 +11,11 @@ from dataclasses import dataclass
 import gradio as gr
 
 from agent import run_view as rv
-from agent.run_form import DEFAULT_BUDGET, METRIC_CHOICES, OPTIMIZER_CHOICES
+from agent.run_form import DEFAULT_BUDGET, METRIC_CHOICES
 from agent.runtime import RuntimeSettings
 from agent.stored_views import RUN_TABLE_HEADERS
 from agent.uploads import ALLOWED_SUFFIXES
+from optimizers.registry import CHOICES
 
 QUICK_COMMANDS = (
     ("cmd-pause", "pause", "Pause"),
@@ -295,7 +296,7 @@ def _settings_tab(defaults: RuntimeSettings) -> dict[str, object]:
         optimizer = gr.Dropdown(
             label="Optimizer to start with",
             elem_id="optimizer",
-            choices=list(OPTIMIZER_CHOICES),
+            choices=list(CHOICES),
             value="auto",
         )
     return {

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from optimizers.base import Candidate, OptimizerContext
 from optimizers.propose.domain import CandidateDomain, DomainConfig, DomainEntry, DomainOptimizer
+from optimizers.registry import APE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,7 +45,7 @@ class APEConfig:
 class APE(DomainOptimizer):
     """Automatic Prompt Engineer: induce, score in order, then resample around the best."""
 
-    name: ClassVar[str] = "ape"
+    name: ClassVar[str] = APE
 
     def __init__(
         self,

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from optimizers.base import Candidate, OptimizerContext
 from optimizers.propose.domain import CandidateDomain, DomainConfig, DomainOptimizer
+from optimizers.registry import RANDOM
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,7 +33,7 @@ class RandomSearchConfig:
 class RandomSearch(DomainOptimizer):
     """Uniformly random unscored candidates from the domain, drawn with ``context.rng``."""
 
-    name: ClassVar[str] = "random"
+    name: ClassVar[str] = RANDOM
 
     def __init__(
         self,

@@ -26,6 +26,7 @@ from langchain_core.messages import HumanMessage
 from optimizers.evaluation.chat_calls import CallFailed, ChatCaller
 from optimizers.propose.proposals import MAX_CHARS, constraints_block, parse_proposal
 from optimizers.propose.safe_text import MAX_REPLY_CHARS, strip_control
+from optimizers.registry import APE
 from optimizers.tasks.example import Example
 
 MIN_WORDS = 3
@@ -387,9 +388,9 @@ async def induce_instructions(
 
     def judge(request: _Request, reply: str | None, failure: str | None) -> GeneratedPrompt:
         if reply is None:
-            return GeneratedPrompt("", "ape", (failure or "no reply",), False, request.sample)
+            return GeneratedPrompt("", APE, (failure or "no reply",), False, request.sample)
         cleaned = clean_instruction(reply, demos=request.demos)
-        return _record(cleaned, "ape", request.sample, reply)
+        return _record(cleaned, APE, request.sample, reply)
 
     return await _sample_until(
         caller,

@@ -41,6 +41,7 @@ from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored, Shar
 from optimizers.evaluation.chat_calls import CallFailed
 from optimizers.evaluation.evaluator import EvalResult
 from optimizers.propose.proposals import constraints_block, parse_proposal
+from optimizers.registry import TEXTGRAD
 from optimizers.structure.fallback import operator_candidates
 from optimizers.tasks.example import Example
 from optimizers.textgrad.bandit import UCB1, run_ucb
@@ -93,7 +94,7 @@ def collect_errors(result: EvalResult, limit: int) -> list[ShownError]:
 class TextGrad(Optimizer):
     """ProTeGi-style search: critique errors, edit, UCB-select on train, beam on dev."""
 
-    name: ClassVar[str] = "textgrad"
+    name: ClassVar[str] = TEXTGRAD
     queries_per_step: ClassVar[int] = TextGradConfig().select_per_round
 
     def __init__(self, context: OptimizerContext, config: TextGradConfig | None = None) -> None:

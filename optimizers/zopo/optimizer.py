@@ -21,6 +21,7 @@ import torch
 
 from optimizers.base import Candidate, OptimizerContext, Scored
 from optimizers.propose.domain import CandidateDomain, DomainConfig, DomainOptimizer
+from optimizers.registry import ZOPO
 from optimizers.zopo import NeuralTangentKernel, ZOPOConfig, ZOPOSearch, ZOPOState
 from optimizers.zopo.surrogate import fit_local, nearest, posterior_mean, posterior_variance
 
@@ -115,7 +116,7 @@ class SurrogateView:
 class ZOPOOptimizer(DomainOptimizer):
     """Localized zeroth-order prompt optimization (Hu et al. 2024) over the domain."""
 
-    name: ClassVar[str] = "zopo"
+    name: ClassVar[str] = ZOPO
 
     def __init__(
         self,

@@ -9,8 +9,8 @@ import pytest
 
 from agent.optimization import OptimizeRequest, run_optimize
 from agent.runtime import ModelRuntime, RuntimeSettings
-from agent.session import OPTIMIZERS
 from agent.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
+from optimizers.registry import NAMES
 from optimizers.runner import Budget
 from optimizers.tasks import SplitSpec, load_builtin_task, split_task
 
@@ -30,7 +30,7 @@ def recording_client() -> tuple[httpx.AsyncClient, list[str]]:
     return httpx.AsyncClient(event_hooks={"request": [record]}), bodies
 
 
-@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("optimizer", list(NAMES))
 async def test_optimizer_runs_and_never_peeks_at_test(
     optimizer, llm_server, tmp_path, bundled_embedder
 ):

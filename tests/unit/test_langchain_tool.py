@@ -20,7 +20,6 @@ from agent.langchain_tool import (
     EvaluatePromptsArgs,
     MetricName,
     OptimizePromptArgs,
-    OptimizerName,
     evaluate_prompts_tool,
     evaluation_summary,
     optimization_summary,
@@ -29,10 +28,10 @@ from agent.langchain_tool import (
 )
 from agent.mcp_server import build_server
 from agent.runtime import RuntimeSettings
-from agent.session import OPTIMIZERS
 from agent.settings import ModelSettings
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.metrics import BUILTIN_METRICS
+from optimizers.registry import CHOICES, NAMES
 from optimizers.tasks import BUILTIN_TASKS
 from tests.fakes import fake_backend
 
@@ -71,7 +70,10 @@ def test_optimize_schema_defaults_and_choices():
 
 
 def test_choices_follow_the_registries():
-    assert set(typing.get_args(OptimizerName)) == {"auto", *OPTIMIZERS}
+    props = OptimizePromptArgs.model_json_schema()["properties"]
+    assert props["optimizer"]["enum"] == list(CHOICES)  # what the calling LLM sees
+    for name in NAMES:
+        assert f"'{name}'" in props["optimizer"]["description"]
     assert set(typing.get_args(MetricName)) == set(BUILTIN_METRICS)
 
 
