@@ -22,8 +22,8 @@ from langchain_core.tools import StructuredTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.api import OptimizationResult, aevaluate, aoptimize, evaluate, optimize
-from agent.local_server import LocalServerError
-from agent.runtime import RuntimeSettings
+from agent.llm.local_server import LocalServerError
+from agent.llm.runtime import RuntimeSettings
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.metrics import BUILTIN_METRICS, MetricError
 from optimizers.registry import CHOICES, REGISTRY

@@ -30,7 +30,6 @@ from pydantic import Field
 from agent.api import OptimizationResult, aevaluate, aoptimize
 from agent.api import get_run as _get_run
 from agent.api import list_runs as _list_runs
-from agent.cli_options import home_dir, runtime_settings
 from agent.langchain_tool import (
     EVALUATE_DESCRIPTION,
     OPTIMIZE_DESCRIPTION,
@@ -54,7 +53,8 @@ from agent.langchain_tool import (
     optimization_summary,
     optimize_options,
 )
-from agent.runtime import RuntimeSettings
+from agent.llm.environment import home_dir, runtime_settings
+from agent.llm.runtime import RuntimeSettings
 from optimizers.runner import EventFn, RunEvent
 
 INSTRUCTIONS = (

@@ -36,14 +36,15 @@ from typing import Any
 
 from end_to_end_report import RunConfig, build_report  # bench/ (scripts run as bench/NAME.py)
 
-from agent.evaluation import resolve_task
-from agent.local_server import ServerSettings
-from agent.optimization import OptimizeRequest, run_optimize
-from agent.pilot import run_pilot
-from agent.runtime import RuntimeSettings
-from agent.session import RunSession
-from agent.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
-from agent.shared_runtime import SharedServer, SharedServerRuntime
+from agent.graph.pilot import run_pilot
+from agent.llm.local_server import ServerSettings
+from agent.llm.runtime import RuntimeSettings
+from agent.llm.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
+from agent.llm.shared_runtime import SharedServer, SharedServerRuntime
+from agent.run.evaluate import resolve_task
+from agent.run.request import OptimizeRequest
+from agent.run.session import RunSession
+from agent.run.single import run_optimize
 from memory.embeddings import Embedder, SentenceTransformerEmbedder
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.evaluator import EvalResult, Evaluator

@@ -36,9 +36,9 @@ from typing import Any
 from machine import cpu_name  # bench/machine.py (scripts run as bench/NAME.py)
 from replay.pool_file import PoolCandidate, PoolFile
 
-from agent.cli_options import runtime_settings
-from agent.local_server import bundled_model_path
-from agent.runtime import ModelRuntime
+from agent.llm.environment import runtime_settings
+from agent.llm.local_server import bundled_model_path
+from agent.llm.runtime import ModelRuntime
 from memory.embeddings import SentenceTransformerEmbedder
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import Evaluator

@@ -1,7 +1,7 @@
 """The Gradio app: event handlers that call ``agent`` functions, and their wiring.
 
-Per-browser data lives in ``gr.State`` (a :class:`~agent.conversation.Conversation`
-each); runs live in the shared :class:`~agent.live_runs.LiveRuns` registry, keyed by
+Per-browser data lives in ``gr.State`` (a :class:`~ui.chat.conversation.Conversation`
+each); runs live in the shared :class:`~ui.live_runs.LiveRuns` registry, keyed by
 run id, which is also in the page URL (``?run=ID``) so a reload finds its run. A
 1-second timer re-renders what changed (the view's version) and never blocks: runs
 go on in their own threads.
@@ -16,17 +16,17 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from agent import run_view as rv
-from agent.chat_text import WELCOME, escape_markdown, message
-from agent.conversation import Conversation, attach, choose_data, open_run, respond
-from agent.live_runs import ACTIVE, LiveRuns
-from agent.report_markdown import report_markdown, write_report_files
-from agent.run_figures import map_figure, score_figure
-from agent.run_form import ModelForm, RunForm
-from agent.stored_views import run_table
-from agent.uploads import DataPreview, data_error_text, preview_data, store_upload
 from optimizers.tasks import DataError
+from ui.chat.conversation import Conversation, attach, choose_data, open_run, respond
+from ui.chat.form import ModelForm, RunForm
+from ui.chat.text import WELCOME, escape_markdown, message
+from ui.chat.uploads import DataPreview, data_error_text, preview_data, store_upload
 from ui.layout import NO_REPORT, Layout, build_layout
+from ui.live_runs import ACTIVE, LiveRuns
+from ui.panels import inspect as rv
+from ui.panels.figures import map_figure, score_figure
+from ui.panels.report_markdown import report_markdown, write_report_files
+from ui.panels.stored_view import run_table
 
 SET_URL = """(run) => {
   if (run) {

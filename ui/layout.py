@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from agent import run_view as rv
-from agent.run_form import DEFAULT_BUDGET, METRIC_CHOICES
-from agent.runtime import RuntimeSettings
-from agent.stored_views import RUN_TABLE_HEADERS
-from agent.uploads import ALLOWED_SUFFIXES
+from agent.llm.runtime import RuntimeSettings
 from optimizers.registry import CHOICES
+from ui.chat.form import DEFAULT_BUDGET, METRIC_CHOICES
+from ui.chat.uploads import ALLOWED_SUFFIXES
+from ui.panels import inspect as rv
+from ui.panels.stored_view import RUN_TABLE_HEADERS
 
 QUICK_COMMANDS = (
     ("cmd-pause", "pause", "Pause"),

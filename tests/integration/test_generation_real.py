@@ -11,8 +11,8 @@ import random
 
 import pytest
 
-from agent.llm import make_backend
-from agent.settings import ModelSettings
+from agent.llm.models import make_backend
+from agent.llm.settings import ModelSettings
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.propose.generation import (
     MAX_WORDS,

@@ -7,9 +7,10 @@ import json
 import httpx
 import pytest
 
-from agent.optimization import OptimizeRequest, run_optimize
-from agent.runtime import ModelRuntime, RuntimeSettings
-from agent.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
+from agent.llm.runtime import ModelRuntime, RuntimeSettings
+from agent.llm.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
+from agent.run.request import OptimizeRequest
+from agent.run.single import run_optimize
 from optimizers.registry import NAMES
 from optimizers.runner import Budget
 from optimizers.tasks import SplitSpec, load_builtin_task, split_task

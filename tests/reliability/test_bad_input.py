@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import EXIT_BAD_INPUT, app
+from agent.cli.app import app
+from agent.cli.output import EXIT_BAD_INPUT
 from optimizers.tasks import DataError, LoadLimits, Task, load_task
 
 pytestmark = pytest.mark.timeout(60)

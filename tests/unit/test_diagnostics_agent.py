@@ -6,16 +6,17 @@ import json
 
 import pytest
 
-from agent.diagnostics import (
+from agent.llm.runtime import ModelRuntime, RuntimeSettings
+from agent.llm.settings import ModelSettings
+from agent.run.diagnose import (
     check_run_diagnostics,
     diagnose_labels,
     diagnose_proposals,
     diagnose_run,
 )
-from agent.optimization import OptimizeRequest, run_optimize
-from agent.runs import record_run, save_finished
-from agent.runtime import ModelRuntime, RuntimeSettings
-from agent.settings import ModelSettings
+from agent.run.records import record_run, save_finished
+from agent.run.request import OptimizeRequest
+from agent.run.single import run_optimize
 from memory.response_cache import ResponseCache
 from optimizers.diagnostics.class_shares import OTHER
 from optimizers.evaluation.chat_calls import ChatCaller

@@ -8,9 +8,10 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from agent.cli import EXIT_BAD_INPUT, app
-from agent.cli_diagnose import show_diagnostics
-from agent.diagnostics import diagnose_labels, diagnose_run
+from agent.cli.app import app
+from agent.cli.diagnose import show_diagnostics
+from agent.cli.output import EXIT_BAD_INPUT
+from agent.run.diagnose import diagnose_labels, diagnose_run
 from optimizers.runner import Budget
 from tests.unit.test_diagnostics_agent import (  # fixtures are re-exported for this module
     data_file,

@@ -7,9 +7,9 @@ import sqlite3
 
 import pytest
 
-from agent.optimization import run_optimize
-from agent.pilot import run_pilot
-from agent.runs import list_runs
+from agent.graph.pilot import run_pilot
+from agent.run.records import list_runs
+from agent.run.single import run_optimize
 from optimizers.evaluation.chat_calls import EndpointUnavailable
 from optimizers.tasks import DataError
 from tests.unit.graph_fixtures import ScriptedPlanner, fake_runtime, request_for, write_items

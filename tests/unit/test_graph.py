@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.pilot import run_pilot
+from agent.graph.pilot import run_pilot
 from tests.unit.graph_fixtures import ScriptedPlanner, fake_runtime, request_for, write_items
 
 
@@ -126,7 +126,7 @@ async def test_a_question_waits_for_the_person_and_the_answer_steers(
         assert "How should I proceed" in question or "best prompt" in question
         return "stop"
 
-    from agent.runs import list_runs
+    from agent.run.records import list_runs
 
     (record,) = list_runs(home)
     assert record["status"] == "waiting"

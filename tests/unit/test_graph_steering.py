@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from agent.pilot import run_pilot
-from agent.runs import list_runs, load_run
+from agent.graph.pilot import run_pilot
+from agent.run.records import list_runs, load_run
 from tests.unit.graph_fixtures import ScriptedPlanner, fake_runtime, request_for, write_items
 
 

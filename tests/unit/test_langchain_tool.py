@@ -15,7 +15,6 @@ from langchain_core.tools import ToolException
 from pydantic import ValidationError
 
 from agent.api import OptimizationResult
-from agent.evaluation import EvalRequest, run_eval
 from agent.langchain_tool import (
     EvaluatePromptsArgs,
     MetricName,
@@ -26,9 +25,10 @@ from agent.langchain_tool import (
     optimize_options,
     optimize_prompt_tool,
 )
+from agent.llm.runtime import RuntimeSettings
+from agent.llm.settings import ModelSettings
 from agent.mcp_server import build_server
-from agent.runtime import RuntimeSettings
-from agent.settings import ModelSettings
+from agent.run.evaluate import EvalRequest, run_eval
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.metrics import BUILTIN_METRICS
 from optimizers.registry import CHOICES, NAMES
@@ -246,6 +246,6 @@ def test_optimization_summary_without_a_test_report():
 
 
 def test_the_cli_has_the_mcp_command():
-    from agent.cli import app
+    from agent.cli.app import app
 
     assert "mcp" in {command.name for command in app.registered_commands}

@@ -8,15 +8,15 @@ import time
 
 import pytest
 
-from agent.live_runs import STEERING_NOTED, LiveRuns
-from agent.local_server import ServerSettings, bundled_model_path
-from agent.pilot import run_pilot
-from agent.run_view import status_line
-from agent.runtime import RuntimeSettings
-from agent.settings import ModelSettings
-from agent.shared_runtime import SharedServerRuntime
-from agent.stored_views import view_path
+from agent.graph.pilot import run_pilot
+from agent.llm.local_server import ServerSettings, bundled_model_path
+from agent.llm.runtime import RuntimeSettings
+from agent.llm.settings import ModelSettings
+from agent.llm.shared_runtime import SharedServerRuntime
 from tests.unit.graph_fixtures import fake_live_runs, fake_runtime, request_for, write_items
+from ui.live_runs import STEERING_NOTED, LiveRuns
+from ui.panels.inspect import status_line
+from ui.panels.stored_view import view_path
 
 
 @pytest.fixture

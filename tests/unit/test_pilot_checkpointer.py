@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from agent.pilot import run_pilot
-from agent.runs import checkpoint_path
+from agent.graph.pilot import run_pilot
+from agent.run.records import checkpoint_path
 from memory.sqlite_wal import connect
 from tests.unit.graph_fixtures import ScriptedPlanner, fake_runtime, request_for, write_items
 

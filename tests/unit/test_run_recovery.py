@@ -6,10 +6,11 @@ import httpx
 import openai
 import pytest
 
-from agent.optimization import OptimizeRequest, run_optimize
-from agent.pilot import run_pilot
-from agent.runs import checkpoint_path, load_run, record_run
-from agent.step_checkpoint import StepCheckpoints
+from agent.graph.pilot import run_pilot
+from agent.run.records import checkpoint_path, load_run, record_run
+from agent.run.request import OptimizeRequest
+from agent.run.single import run_optimize
+from agent.run.step_checkpoint import StepCheckpoints
 from memory.response_cache import ResponseCache
 from optimizers.evaluation.chat_calls import ChatCaller, EndpointUnavailable
 from tests.fakes import fake_backend

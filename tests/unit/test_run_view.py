@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from agent import run_view as rv
-from agent.run_figures import map_figure, score_figure
+from ui.panels import inspect as rv
+from ui.panels.figures import map_figure, score_figure
 
 
 def entry(prompt, dev, source="gpo", step=1, reused=False, meta=None):

@@ -1,6 +1,6 @@
 import pytest
 
-from agent.settings import ModelSettings, settings_from_env
+from agent.llm.settings import ModelSettings, settings_from_env
 
 
 def test_defaults_mean_embedded():

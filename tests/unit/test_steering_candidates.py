@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.candidates import CandidateNotFound, describe_candidate, resolve_candidate
+from agent.graph.candidates import CandidateNotFound, describe_candidate, resolve_candidate
 from optimizers.base import Candidate, Scored
 from optimizers.evaluation.chat_calls import Usage
 from optimizers.evaluation.evaluator import EvalResult

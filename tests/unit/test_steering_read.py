@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.steering import read_steering
+from agent.graph.steering import read_steering
 
 RULES = ["keep it under 30 words"]
 

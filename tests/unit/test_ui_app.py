@@ -8,14 +8,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from agent.conversation import Conversation
-from agent.live_runs import LiveRuns
-from agent.local_server import is_loopback
-from agent.runtime import RuntimeSettings
-from agent.stored_views import new_view, save_view
+from agent.llm.local_server import is_loopback
+from agent.llm.runtime import RuntimeSettings
 from tests.unit.test_ui_report import REPORT
+from ui.chat.conversation import Conversation
 from ui.cli import app as cli
 from ui.cli import check_exposure, parse_auth
+from ui.live_runs import LiveRuns
+from ui.panels.stored_view import new_view, save_view
 
 gr = pytest.importorskip("gradio")
 

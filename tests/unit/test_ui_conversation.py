@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from agent.chat_text import ASK_FOR_DATA, HELP, NO_RUN
-from agent.conversation import Conversation, attach, choose_data, open_run, respond, split_prompt
-from agent.live_runs import LiveRuns
-from agent.run_form import ModelForm, RunForm
-from agent.runtime import RuntimeSettings
-from agent.uploads import preview_data
+from agent.llm.runtime import RuntimeSettings
 from tests.unit.graph_fixtures import fake_live_runs, write_items
+from ui.chat.conversation import Conversation, attach, choose_data, open_run, respond, split_prompt
+from ui.chat.form import ModelForm, RunForm
+from ui.chat.text import ASK_FOR_DATA, HELP, NO_RUN
+from ui.chat.uploads import preview_data
+from ui.live_runs import LiveRuns
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from agent.run_form import ModelForm, RunForm, split_size
-from agent.runtime import RuntimeSettings
-from agent.settings import ModelSettings
+from agent.llm.runtime import RuntimeSettings
+from agent.llm.settings import ModelSettings
 from optimizers.runner import Budget
+from ui.chat.form import ModelForm, RunForm, split_size
 
 
 def test_defaults_make_an_auto_request_with_fraction_splits():

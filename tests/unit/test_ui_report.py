@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from agent.chat_text import agent_message, escape_markdown, quote, result_text
-from agent.report_markdown import fenced, report_markdown, write_report_files
-from agent.settings import ModelSettings
+from agent.llm.settings import ModelSettings
+from ui.chat.text import agent_message, escape_markdown, quote, result_text
+from ui.panels.report_markdown import fenced, report_markdown, write_report_files
 
 EVIL = "<img src=x onerror=alert(1)> **bold** [link](javascript:alert(1)) ``` `x` $$a$$ | b"
 

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.uploads import (
+from optimizers.tasks import ColumnMapping, DataError, SplitSpec
+from ui.chat.uploads import (
     MAX_UPLOAD_BYTES,
     builtin_name,
     data_error_text,
     preview_data,
     store_upload,
 )
-from optimizers.tasks import ColumnMapping, DataError, SplitSpec
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FRACTIONS = SplitSpec(train=0.3, dev=0.3, test=0.4)
