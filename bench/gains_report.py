@@ -4,7 +4,7 @@ Needs no model: ``.venv/bin/python bench/gains_report.py`` reads
 ``bench/results/gains/runs_*.json``, ``hand_written.json`` and, if present,
 ``bench/results/peers.json`` (DSPy optimizers on the same tasks and splits), and
 writes the Markdown. :func:`render` is a pure function of the loaded records, so
-the targets it checks are unit-tested (``tests/unit/test_gains_report.py``).
+the targets it checks are unit-tested (``tests/unit/bench/test_gains_report.py``).
 
 Statistics. Per run, the scores and the paired test difference are the run's
 own (95% bootstrap intervals, sign-flip p-value). Per task, means are over seeds;

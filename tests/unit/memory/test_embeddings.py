@@ -95,4 +95,4 @@ def test_import_is_cheap():
         "import sys, memory.embeddings; "
         "assert 'sentence_transformers' not in sys.modules; assert 'torch' not in sys.modules"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[3])

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from agent.llm.local_server import is_loopback
 from agent.llm.runtime import RuntimeSettings
-from tests.unit.test_ui_report import REPORT
+from tests.unit.ui.test_ui_report import REPORT
 from ui.chat.conversation import Conversation
 from ui.cli import app as cli
 from ui.cli import check_exposure, parse_auth
@@ -67,7 +67,7 @@ CONTRACT = (
     "resume-run",
 )
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 
 from optimizers.tasks import ColumnMapping, DataError, LoadLimits, Task, load_task
 
-GOOD = Path(__file__).resolve().parents[1] / "data" / "good"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+GOOD = Path(__file__).resolve().parents[2] / "data" / "good"
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} is absent")
 
 

@@ -17,7 +17,7 @@ from tests.unit.optimizer_fixtures import (
     context_factory,
     proposer_model,
 )
-from tests.unit.test_diagnostics_labels import TEST
+from tests.unit.optimizers.test_diagnostics_labels import TEST
 
 
 @pytest.fixture

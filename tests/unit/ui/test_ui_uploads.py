@@ -15,7 +15,7 @@ from ui.chat.uploads import (
     store_upload,
 )
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 FRACTIONS = SplitSpec(train=0.3, dev=0.3, test=0.4)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from optimizers.tasks import ColumnMapping, DataError, LoadLimits, load_task
 
-BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
+BAD = Path(__file__).resolve().parents[2] / "data" / "bad"
 
 # file name -> (line the error names, or None; words the message must contain)
 CORPUS: dict[str, tuple[int | None, tuple[str, ...]]] = {

@@ -19,7 +19,7 @@ from optimizers.registry import (
     optimizer_class,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = ("agent", "optimizers", "memory", "ui")
 
 
