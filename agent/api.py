@@ -24,7 +24,8 @@ from agent.run.records import list_runs as _list_runs
 from agent.run.records import load_run, save_finished
 from agent.run.request import OptimizeRequest
 from agent.run.single import run_optimize
-from optimizers.runner import Budget, EventFn, RunEvent
+from optimizers.budget import Budget
+from optimizers.events import EventFn, RunEvent
 from optimizers.tasks import SplitSpec
 
 
@@ -139,7 +140,7 @@ async def astream_optimize(data: str, prompt: str, **options: Any) -> AsyncItera
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
     def push(event: RunEvent) -> None:
-        queue.put_nowait({"kind": event.kind, "step": event.step, **event.data})
+        queue.put_nowait(event.as_dict())
 
     task = asyncio.create_task(aoptimize(data, prompt, on_event=push, **options))
     try:

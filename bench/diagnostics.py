@@ -49,8 +49,8 @@ from agent.run.records import save_finished
 from agent.run.request import OptimizeRequest
 from agent.run.single import run_optimize
 from memory.embeddings import SentenceTransformerEmbedder
+from optimizers.budget import Budget
 from optimizers.diagnostics.rerun import score_dict
-from optimizers.runner import Budget
 from optimizers.tasks import SplitSpec
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -46,13 +46,13 @@ from agent.run.request import OptimizeRequest
 from agent.run.session import RunSession
 from agent.run.single import run_optimize
 from memory.embeddings import Embedder, SentenceTransformerEmbedder
+from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.evaluator import EvalResult, Evaluator
 from optimizers.evaluation.metrics import get_metric
 from optimizers.evaluation.structured_prompt import StructuredPrompt
 from optimizers.evaluation.templates import parse_template
 from optimizers.registry import AUTO, NAMES
-from optimizers.runner import Budget
 from optimizers.tasks import SplitSpec, split_task
 
 ROOT = Path(__file__).resolve().parents[1]

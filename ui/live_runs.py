@@ -38,8 +38,8 @@ from agent.run.session import RunSession
 from memory.embeddings import Embedder, SentenceTransformerEmbedder
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.metrics import MetricError
+from optimizers.events import CandidateRejected, CandidateScored, RunEvent, StepDone
 from optimizers.registry import ZOPO
-from optimizers.runner import RunEvent
 from optimizers.tasks import DataError
 from ui.chat.text import agent_message, escape_markdown, message, result_text, user_message
 from ui.panels.inspect import embedding_map, examples_view, unique_prompts
@@ -207,31 +207,24 @@ class LiveRun:
         try:
             with self._lock:
                 self._record(event)
-                if event.kind == "step":
+                if isinstance(event, StepDone):
                     self._refresh_map(self._session)
                     save_view(self._home, self._view)
         except Exception:  # the view must never break the run
             logger.exception("run %s: could not update the view", self.run)
 
     def _record(self, event: RunEvent) -> None:
-        data, session = event.data, self._session
-        if event.kind == "scored":
-            self._view["trajectory"].append(
-                {
-                    "step": event.step,
-                    "source": data["source"],
-                    "prompt": data["text"],
-                    "dev": data["dev"],
-                    "ci95": data["ci95"],
-                    "reused": data["reused"],
-                    "meta": _json_safe(data.get("meta") or {}),
-                }
-            )
+        session = self._session
+        if isinstance(event, CandidateScored):
+            entry = event.entry.as_dict()
+            self._view["trajectory"].append(entry | {"meta": _json_safe(entry["meta"])})
             if session is not None:
                 self._note_best(session)
-        elif event.kind == "rejected":
-            self._view["rejected"].append(_json_safe(data))
-        elif event.kind == "step":
+        elif isinstance(event, CandidateRejected):
+            self._view["rejected"].append(
+                {"text": event.text, "source": event.source, "violations": list(event.violations)}
+            )
+        elif isinstance(event, StepDone):
             self._view["steps"] = event.step
         self._view["version"] += 1
 

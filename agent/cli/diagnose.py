@@ -39,10 +39,11 @@ from agent.run.diagnose import (
 )
 from agent.run.evaluate import EvalRequest, select_examples
 from agent.run.request import OptimizeRequest
+from optimizers.budget import Budget
 from optimizers.diagnostics.label_corruption import CorruptionConfig
 from optimizers.diagnostics.rerun import ArmEventFn
+from optimizers.events import RunEvent
 from optimizers.registry import GPO
-from optimizers.runner import Budget, RunEvent
 
 RERUNS = ("labels", "proposals")
 _RUN = "For a run id"

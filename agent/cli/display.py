@@ -16,7 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agent.cli.console import literal
-from optimizers.runner import Budget, EventFn, RunEvent
+from optimizers.budget import Budget
+from optimizers.events import CandidateRejected, CandidateScored, EventFn, Raced, RunEvent
 
 
 @contextmanager
@@ -45,21 +46,21 @@ def optimize_progress(console: Console, budget: Budget | None) -> Iterator[Event
         task = bar.add_task("run", total=total, best=0.0, step=0, queries=0, last="")
 
         def on_event(event: RunEvent) -> None:
-            data = event.data
-            if event.kind == "raced" and by_calls:
-                bar.update(task, completed=data["calls"])
-            elif event.kind == "scored":
+            if isinstance(event, Raced) and by_calls:
+                bar.update(task, completed=event.calls)
+            elif isinstance(event, CandidateScored):
+                entry = event.entry
                 last = (
-                    literal(f"{data['source']} {data['dev']:.2f}")
-                    + (" (seen)" if data["reused"] else "")
-                    + ("" if data.get("complete", True) else f" (dropped after {data['examples']})")
+                    literal(f"{entry.source} {entry.dev:.2f}")
+                    + (" (seen)" if entry.reused else "")
+                    + ("" if entry.complete else f" (dropped after {entry.examples})")
                 )
                 bar.update(
-                    task, completed=data["calls"] if by_calls else data["queries"],
-                    best=data["best"], step=event.step, queries=data["queries"], last=last,
+                    task, completed=event.calls if by_calls else event.queries,
+                    best=event.best, step=event.step, queries=event.queries, last=last,
                 )  # fmt: skip
-            elif event.kind == "rejected":
-                bar.update(task, last=literal(f"{event.data['source']} rejected (constraint)"))
+            elif isinstance(event, CandidateRejected):
+                bar.update(task, last=literal(f"{event.source} rejected (constraint)"))
 
         yield on_event
 

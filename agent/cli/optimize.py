@@ -27,8 +27,8 @@ from agent.run.records import save_finished
 from agent.run.report import OptimizeReport
 from agent.run.request import OptimizeRequest
 from agent.run.single import run_optimize
+from optimizers.budget import Budget
 from optimizers.registry import AUTO, NAMES
-from optimizers.runner import Budget
 
 
 def optimize_command(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from optimizers.runner import RunOutcome
+from optimizers.outcome import RunOutcome
 
 _NUMBER = re.compile(
     r"^(?:(?:candidate|prompt|number|no\.?)\s*)?#?\s*(\d+)\s*[.!]?$", re.IGNORECASE

@@ -30,7 +30,7 @@ from agent.run.session import RunSession
 from memory.embeddings import Embedder
 from memory.sqlite_wal import BUSY_TIMEOUT_S, use_wal
 from optimizers.evaluation.chat_calls import ChatCaller
-from optimizers.runner import EventFn
+from optimizers.events import EventFn
 
 AnswerFn = Callable[[str], Awaitable[str]]
 MessageFn = Callable[[AIMessage], None]

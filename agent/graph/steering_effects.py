@@ -26,9 +26,9 @@ from agent.graph.policy import EXHAUSTED
 from agent.graph.state import PilotState
 from agent.graph.steering import Steering, read_steering
 from agent.run.session import RunSession
+from optimizers.budget import Budget
 from optimizers.propose.constraints import hard_checks
 from optimizers.registry import NAMES
-from optimizers.runner import Budget
 
 Effect = tuple[dict[str, Any], str]
 """A partial state update and the reply sentence ("" when the message did not ask for it)."""

@@ -28,6 +28,7 @@ from agent.run.records import load_run
 from agent.run.request import OptimizeRequest, new_run_id
 from agent.run.session import RunSession, total_steps
 from memory.embeddings import Embedder
+from optimizers.budget import Budget
 from optimizers.diagnostics.class_shares import ClassSharesReport, class_shares
 from optimizers.diagnostics.label_corruption import (
     CorruptionConfig,
@@ -46,7 +47,6 @@ from optimizers.evaluation.chat_calls import Usage
 from optimizers.evaluation.evaluator import EvalResult, Evaluator
 from optimizers.evaluation.templates import parse_template
 from optimizers.registry import optimizer_class
-from optimizers.runner import Budget
 
 RUN_DIAGNOSTICS = ("classes", "ablation", "overfit")
 """What ``promptpilot diagnose RUN_ID`` runs, in this order."""

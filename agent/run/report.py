@@ -19,7 +19,8 @@ from optimizers.evaluation.evaluator import EvalResult
 from optimizers.evaluation.stats import PairedComparison
 from optimizers.evaluation.structured_prompt import StructuredPrompt
 from optimizers.evaluation.templates import parse_template
-from optimizers.runner import RunOutcome
+from optimizers.events import TrajectoryEntry
+from optimizers.outcome import RunOutcome
 from optimizers.selection.guard import GuardDecision
 
 
@@ -124,19 +125,7 @@ def trajectory(outcome: RunOutcome, run: str) -> list[dict[str, Any]]:
 
 def trajectory_entry(scored: Scored) -> dict[str, Any]:
     """One scored candidate's facts (without its number: see :func:`trajectory`)."""
-    candidate = scored.candidate
-    return {
-        "step": candidate.step,
-        "source": candidate.source,
-        "prompt": candidate.text,
-        "dev": scored.score,
-        "ci95": [scored.dev.interval.low, scored.dev.interval.high],
-        "reused": scored.reused,
-        "complete": scored.complete,
-        "examples": scored.dev.n,
-        "parts": candidate.parts.parts(),
-        "meta": candidate.meta,
-    }
+    return TrajectoryEntry.of(scored).as_dict()
 
 
 def _test_calls(tested: tuple) -> int:

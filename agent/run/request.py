@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from optimizers.budget import Budget
 from optimizers.registry import GPO, optimizer_class
-from optimizers.runner import Budget
 from optimizers.tasks import ColumnMapping, SplitSpec
 
 

@@ -22,15 +22,17 @@ from agent.run.request import OptimizeRequest
 from memory.embeddings import Embedder, SentenceTransformerEmbedder
 from memory.prompt_store import PromptStore, prompt_id
 from optimizers.base import Optimizer, OptimizerContext
+from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import EvalResult, Evaluator, compare
 from optimizers.evaluation.metrics import get_metric
 from optimizers.evaluation.stats import PairedComparison
 from optimizers.evaluation.templates import parse_template
+from optimizers.events import EventFn
 from optimizers.propose.constraints import Constraints
 from optimizers.propose.domain import CandidateDomain, DomainOptimizer
 from optimizers.registry import optimizer_class
-from optimizers.runner import Budget, EventFn, Search
+from optimizers.runner import Search
 from optimizers.selection.racing import RacingConfig
 from optimizers.tasks import split_task
 

@@ -17,7 +17,7 @@ from agent.run.request import OptimizeRequest, new_run_id
 from agent.run.session import RunSession
 from agent.run.step_checkpoint import checkpointed_search, register_run
 from memory.embeddings import Embedder
-from optimizers.runner import EventFn
+from optimizers.events import EventFn
 
 
 async def run_optimize(

@@ -22,7 +22,9 @@ from agent.run.records import checkpoint_path, load_run, record_run, runs_dir
 from agent.run.session import RunSession
 from memory.sqlite_wal import connect
 from optimizers.base import Optimizer
-from optimizers.runner import RunEvent, Runner, RunOutcome, Search
+from optimizers.events import RunEvent, StepDone
+from optimizers.outcome import RunOutcome
+from optimizers.runner import Runner, Search
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS step_checkpoints (
@@ -91,7 +93,7 @@ async def checkpointed_search(session: RunSession, home: Path) -> RunOutcome:
     forward = search.on_event
 
     def save_after_step(event: RunEvent) -> None:
-        if event.kind == "step":  # the step is recorded and told: a consistent state
+        if isinstance(event, StepDone):  # the step is recorded and told: a consistent state
             checkpoints.save(run, search, optimizer)
         forward(event)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored
+from optimizers.budget import Budget
 from optimizers.diagnostics.rerun import (
     ArmEventFn,
     ArmResult,
@@ -30,7 +31,6 @@ from optimizers.diagnostics.rerun import (
 from optimizers.evaluation.evaluator import compare
 from optimizers.evaluation.stats import PairedComparison
 from optimizers.propose.generation import GeneratedPrompt, paraphrase
-from optimizers.runner import Budget
 from optimizers.tasks.example import Example
 
 PARAPHRASE_FIRST_SAMPLE = 100_000

@@ -13,7 +13,7 @@ from agent.graph.pilot import run_pilot
 from agent.llm.runtime import ModelRuntime, RuntimeSettings
 from agent.llm.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
 from agent.run.request import OptimizeRequest
-from optimizers.runner import DEFAULT_MAX_CALLS, Budget
+from optimizers.budget import DEFAULT_MAX_CALLS, Budget
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -11,8 +11,8 @@ from agent.llm.runtime import ModelRuntime, RuntimeSettings
 from agent.llm.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
 from agent.run.request import OptimizeRequest
 from agent.run.single import run_optimize
+from optimizers.budget import Budget
 from optimizers.registry import NAMES
-from optimizers.runner import Budget
 from optimizers.tasks import SplitSpec, load_builtin_task, split_task
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

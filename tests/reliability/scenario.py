@@ -22,7 +22,7 @@ from agent.run.records import checkpoint_path
 from agent.run.request import OptimizeRequest
 from agent.run.single import run_optimize
 from memory.embeddings import Embedder
-from optimizers.runner import Budget
+from optimizers.budget import Budget
 from optimizers.tasks import SplitSpec, split_task
 from tests.reliability.fault_stub import OPTIMIZER_MODEL, TASK_MODEL, FaultStub
 

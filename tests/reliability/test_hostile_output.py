@@ -27,13 +27,14 @@ from agent.cli.output import show_report
 from agent.llm.runtime import ModelRuntime, RuntimeSettings
 from agent.llm.settings import ModelSettings
 from agent.run.request import OptimizeRequest
+from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import Evaluator
 from optimizers.evaluation.metrics import get_metric
 from optimizers.propose.domain import DomainConfig
 from optimizers.propose.generation import clean_instruction
 from optimizers.propose.proposals import MAX_CHARS, parse_proposal
-from optimizers.runner import Budget, Runner
+from optimizers.runner import Runner
 from optimizers.tasks import SplitSpec
 from optimizers.zopo.optimizer import torch_threads
 from tests.fakes import fake_backend

@@ -28,8 +28,8 @@ from agent.llm.runtime import ModelRuntime, RuntimeSettings
 from agent.llm.settings import ModelSettings
 from agent.run.request import OptimizeRequest
 from memory.embeddings import Embedder
+from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import ChatCaller
-from optimizers.runner import Budget
 from optimizers.tasks import SplitSpec
 from tests.fakes import fake_backend
 from tests.unit.optimizer_fixtures import proposer_model, sentiment_task_model

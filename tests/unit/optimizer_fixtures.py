@@ -39,7 +39,7 @@ from optimizers.base import OptimizerContext
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import Evaluator
 from optimizers.evaluation.metrics import get_metric
-from optimizers.runner import RunOutcome
+from optimizers.outcome import RunOutcome
 from optimizers.tasks.example import Example
 from tests.fakes import fake_backend
 

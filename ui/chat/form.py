@@ -15,10 +15,10 @@ from dataclasses import dataclass, field, replace
 from agent.llm.runtime import RuntimeSettings
 from agent.llm.settings import EMBEDDED_MODEL_ALIAS, ModelSettings
 from agent.run.request import OptimizeRequest
+from optimizers.budget import Budget
 from optimizers.evaluation.metrics import BUILTIN_METRICS
 from optimizers.evaluation.templates import parse_template
 from optimizers.registry import CHOICES
-from optimizers.runner import Budget
 from optimizers.tasks import ColumnMapping, SplitSpec
 
 METRIC_CHOICES = tuple(BUILTIN_METRICS)  # user Python metrics are command-line only

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from optimizers.budget import Budget
 from optimizers.registry import NAMES, ROTATION, info
-from optimizers.runner import Budget
 
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
 

@@ -12,7 +12,7 @@ from agent.cli.app import app
 from agent.cli.diagnose import show_diagnostics
 from agent.cli.output import EXIT_BAD_INPUT
 from agent.run.diagnose import diagnose_labels, diagnose_run
-from optimizers.runner import Budget
+from optimizers.budget import Budget
 from tests.unit.run.test_diagnostics_agent import (  # fixtures are re-exported for this module
     data_file,
     finished,

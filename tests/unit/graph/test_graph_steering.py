@@ -9,6 +9,7 @@ import pytest
 
 from agent.graph.pilot import run_pilot
 from agent.run.records import list_runs, load_run
+from optimizers.events import CandidateScored
 from tests.unit.graph_fixtures import ScriptedPlanner, fake_runtime, request_for, write_items
 
 
@@ -40,8 +41,8 @@ class Person:
         self.session = session
 
     def on_event(self, event):
-        if event.kind == "scored":
-            self.scored.append(event.data)
+        if isinstance(event, CandidateScored):
+            self.scored.append(event.as_dict())
 
     def on_message(self, message):
         self.messages.append((message.name, str(message.content)))

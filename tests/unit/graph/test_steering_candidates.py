@@ -9,7 +9,7 @@ from optimizers.base import Candidate, Scored
 from optimizers.evaluation.chat_calls import Usage
 from optimizers.evaluation.evaluator import EvalResult
 from optimizers.evaluation.stats import Interval
-from optimizers.runner import RunOutcome
+from optimizers.outcome import RunOutcome
 
 
 def scored(text: str, mean: float) -> Scored:

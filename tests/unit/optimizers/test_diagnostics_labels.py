@@ -8,6 +8,7 @@ import re
 import pytest
 
 from optimizers.baselines.ape import APE, APEConfig
+from optimizers.budget import Budget
 from optimizers.diagnostics.label_corruption import (
     CorruptionConfig,
     corrupt_labels,
@@ -15,7 +16,6 @@ from optimizers.diagnostics.label_corruption import (
     label_set,
 )
 from optimizers.propose.domain import DomainConfig
-from optimizers.runner import Budget
 from optimizers.tasks.example import Example
 from tests.unit.optimizer_fixtures import DEV, TRAIN, WORDS, context_factory, proposer_model
 

@@ -10,13 +10,14 @@ import pytest
 from memory.prompt_store import PromptStore
 from memory.response_cache import ResponseCache
 from optimizers.base import Allowance, Candidate, OptimizerContext, Scored
+from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import Evaluator
 from optimizers.evaluation.metrics import get_metric
 from optimizers.gpo import GPO, GPOConfig
 from optimizers.gpo.edit_distance import word_edit_distance
 from optimizers.gpo.meta_prompt import EXEMPLARS_HEADER, INSTRUCTION
-from optimizers.runner import Budget, Runner
+from optimizers.runner import Runner
 from optimizers.tasks.example import Example
 from tests.fakes import fake_backend
 

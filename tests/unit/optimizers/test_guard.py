@@ -6,7 +6,7 @@ from optimizers.base import Candidate, Scored
 from optimizers.evaluation.chat_calls import Usage
 from optimizers.evaluation.evaluator import EvalResult, ExampleResult
 from optimizers.evaluation.stats import mean_with_ci
-from optimizers.runner import RunOutcome
+from optimizers.outcome import RunOutcome
 from optimizers.selection.guard import ALPHA, guard
 
 

@@ -10,11 +10,14 @@ import pytest
 from memory.prompt_store import PromptStore
 from memory.response_cache import ResponseCache
 from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored
+from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import ChatCaller, Usage
 from optimizers.evaluation.evaluator import EvalResult, Evaluator, ExampleResult
 from optimizers.evaluation.metrics import get_metric
 from optimizers.evaluation.stats import mean_with_ci
-from optimizers.runner import Budget, Runner, RunOutcome, Search
+from optimizers.events import CandidateScored, Raced
+from optimizers.outcome import RunOutcome
+from optimizers.runner import Runner, Search
 from optimizers.selection.racing import RacingConfig, drop_reason
 from optimizers.tasks.example import Example
 from tests.fakes import fake_backend
@@ -186,10 +189,10 @@ async def test_a_junk_candidate_is_dropped_after_the_first_block(context):
     assert not junk.complete
     assert junk.score == 0.0
     assert junk.candidate.meta["raced_out"] == "scored 0 on the first 5 dev examples"
-    raced = [e.data for e in events if e.kind == "raced"]
-    assert [(r["examples"], r["of"]) for r in raced] == [(5, N_DEV)]
-    scored = [e.data for e in events if e.kind == "scored"]
-    assert (scored[-1]["complete"], scored[-1]["examples"]) == (False, 5)
+    raced = [e for e in events if isinstance(e, Raced)]
+    assert [(r.examples, r.of) for r in raced] == [(5, N_DEV)]
+    scored = [e.entry for e in events if isinstance(e, CandidateScored)]
+    assert (scored[-1].complete, scored[-1].examples) == (False, 5)
     assert search.outcome.queries == 2  # a raced-out candidate is still one query
     assert search.outcome.best_number == 0
 
@@ -220,9 +223,9 @@ async def test_a_winning_candidate_is_scored_on_all_of_dev_and_becomes_best(cont
     assert [r.example_id for r in winner.dev.examples] == [e.id for e in DEV]
     assert "raced_out" not in winner.candidate.meta
     assert paid(context) == 2 * N_DEV  # the blocks add up to one pass, nothing twice
-    raced = [e.data["examples"] for e in events if e.kind == "raced"]
+    raced = [e.examples for e in events if isinstance(e, Raced)]
     assert raced[:3] == [5, 10, 20]  # checked after every block (the last one may be silent)
-    assert not any(e.data["dropped"] for e in events if e.kind == "raced")
+    assert not any(e.dropped for e in events if isinstance(e, Raced))
     assert search.outcome.best.candidate.text == "MARKER answer."
     assert search.outcome.best_number == 1
 

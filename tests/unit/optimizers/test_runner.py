@@ -4,10 +4,12 @@ import pytest
 
 from memory.prompt_store import PromptStore
 from optimizers.base import Candidate, Optimizer, OptimizerContext
+from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import Evaluator
 from optimizers.evaluation.metrics import get_metric
-from optimizers.runner import Budget, Runner, Search
+from optimizers.events import CandidateScored, Stopped
+from optimizers.runner import Runner, Search
 from optimizers.tasks.example import Example
 from tests.fakes import fake_backend
 
@@ -71,7 +73,7 @@ async def test_scores_dedupes_records_and_finds_the_best(context):
     assert outcome.queries == 3  # the seed, and two new prompts; "Answer." again was free
     assert optimizer.told[1] == [("please answer.", 0.3, False), ("Answer.", 0.0, True)]
     assert [e.kind for e in events].count("scored") == 4
-    assert events[-1].kind == "stopped"
+    assert isinstance(events[-1], Stopped)
     stored = {r.text: r.dev_score for r in context.store.trajectory("r1")}
     assert stored == {
         "Answer.": 0.0,
@@ -204,7 +206,7 @@ async def test_numbers_are_history_indices_and_events_carry_them(context):
     outcome = search.outcome
     assert [n for n, _ in outcome.numbered()] == [0, 1, 2, 3]
     assert outcome.candidate(2).reused  # a prompt scored again gets its own number
-    numbered = [(e.data["number"], e.data["text"]) for e in events if e.kind == "scored"]
+    numbered = [(e.number, e.entry.prompt) for e in events if isinstance(e, CandidateScored)]
     assert numbered == [(n, s.candidate.text) for n, s in outcome.numbered()]
     assert outcome.number_of("  please   please b. ") == 3
     assert outcome.number_of("never scored") is None

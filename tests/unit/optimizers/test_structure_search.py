@@ -10,11 +10,12 @@ import pytest
 
 from memory.prompt_store import prompt_id
 from optimizers.base import Candidate, Scored
+from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import Usage
 from optimizers.evaluation.evaluator import EvalResult, ExampleResult
 from optimizers.evaluation.stats import mean_with_ci
 from optimizers.evaluation.structured_prompt import StructuredPrompt
-from optimizers.runner import Budget, Runner, Search
+from optimizers.runner import Runner, Search
 from optimizers.selection.racing import RacingConfig
 from optimizers.structure.operators import Moves
 from optimizers.structure.optimizer import StructureConfig, StructureSearch

@@ -11,11 +11,12 @@ import pytest
 from memory.prompt_store import PromptStore
 from memory.response_cache import ResponseCache
 from optimizers.base import Candidate, OptimizerContext, Scored
+from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import ChatCaller, Usage
 from optimizers.evaluation.evaluator import EvalResult, Evaluator
 from optimizers.evaluation.metrics import get_metric
 from optimizers.evaluation.stats import Interval
-from optimizers.runner import Budget, Runner
+from optimizers.runner import Runner
 from optimizers.selection.racing import RacingConfig
 from optimizers.tasks.example import Example
 from optimizers.textgrad import UCB1, TextGrad, TextGradConfig, collect_errors, run_ucb

@@ -9,8 +9,9 @@ import torch
 from optimizers.base import Candidate, Scored
 from optimizers.baselines.ape import APE, APEConfig
 from optimizers.baselines.random_search import RandomSearch, RandomSearchConfig
+from optimizers.budget import Budget
 from optimizers.propose.domain import CandidateDomain, DomainConfig
-from optimizers.runner import Budget, Runner
+from optimizers.runner import Runner
 from optimizers.zopo import ZOPOConfig, ZOPOSearch
 from optimizers.zopo.ntk_kernel import NeuralTangentKernel
 from optimizers.zopo.optimizer import ZOPOOptimizer, ZOPOOptimizerConfig, initial_design_size

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from optimizers.budget import Budget
 from optimizers.propose.domain import DomainConfig
-from optimizers.runner import Budget, Runner
+from optimizers.runner import Runner
 from optimizers.zopo.optimizer import ZOPOOptimizer, ZOPOOptimizerConfig
 from optimizers.zopo.surrogate import posterior_mean
 from tests.unit.optimizer_fixtures import DEV, context_factory

@@ -18,9 +18,9 @@ from agent.run.records import record_run, save_finished
 from agent.run.request import OptimizeRequest
 from agent.run.single import run_optimize
 from memory.response_cache import ResponseCache
+from optimizers.budget import Budget
 from optimizers.diagnostics.class_shares import OTHER
 from optimizers.evaluation.chat_calls import ChatCaller
-from optimizers.runner import Budget
 from optimizers.tasks import SplitSpec
 from tests.fakes import fake_backend
 from tests.unit.optimizer_fixtures import WORDS, proposer_model, sentiment_task_model

@@ -8,7 +8,7 @@ import pytest
 
 from agent.llm.runtime import RuntimeSettings
 from agent.llm.settings import ModelSettings
-from optimizers.runner import Budget
+from optimizers.budget import Budget
 from ui.chat.form import ModelForm, RunForm, split_size
 
 
