@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 from optimizers.propose.constraints import hard_checks
 from optimizers.registry import canonical, name_pattern
@@ -73,19 +74,23 @@ class Steering:
     """The candidate to roll back to, as written."""
 
     @property
-    def understood(self) -> bool:
-        """True when the message asked for something concrete."""
+    def command(self) -> bool:
+        """True when the message asks something of a run (not a rule for its prompts)."""
         return bool(
             self.stop
             or self.pause
             or self.resume
             or self.optimizer
             or self.budget_queries
-            or self.add_directives
             or self.remove_asked is not None
             or self.accept
             or self.roll_back
         )
+
+    @property
+    def understood(self) -> bool:
+        """True when the message asked for something concrete."""
+        return self.command or bool(self.add_directives)
 
 
 _FILLER = {"the", "rule", "constraint", "directive", "limit", "about", "on", "of", "a"}
@@ -127,3 +132,39 @@ def read_steering(message: str, directives: list[str]) -> Steering:
     if hard_checks(text) or (_RULE_WORDS.search(text) and not steering.understood):
         steering.add_directives = [text]
     return steering
+
+
+FollowUp = Literal["continue", "wait", "refine"]
+"""After a run has finished: go on from its best prompt, hold, or go on under a new rule."""
+
+_WAIT = re.compile(r"^\s*(?:please\s+)?(?:hold on|hold|wait|hang on|one moment)\b", re.IGNORECASE)
+_FEEDBACK = re.compile(
+    r"^\s*(?:please\s+)?(?:make\s+(?:it|the prompt|them)|it\s+(?:should|must|needs?)|"
+    r"(?:be|sound)\s+\w+er\b|shorter|longer|simpler|clearer|friendlier|more\b|less\b|"
+    r"fewer\b|add\b|mention\b|include\b|drop\b)",
+    re.IGNORECASE,
+)
+_AGAIN = re.compile(r"^\s*(?:again|more|try again|one more)\s*[.!]?\s*$", re.IGNORECASE)
+_FOLLOW_UP_WORDS = 12  # a longer message is a new prompt, whatever its first words
+
+
+def read_follow_up(message: str) -> FollowUp | None:
+    """What a message sent after a run has finished asks for, or None for a new prompt.
+
+    "carry on" continues from the run's best prompt; "hold on" starts nothing; "make it
+    shorter", "it should mention refunds", "keep it under 30 words" continue from the
+    best prompt with the message as a rule. A message that reads as a prompt is one.
+    """
+    text = message.strip()
+    if not text or len(text.split()) > _FOLLOW_UP_WORDS:
+        return None
+    if _WAIT.match(text):
+        return "wait"
+    if _RESUME.match(text) or re.match(
+        r"^\s*(?:again|more|try again|one more)\s*[.!]?\s*$", text, re.I
+    ):
+        return "continue"
+    steering = read_steering(text, [])
+    if _FEEDBACK.match(text) or steering.add_directives:
+        return "refine"
+    return None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from optimizers.registry import name_pattern
+from agent.graph.steering import FollowUp, read_follow_up, read_steering
 from optimizers.tasks import BUILTIN_TASKS, DataError
 from ui.chat.form import RunForm
 from ui.chat.text import (
@@ -31,12 +31,6 @@ from ui.chat.text import (
 from ui.chat.uploads import DataPreview, builtin_name, data_error_text, preview_data
 from ui.live_runs import LiveRuns
 
-_OPTIMIZERS = f"(?:{name_pattern()})"
-_COMMAND = re.compile(
-    rf"^\s*(?:pause|resume|stop|continue|try\s+{_OPTIMIZERS}(?:\s+now)?"
-    r"|(?:set\s+)?budget\s+(?:to\s+)?\d+|accept\s+#?\d+|roll\s*back\s+to\s+#?\d+)\s*[.!]?\s*$",
-    re.IGNORECASE,
-)
 _HELP = re.compile(r"^\s*(?:help|\?|what can i (?:say|do)\??)\s*$", re.IGNORECASE)
 _BUILTIN = re.compile(
     r"^\s*(?:please\s+)?(?:use|load|open|try)\s+(?:the\s+)?(?:built-?in\s+)?([a-z_]+)"
@@ -105,7 +99,11 @@ def respond(conv: Conversation, text: str, form: RunForm, runs: LiveRuns) -> Dat
     if _RESUME.match(text) and view is not None and view["status"] in RESUMABLE:
         _resume(conv, form, runs, said=text)
         return None
-    if _COMMAND.match(text):
+    finished = view is not None and view["status"] == "finished" and view.get("best_prompt")
+    if finished and (follow_up := read_follow_up(text)) is not None and conv.data is not None:
+        _follow_up(conv, text, follow_up, form, runs, view)
+        return None
+    if read_steering(text, []).command:
         conv.say(text, _pick_reply(text, view) or NO_RUN)
         return None
     if conv.data is None:
@@ -113,6 +111,26 @@ def respond(conv: Conversation, text: str, form: RunForm, runs: LiveRuns) -> Dat
         return None
     _start(conv, text, form, runs, view)
     return None
+
+
+def _follow_up(
+    conv: Conversation,
+    text: str,
+    follow_up: FollowUp,
+    form: RunForm,
+    runs: LiveRuns,
+    view: dict[str, Any],
+) -> None:
+    """A message about the finished run: go on from its best prompt, or hold."""
+    if follow_up == "wait":
+        conv.say(text, "Nothing is running. Send a prompt to optimize, or *carry on* to "
+                       "continue from the best prompt so far.")  # fmt: skip
+        return
+    rules = (text,) if follow_up == "refine" else ()
+    said = "with your rule" if rules else "where the last run ended"
+    conv.tail.append(message(f"Continuing from the best prompt so far ({said}); to optimize "
+                             "another prompt instead, send it as a longer message."))  # fmt: skip
+    _start(conv, text, form, runs, view, prompt=view["best_prompt"], rules=rules)
 
 
 def _use_builtin(conv: Conversation, text: str, name: str, form: RunForm) -> DataPreview | None:
@@ -147,14 +165,24 @@ def _pick_reply(text: str, view: dict[str, Any] | None) -> str | None:
 
 
 def _start(
-    conv: Conversation, text: str, form: RunForm, runs: LiveRuns, view: dict[str, Any] | None
+    conv: Conversation,
+    text: str,
+    form: RunForm,
+    runs: LiveRuns,
+    view: dict[str, Any] | None,
+    *,
+    prompt: str | None = None,
+    rules: tuple[str, ...] = (),
 ) -> None:
-    prompt, goal = split_prompt(text)
+    """Start a run from ``text`` (its prompt and goal), or from ``prompt`` under ``rules``."""
+    goal = None
+    if prompt is None:
+        prompt, goal = split_prompt(text)
     assert conv.data is not None
     try:
         if not prompt:
             raise ValueError("the message holds only a goal; send the prompt to start from too")
-        request = form.request(conv.data, prompt, (goal,) if goal else ())
+        request = form.request(conv.data, prompt, (goal,) if goal else rules)
         settings = form.runtime_settings(runs.defaults)
         preview = preview_data(
             conv.data, columns=request.columns, split=request.split_spec, label=conv.data_label

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.graph.steering import read_steering
+from agent.graph.steering import read_follow_up, read_steering
 
 RULES = ["keep it under 30 words"]
 
@@ -49,3 +49,18 @@ def test_read_steering(message, asks):
         found["remove_asked"] = steering.remove_asked
     assert found == asks
     assert steering.understood == bool(asks)
+
+
+@pytest.mark.parametrize(
+    ("message", "follow_up"),
+    [
+        ("carry on", "continue"), ("continue", "continue"), ("again", "continue"),
+        ("hold on", "wait"), ("wait a second", "wait"),
+        ("make it shorter", "refine"), ("it should mention refunds", "refine"),
+        ("keep it under 30 words", "refine"), ("be friendlier", "refine"),
+        ("Classify the review as positive or negative.", None), ("Answer the question.", None),
+        ("Make it shorter " + "and clearer " * 8, None),  # a long message is a new prompt
+    ],
+)  # fmt: skip
+def test_follow_ups_after_a_finished_run(message, follow_up):
+    assert read_follow_up(message) == follow_up

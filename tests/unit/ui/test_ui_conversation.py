@@ -118,3 +118,31 @@ def test_a_run_that_failed_before_its_first_step_cannot_resume(tmp_path, free_po
     assert runs.view(conv.run)["status"] == "error"
     respond(conv, "resume", form, runs)
     assert "nothing to resume" in last_reply(conv)
+
+
+def test_after_a_run_feedback_continues_from_its_best_prompt(runs, tmp_path):
+    conv = Conversation()
+    choose_data(conv, preview_data(str(write_items(tmp_path / "i.jsonl")), split=FORM.split_spec()))
+    respond(conv, "Answer the question.", FORM, runs)
+    first = conv.run
+    assert runs.get(first).join(60)
+    best = runs.view(first)["best_prompt"]
+
+    respond(conv, "hold on", FORM, runs)
+    assert conv.run == first  # nothing started
+    assert "Nothing is running" in last_reply(conv)
+
+    respond(conv, "make it shorter", FORM, runs)
+    second = conv.run
+    assert second != first
+    assert runs.get(second).join(60)
+    request = runs.view(second)["request"]
+    assert request["prompt"] == best  # not "make it shorter"
+    assert list(request["directives"]) == ["make it shorter"]
+
+    respond(conv, "carry on", FORM, runs)
+    third = conv.run
+    assert third not in (first, second)
+    assert runs.get(third).join(60)
+    assert runs.view(third)["request"]["prompt"] == runs.view(second)["best_prompt"]
+    assert not runs.view(third)["request"]["directives"]
