@@ -2,9 +2,7 @@
 
 import random
 import re
-import zlib
 
-import numpy as np
 import pytest
 
 from memory.prompt_store import PromptStore
@@ -20,7 +18,7 @@ from optimizers.outcome import RunOutcome
 from optimizers.runner import Runner, Search
 from optimizers.selection.racing import RacingConfig, drop_reason
 from optimizers.tasks.example import Example
-from tests.fakes import fake_backend
+from tests.fakes import HashEmbedder, fake_backend
 
 N_DEV = 40
 DEV = tuple(
@@ -41,19 +39,6 @@ def task_model(message: str) -> str:
     if "LATE" in message:  # right on the first 5 items only, then wrong everywhere
         return truth if item < 5 else ("no" if truth == "yes" else "yes")
     return "yes"
-
-
-class HashEmbedder:
-    name = "test-hash-16"
-    dim = 16
-
-    def embed(self, texts):
-        out = np.zeros((len(texts), self.dim), np.float32)
-        for row, text in enumerate(texts):
-            out[row, 0] = 1.0
-            for word in text.lower().split():
-                out[row, 1 + zlib.crc32(word.encode()) % (self.dim - 1)] += 1.0
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
 class Scripted(Optimizer):

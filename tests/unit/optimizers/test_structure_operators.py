@@ -13,6 +13,7 @@ from optimizers.structure import phrases
 from optimizers.structure.operators import OPERATORS, Moves, neighbours
 from optimizers.structure.output_spec import ONLY_ANSWER, labels, shape_clauses, spec_clauses
 from optimizers.tasks.example import Example
+from tests.unit.optimizer_fixtures import OPERATOR_CHANGES
 
 WORDS = {
     "positive": ["great", "lovely", "superb", "fine"],
@@ -410,21 +411,8 @@ def test_lead_in_puts_a_bank_lead_in_first_once():
 # ------------------------------------------------------------------ operators
 
 
-EXPECTED_CHANGE = {
-    "spec": [["output_spec"]],
-    "demo_add": [["demos"]],
-    "demo_drop": [["demos"], ["demos", "template"]],
-    "demo_swap": [["demos"]],
-    "layout": [["template"]],
-    "phrase_delete": [["instruction"]],
-    "phrase_swap": [["instruction"]],
-    "phrase_add": [["instruction"]],
-    "phrase_lead_in": [["instruction"]],
-}
-
-
 def test_each_operator_changes_its_own_part():
-    assert set(OPERATORS) == set(EXPECTED_CHANGE)
+    assert set(OPERATORS) == set(OPERATOR_CHANGES)
     moves = Moves(train=TRAIN)
     start = SEED.with_parts("x", output_spec=LABEL_CLAUSE, demos=demos_from(TRAIN[:2]))
     applied = Counter()
@@ -438,7 +426,7 @@ def test_each_operator_changes_its_own_part():
                 made, operator = move
                 assert operator == name
                 assert made.key != prompt.key
-                assert made.changed_parts(prompt) in EXPECTED_CHANGE[name], name
+                assert made.changed_parts(prompt) in OPERATOR_CHANGES[name], name
                 applied[name] += 1
     assert set(applied) == set(OPERATORS)  # every operator applies to such a prompt
 

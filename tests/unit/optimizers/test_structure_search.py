@@ -3,9 +3,7 @@
 import json
 import random
 import re
-import zlib
 
-import numpy as np
 import pytest
 
 from memory.prompt_store import prompt_id
@@ -20,37 +18,19 @@ from optimizers.selection.racing import RacingConfig
 from optimizers.structure.operators import Moves
 from optimizers.structure.optimizer import StructureConfig, StructureSearch
 from optimizers.tasks.example import Example
-from tests.unit.optimizer_fixtures import DEV, SEED_PROMPT, TRAIN, context_factory, prompt_of
+from tests.fakes import HashEmbedder
+from tests.unit.optimizer_fixtures import (
+    DEV,
+    OPERATOR_CHANGES,
+    SEED_PROMPT,
+    TRAIN,
+    context_factory,
+    prompt_of,
+)
 
 TRAIN_IDS = {example.id for example in TRAIN}
 DEV_IDS = {example.id for example in DEV}  # (the fixtures' dev and train share input texts)
 LABEL_CLAUSE = "Answer with exactly one of: negative, positive."
-CHANGES = {
-    "spec": [["output_spec"]],
-    "demo_add": [["demos"]],
-    "demo_drop": [["demos"], ["demos", "template"]],
-    "demo_swap": [["demos"]],
-    "layout": [["template"]],
-    "phrase_delete": [["instruction"]],
-    "phrase_swap": [["instruction"]],
-    "phrase_add": [["instruction"]],
-    "phrase_lead_in": [["instruction"]],
-}
-
-
-class HashEmbedder:
-    """A deterministic bag-of-words embedder: no model to load."""
-
-    name = "test-hash-16"
-    dim = 16
-
-    def embed(self, texts):
-        out = np.zeros((len(texts), self.dim), np.float32)
-        for row, text in enumerate(texts):
-            out[row, 0] = 1.0
-            for word in text.lower().split():
-                out[row, 1 + zlib.crc32(word.encode()) % (self.dim - 1)] += 1.0
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
 def labels_task_model(message: str) -> str:
@@ -158,7 +138,7 @@ async def test_the_next_ask_proposes_neighbours_of_the_best_complete_prompt(opti
         assert candidate.meta["parent_score"] == pytest.approx(0.875)
         assert candidate.key not in told
         operator = candidate.meta["operator"]
-        assert candidate.parts.changed_parts(good.parts) in CHANGES[operator], operator
+        assert candidate.parts.changed_parts(good.parts) in OPERATOR_CHANGES[operator], operator
     assert len({c.key for c in neighbours}) == len(neighbours)
     assert_train_demos_only(c.parts for c in neighbours)
 

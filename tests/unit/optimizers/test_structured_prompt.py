@@ -1,10 +1,8 @@
 """StructuredPrompt: the parts of a prompt, their identity, and the messages they render."""
 
 import dataclasses
-import zlib
 from typing import Any
 
-import numpy as np
 import pytest
 from langchain_core.language_models import SimpleChatModel
 from langchain_core.messages import BaseMessage
@@ -23,6 +21,7 @@ from optimizers.evaluation.structured_prompt import (
 )
 from optimizers.evaluation.templates import PromptTemplate
 from optimizers.tasks.example import Example
+from tests.fakes import HashEmbedder
 
 INSTRUCTION = "Classify the review."
 SPEC = "Answer with exactly one of: negative, positive."
@@ -40,21 +39,6 @@ def payload(messages: list[BaseMessage]) -> list[tuple[str, str]]:
 
 def full(layout=None, demos=DEMOS) -> StructuredPrompt:
     return StructuredPrompt(instruction=INSTRUCTION, output_spec=SPEC, demos=demos, layout=layout)
-
-
-class HashEmbedder:
-    """A deterministic bag-of-words embedder: no model to load."""
-
-    name = "test-hash-16"
-    dim = 16
-
-    def embed(self, texts):
-        out = np.zeros((len(texts), self.dim), np.float32)
-        for row, text in enumerate(texts):
-            out[row, 0] = 1.0
-            for word in text.lower().split():
-                out[row, 1 + zlib.crc32(word.encode()) % (self.dim - 1)] += 1.0
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
 class RecordingChatModel(SimpleChatModel):
