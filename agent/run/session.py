@@ -30,7 +30,8 @@ from optimizers.evaluation.stats import PairedComparison
 from optimizers.evaluation.templates import parse_template
 from optimizers.events import EventFn
 from optimizers.propose.constraints import Constraints
-from optimizers.propose.domain import CandidateDomain, DomainOptimizer
+from optimizers.propose.domain import CandidateDomain
+from optimizers.propose.domain_optimizer import DomainOptimizer
 from optimizers.registry import optimizer_class
 from optimizers.runner import Search
 from optimizers.selection.racing import RacingConfig

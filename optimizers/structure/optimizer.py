@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored
 from optimizers.evaluation.structured_prompt import StructuredPrompt
-from optimizers.propose.domain import rng_state_from_json, rng_state_to_json
+from optimizers.propose.rng_state import rng_state_from_json, rng_state_to_json
 from optimizers.registry import STRUCTURE
 from optimizers.structure.operators import Moves, neighbours
 

@@ -31,8 +31,8 @@ from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import Evaluator
 from optimizers.evaluation.metrics import get_metric
+from optimizers.propose.cleaning import clean_instruction
 from optimizers.propose.domain import DomainConfig
-from optimizers.propose.generation import clean_instruction
 from optimizers.propose.proposals import MAX_CHARS, parse_proposal
 from optimizers.runner import Runner
 from optimizers.tasks import SplitSpec

@@ -5,14 +5,8 @@ import random
 import pytest
 
 from optimizers.evaluation.chat_calls import ChatCaller
-from optimizers.propose.generation import (
-    MAX_WORDS,
-    ape_message,
-    clean_instruction,
-    induce_instructions,
-    normalise_key,
-    paraphrase,
-)
+from optimizers.propose.cleaning import MAX_WORDS, clean_instruction, normalise_key
+from optimizers.propose.generation import ape_message, induce_instructions, paraphrase
 from optimizers.tasks.example import Example
 from tests.fakes import fake_backend
 from tests.unit.optimizer_fixtures import TRAIN, proposer_model
