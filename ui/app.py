@@ -22,7 +22,8 @@ from ui.chat.form import ModelForm, RunForm
 from ui.chat.text import WELCOME, escape_markdown, message
 from ui.chat.uploads import DataPreview, data_error_text, preview_data, store_upload
 from ui.layout import NO_REPORT, Layout, build_layout
-from ui.live_runs import ACTIVE, LiveRuns
+from ui.live_run import ACTIVE
+from ui.live_runs import LiveRuns
 from ui.panels import inspect as rv
 from ui.panels.figures import map_figure, score_figure
 from ui.panels.report_markdown import report_markdown, write_report_files

@@ -14,7 +14,8 @@ from agent.llm.runtime import RuntimeSettings
 from agent.llm.settings import ModelSettings
 from agent.llm.shared_runtime import SharedServerRuntime
 from tests.unit.graph_fixtures import fake_live_runs, fake_runtime, request_for, write_items
-from ui.live_runs import STEERING_NOTED, LiveRuns
+from ui.live_run import STEERING_NOTED
+from ui.live_runs import LiveRuns
 from ui.panels.inspect import status_line
 from ui.panels.stored_view import view_path
 
