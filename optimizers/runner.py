@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from memory.prompt_store import PromptRecord, prompt_id
+from memory.prompt_record import PromptRecord, prompt_id
 from optimizers.base import Allowance, Candidate, Optimizer, OptimizerContext, Scored
 from optimizers.budget import Budget, StopReason
 from optimizers.evaluation.evaluator import EvalResult, concat

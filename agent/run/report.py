@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from agent.run.session import RunSession
-from memory.prompt_store import prompt_id
+from memory.prompt_record import prompt_id
 from optimizers.base import Scored
 from optimizers.evaluation.chat_calls import Usage
 from optimizers.evaluation.evaluator import EvalResult

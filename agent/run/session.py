@@ -20,7 +20,8 @@ from agent.llm.runtime import ModelRuntime
 from agent.run.evaluate import resolve_task
 from agent.run.request import OptimizeRequest
 from memory.embeddings import Embedder, SentenceTransformerEmbedder
-from memory.prompt_store import PromptStore, prompt_id
+from memory.prompt_record import prompt_id
+from memory.prompt_store import PromptStore
 from optimizers.base import Optimizer, OptimizerContext
 from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import ChatCaller

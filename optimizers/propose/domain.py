@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from memory.embeddings import Embedder
-from memory.prompt_store import PromptRecord, prompt_id
+from memory.prompt_record import PromptRecord, prompt_id
 from optimizers.base import Candidate, OptimizerContext, prompt_key
 from optimizers.evaluation.structured_prompt import StructuredPrompt
 from optimizers.propose.generation import GeneratedPrompt, induce_instructions, paraphrase

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from chromadb.config import Settings
 
+from memory.chroma_client import parse_url
 from memory.embeddings import Embedder
-from memory.prompt_store import PromptRecord, PromptStore, _parse_url, prompt_id
+from memory.prompt_record import PromptRecord, prompt_id
+from memory.prompt_store import PromptStore
 
 SENTIMENT = [
     "Decide whether the movie review is positive or negative.",
@@ -335,7 +337,7 @@ def test_record_validation(fields, message):
     ],
 )
 def test_parse_url(url, expected):
-    assert _parse_url(url) == expected
+    assert parse_url(url) == expected
 
 
 @pytest.mark.parametrize(

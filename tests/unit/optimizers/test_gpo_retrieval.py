@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from memory.prompt_store import PromptRecord, PromptStore
+from memory.prompt_record import PromptRecord
+from memory.prompt_store import PromptStore
 from optimizers.gpo import Trajectory, retrieve
 from optimizers.gpo.retrieval import by_importance, by_recency
 from optimizers.gpo.trajectory import TRAJECTORY_SUFFIX, entry_id

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from memory.prompt_store import prompt_id
+from memory.prompt_record import prompt_id
 from optimizers.base import Candidate, Scored
 from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import Usage

@@ -8,7 +8,8 @@ from langchain_core.language_models import SimpleChatModel
 from langchain_core.messages import BaseMessage
 from pydantic import Field
 
-from memory.prompt_store import PromptRecord, PromptStore, prompt_id
+from memory.prompt_record import PromptRecord, prompt_id
+from memory.prompt_store import PromptStore
 from optimizers.base import Candidate, prompt_key
 from optimizers.evaluation.chat_calls import ChatBackend, ChatCaller
 from optimizers.evaluation.evaluator import Evaluator, concat
