@@ -90,9 +90,17 @@ def test_every_contract_element_is_there_once_per_tab(runs):
     assert commands["cmd-textgrad"] == "Try TextGrad"
 
 
-def test_refresh_renders_a_finished_run_once_then_skips(runs, tmp_path):
+def page(runs, downloads):
+    """The page's components and its handlers, as the app builds them."""
     from ui.app import Handlers
+    from ui.layout import build_layout
 
+    with gr.Blocks():
+        ui = build_layout(runs.defaults)
+    return ui, Handlers(runs, downloads, ui)
+
+
+def test_refresh_renders_a_finished_run_once_then_skips(runs, tmp_path):
     view = new_view(REPORT["run"], REPORT["config"] | {"prompt": REPORT["seed_prompt"]}, [])
     view.update(
         status="finished",
@@ -102,31 +110,34 @@ def test_refresh_renders_a_finished_run_once_then_skips(runs, tmp_path):
         version=7,
     )
     save_view(runs.home, view)
-    handlers = Handlers(runs, tmp_path / "downloads")
+    ui, handlers = page(runs, tmp_path / "downloads")
     conv = Conversation(run=REPORT["run"])
     first = handlers.refresh(conv, {})
-    seen, _, run_id, status = first[:4]
-    assert seen == {"run": REPORT["run"], "version": 7}
-    assert (run_id, status) == (REPORT["run"], "finished")
-    assert first[9].startswith("# PromptPilot report")
-    assert Path(first[10]["value"]).read_text(encoding="utf-8").startswith("{")
-    assert Path(first[11]["value"]).suffix == ".md"
-    again = handlers.refresh(conv, seen)
-    assert all(isinstance(part, type(gr.skip())) for part in again[1:])
+    assert first[ui.seen] == {"run": REPORT["run"], "version": 7}
+    assert (first[ui.run_id], first[ui.status]) == (REPORT["run"], "finished")
+    assert first[ui.report].startswith("# PromptPilot report")
+    assert Path(first[ui.download_json]["value"]).read_text(encoding="utf-8").startswith("{")
+    assert Path(first[ui.download_md]["value"]).suffix == ".md"
+    assert handlers.refresh(conv, first[ui.seen]) == {}  # nothing changed: nothing sent
 
 
 def test_a_malformed_upload_is_a_chat_message_and_a_status(runs):
-    from ui.app import Handlers
-
-    handlers = Handlers(runs, runs.home)
+    ui, handlers = page(runs, runs.home)
     conv = Conversation()
-    form = [None, None, "exact", 0.2, 0.4, 0.4, "inline", 20, 0, "auto", "", "", "", "", "", ""]
-    out = handlers.upload(str(DATA / "bad" / "unclosed_quote.csv"), conv, *form)
-    assert out[5].startswith("⚠️ unclosed\\_quote\\.csv")
-    assert "I can't use" in out[1][-1]["content"]
+    form = dict(
+        zip(
+            ui.form,
+            [None, None, "exact", 0.2, 0.4, 0.4, "inline", 20, 0, "auto", "", "", "", "", "", ""],
+            strict=True,
+        )
+    )
+    bad = str(DATA / "bad" / "unclosed_quote.csv")
+    out = handlers.upload({ui.upload: bad, ui.conv: conv, **form})
+    assert out[ui.data_status].startswith("⚠️ unclosed\\_quote\\.csv")
+    assert "I can't use" in out[ui.chat][-1]["content"]
     assert conv.data is None
-    good = handlers.upload(str(DATA / "good" / "reviews.csv"), conv, *form)
-    assert list(good[2].columns) == ["input", "output", "notes"]
+    good = handlers.upload({ui.upload: str(DATA / "good" / "reviews.csv"), ui.conv: conv, **form})
+    assert list(good[ui.preview].columns) == ["input", "output", "notes"]
     assert conv.data.endswith("reviews.csv")
 
 
