@@ -1,5 +1,5 @@
 """``python -m agent`` runs the headless ``promptpilot`` commands (all but ``ui``)."""
 
-from agent.cli import main
+from agent.cli.app import main
 
 main()

@@ -16,14 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.cli_options import home_dir, runtime_settings
-from agent.evaluation import EvalRequest, run_eval, select_examples
-from agent.optimization import OptimizeRequest, run_optimize
-from agent.pilot import AnswerFn, run_pilot
-from agent.runs import list_runs as _list_runs
-from agent.runs import load_run, save_finished
-from agent.runtime import ModelRuntime, RuntimeSettings
-from optimizers.runner import Budget, EventFn, RunEvent
+from agent.graph.pilot import AnswerFn, run_pilot
+from agent.llm.environment import home_dir, runtime_settings
+from agent.llm.runtime import ModelRuntime, RuntimeSettings
+from agent.run.evaluate import EvalRequest, run_eval, select_examples
+from agent.run.records import list_runs as _list_runs
+from agent.run.records import load_run, save_finished
+from agent.run.request import OptimizeRequest
+from agent.run.single import run_optimize
+from optimizers.budget import Budget
+from optimizers.events import EventFn, RunEvent
 from optimizers.tasks import SplitSpec
 
 
@@ -138,7 +140,7 @@ async def astream_optimize(data: str, prompt: str, **options: Any) -> AsyncItera
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
     def push(event: RunEvent) -> None:
-        queue.put_nowait({"kind": event.kind, "step": event.step, **event.data})
+        queue.put_nowait(event.as_dict())
 
     task = asyncio.create_task(aoptimize(data, prompt, on_event=push, **options))
     try:

@@ -22,10 +22,11 @@ from langchain_core.tools import StructuredTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.api import OptimizationResult, aevaluate, aoptimize, evaluate, optimize
-from agent.local_server import LocalServerError
-from agent.runtime import RuntimeSettings
+from agent.llm.local_server import LocalServerError
+from agent.llm.runtime import RuntimeSettings
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.metrics import BUILTIN_METRICS, MetricError
+from optimizers.registry import CHOICES, REGISTRY
 from optimizers.tasks import BUILTIN_TASKS, DataError, SplitSpec
 
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (
@@ -37,10 +38,10 @@ EXPECTED_ERRORS: tuple[type[Exception], ...] = (
 )
 """Failures the caller can act on (bad data, bad argument, endpoint down): reported as text."""
 
-# Kept in step with agent.session.OPTIMIZERS and BUILTIN_METRICS (a unit test checks).
-# User metric functions (module:function) are deliberately not offered: a tool argument
-# comes from an LLM, and must never name code to import.
-OptimizerName = Literal["auto", "structure", "zopo", "gpo", "textgrad", "ape", "random"]
+# The optimizers come from the registry; the metrics are kept in step with BUILTIN_METRICS
+# (a unit test checks). User metric functions (module:function) are deliberately not offered:
+# a tool argument comes from an LLM, and must never name code to import.
+OptimizerName = Literal[CHOICES]  # type: ignore[valid-type]
 MetricName = Literal["exact", "contains", "f1", "choice", "regex", "numeric", "set"]
 SplitName = Literal["train", "dev", "test", "all"]
 
@@ -70,8 +71,8 @@ PromptArg = Annotated[
 OptimizerArg = Annotated[
     OptimizerName,
     Field(
-        description="Search method: 'auto' (an agent plans and switches methods), 'structure', "
-        "'zopo', 'gpo', 'textgrad', 'ape', or 'random' (the baseline)."
+        description="Search method: 'auto' (an agent plans and switches methods) or one "
+        "method alone: " + "; ".join(f"'{i.name}' ({i.summary})" for i in REGISTRY) + "."
     ),
 ]
 BudgetArg = Annotated[

@@ -30,7 +30,6 @@ from pydantic import Field
 from agent.api import OptimizationResult, aevaluate, aoptimize
 from agent.api import get_run as _get_run
 from agent.api import list_runs as _list_runs
-from agent.cli_options import home_dir, runtime_settings
 from agent.langchain_tool import (
     EVALUATE_DESCRIPTION,
     OPTIMIZE_DESCRIPTION,
@@ -54,8 +53,9 @@ from agent.langchain_tool import (
     optimization_summary,
     optimize_options,
 )
-from agent.runtime import RuntimeSettings
-from optimizers.runner import EventFn, RunEvent
+from agent.llm.environment import home_dir, runtime_settings
+from agent.llm.runtime import RuntimeSettings
+from optimizers.events import CandidateScored, EventFn, RunEvent
 
 INSTRUCTIONS = (
     "PromptPilot measures and improves prompts against an LLM endpoint. `evaluate` scores "
@@ -100,12 +100,11 @@ def _progress_reporter(ctx: Context | None, budget: int) -> tuple[EventFn, set[a
     sending: set[asyncio.Task] = set()
 
     def on_event(event: RunEvent) -> None:
-        if ctx is None or event.kind != "scored":
+        if ctx is None or not isinstance(event, CandidateScored):
             return
-        data = event.data
-        message = f"dev query {data['queries']}/{budget}: best dev score {data['best']:.3f}"
+        message = f"dev query {event.queries}/{budget}: best dev score {event.best:.3f}"
         task = asyncio.get_running_loop().create_task(
-            ctx.report_progress(data["queries"], budget, message)
+            ctx.report_progress(event.queries, budget, message)
         )
         sending.add(task)
         task.add_done_callback(sending.discard)

@@ -33,23 +33,24 @@ from machine import cpu_name  # bench/machine.py (scripts run as bench/NAME.py)
 from rich import box
 from rich.console import Console
 
-from agent.cli_diagnose import (
+from agent.cli.diagnose import (
     ablation_table,
     arms_table,
     confusion_tables,
     overfit_table,
     shares_table,
 )
-from agent.diagnostics import diagnose_labels, diagnose_proposals, diagnose_run
-from agent.evaluation import EvalRequest, run_eval
-from agent.local_server import bundled_model_path
-from agent.optimization import OptimizeRequest, run_optimize
-from agent.runs import save_finished
-from agent.runtime import ModelRuntime, RuntimeSettings
-from agent.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
+from agent.llm.local_server import bundled_model_path
+from agent.llm.runtime import ModelRuntime, RuntimeSettings
+from agent.llm.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
+from agent.run.diagnose import diagnose_labels, diagnose_proposals, diagnose_run
+from agent.run.evaluate import EvalRequest, run_eval
+from agent.run.records import save_finished
+from agent.run.request import OptimizeRequest
+from agent.run.single import run_optimize
 from memory.embeddings import SentenceTransformerEmbedder
+from optimizers.budget import Budget
 from optimizers.diagnostics.rerun import score_dict
-from optimizers.runner import Budget
 from optimizers.tasks import SplitSpec
 
 ROOT = Path(__file__).resolve().parents[1]

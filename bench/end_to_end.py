@@ -36,27 +36,29 @@ from typing import Any
 
 from end_to_end_report import RunConfig, build_report  # bench/ (scripts run as bench/NAME.py)
 
-from agent.evaluation import resolve_task
-from agent.local_server import ServerSettings
-from agent.optimization import OptimizeRequest, run_optimize
-from agent.pilot import run_pilot
-from agent.runtime import RuntimeSettings
-from agent.session import OPTIMIZERS, RunSession
-from agent.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
-from agent.shared_runtime import SharedServer, SharedServerRuntime
+from agent.graph.pilot import run_pilot
+from agent.llm.local_server import ServerSettings
+from agent.llm.runtime import RuntimeSettings
+from agent.llm.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
+from agent.llm.shared_runtime import SharedServer, SharedServerRuntime
+from agent.run.evaluate import resolve_task
+from agent.run.request import OptimizeRequest
+from agent.run.session import RunSession
+from agent.run.single import run_optimize
 from memory.embeddings import Embedder, SentenceTransformerEmbedder
+from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.evaluator import EvalResult, Evaluator
 from optimizers.evaluation.metrics import get_metric
 from optimizers.evaluation.structured_prompt import StructuredPrompt
 from optimizers.evaluation.templates import parse_template
-from optimizers.runner import Budget
+from optimizers.registry import AUTO, NAMES
 from optimizers.tasks import SplitSpec, split_task
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "bench" / "results"
-METHODS = (*OPTIMIZERS, "auto")
+METHODS = (*NAMES, AUTO)
 REQUEST_TIMEOUT_S = 900.0
 ATTEMPTS = 3  # a run the endpoint fails is started again from scratch, this many times in all
 

@@ -29,7 +29,7 @@ import numpy as np
 from machine import cpu_name  # bench/machine.py
 from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
 
-from agent.local_server import bundled_model_path
+from agent.llm.local_server import bundled_model_path
 from optimizers.evaluation.stats import (
     Interval,
     PairedComparison,

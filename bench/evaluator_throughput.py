@@ -22,9 +22,9 @@ from pathlib import Path
 import openai
 from machine import cpu_name  # bench/machine.py (scripts run as bench/NAME.py)
 
-from agent.llm import make_backend
-from agent.local_server import LocalLLMServer, bundled_model_path
-from agent.settings import ModelSettings
+from agent.llm.local_server import LocalLLMServer, bundled_model_path
+from agent.llm.models import make_backend
+from agent.llm.settings import ModelSettings
 from memory.response_cache import ResponseCache
 from optimizers.evaluation.chat_calls import ChatCaller, message_payload
 from optimizers.evaluation.evaluator import Evaluator

@@ -46,24 +46,26 @@ from gains_tasks import TASKS, WEAK_SEED, GainsTask, task_by_name
 from machine import cpu_name
 
 from agent.api import _request as api_request  # the request agent.api.optimize builds
-from agent.evaluation import resolve_task
-from agent.local_server import ServerSettings, bundled_model_path
-from agent.optimization import OptimizeRequest, run_optimize
-from agent.pilot import run_pilot
-from agent.session import OPTIMIZERS, RunSession
-from agent.shared_runtime import SharedServer, SharedServerRuntime
+from agent.graph.pilot import run_pilot
+from agent.llm.local_server import ServerSettings, bundled_model_path
+from agent.llm.shared_runtime import SharedServer, SharedServerRuntime
+from agent.run.evaluate import resolve_task
+from agent.run.request import OptimizeRequest
+from agent.run.session import RunSession
+from agent.run.single import run_optimize
 from memory.embeddings import Embedder, SentenceTransformerEmbedder
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.evaluator import EvalResult, Evaluator
 from optimizers.evaluation.metrics import get_metric
 from optimizers.evaluation.templates import parse_template
+from optimizers.registry import CHOICES
 from optimizers.tasks import split_task
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "gains"
 DEFAULT_HOME = Path(tempfile.gettempdir()) / "promptpilot-gains-home"
 SMOKE_OUT = Path(tempfile.gettempdir()) / "promptpilot-gains-smoke"
-CHOICES = ("auto", *OPTIMIZERS)
+
 ATTEMPTS = 3  # a run the endpoint fails is started again from scratch, this many times in all
 
 

@@ -1,9 +1,9 @@
 """Build a scored candidate pool for the query-efficiency benchmark (issue 6).
 
 For each task: generate candidates with the project's own generator
-(:mod:`optimizers.generation`: APE induction from train demos plus paraphrases of a
+(:mod:`optimizers.propose.generation`: APE induction from train demos plus paraphrases of a
 seed prompt) on the embedded SmolLM2 model, de-duplicate and embed them as the
-candidate domain does (:class:`optimizers.domain.CandidateDomain`), score every
+candidate domain does (:class:`optimizers.propose.domain.CandidateDomain`), score every
 candidate on dev and test with the evaluator, and write ``bench/pools/<task>.json``
 (``.json.gz`` when over 2 MB). Every answer goes through the persistent response
 cache (``--home``, default ``~/.promptpilot``), so a re-run is free.
@@ -34,18 +34,18 @@ from pathlib import Path
 from typing import Any
 
 from machine import cpu_name  # bench/machine.py (scripts run as bench/NAME.py)
+from replay.pool_file import PoolCandidate, PoolFile
 
-from agent.cli_options import runtime_settings
-from agent.local_server import bundled_model_path
-from agent.runtime import ModelRuntime
+from agent.llm.environment import runtime_settings
+from agent.llm.local_server import bundled_model_path
+from agent.llm.runtime import ModelRuntime
 from memory.embeddings import SentenceTransformerEmbedder
-from optimizers.domain import CandidateDomain, DomainConfig
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import Evaluator
 from optimizers.evaluation.metrics import get_metric
 from optimizers.evaluation.templates import PromptTemplate
-from optimizers.generation import GeneratedPrompt, induce_instructions, paraphrase
-from optimizers.replay.pool_file import PoolCandidate, PoolFile
+from optimizers.propose.domain import CandidateDomain, DomainConfig
+from optimizers.propose.generation import GeneratedPrompt, induce_instructions, paraphrase
 from optimizers.tasks import (
     BUILTIN_TASKS,
     Example,

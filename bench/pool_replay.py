@@ -3,7 +3,7 @@
 Each pool file (``bench/pools/<task>.json``, made by ``bench/pool_build.py``) holds
 every candidate's dev and test scores. Every strategy runs at every budget with the
 same seeds; a query reveals one candidate's dev score (APE's subset evaluations cost
-their share, see :mod:`optimizers.replay.oracle`). Writes
+their share, see :mod:`replay.oracle`). Writes
 ``bench/results/pool_<task>.png`` (best dev found and regret against queries, mean
 and 95% band over seeds) and ``bench/results/pool.md`` (the summary table).
 
@@ -23,9 +23,7 @@ from pathlib import Path
 import numpy as np
 from machine import cpu_name  # bench/machine.py (scripts run as bench/NAME.py)
 from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
-
-from memory.embeddings import SentenceTransformerEmbedder
-from optimizers.replay import (
+from replay import (
     GPUCB,
     BestOfN,
     PoolFile,
@@ -39,6 +37,8 @@ from optimizers.replay import (
     replay_seeds,
     summarise,
 )
+
+from memory.embeddings import SentenceTransformerEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 POOLS = ROOT / "bench" / "pools"

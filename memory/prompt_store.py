@@ -15,200 +15,37 @@ another embedder is an error rather than silently wrong neighbours.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import math
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 
+from memory.chroma_client import (
+    CLIENTS_LOCK,
+    chroma_settings,
+    close_client,
+    collection_space,
+    opening,
+    parse_url,
+)
 from memory.embeddings import Embedder
-from memory.file_lock import locked_beside
+from memory.prompt_record import (
+    PromptRecord,
+    check_score,
+    column,
+    metadata_of,
+    record_of,
+    where_clause,
+)
 
 SPACE = "cosine"
 _EMBEDDER_KEY = "embedder"
 _DIM_KEY = "embedder_dim"
 _INCLUDE_RECORD = ["documents", "metadatas", "embeddings"]
-
-
-def prompt_id(run: str, text: str) -> str:
-    """Return the stable id of ``text`` in ``run``: one record per prompt and run."""
-    digest = hashlib.sha256(f"{run}\x00{text}".encode()).hexdigest()
-    return f"p-{digest[:32]}"
-
-
-def _check_name(owner: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"PromptRecord.{owner} must be a non-empty string, found {value!r}")
-    return value
-
-
-def _check_score(owner: str, value: object) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
-        raise ValueError(f"{owner} must be a number or None, found {value!r}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{owner} must be a finite number, found {number}")
-    return number
-
-
-@dataclass(frozen=True, kw_only=True)
-class PromptRecord:
-    """One prompt, where it came from, and how well it did.
-
-    ``id`` defaults to :func:`prompt_id` of ``(run, text)``. ``embedding`` is
-    filled when a record is read back from (or written to) a store; it does not
-    take part in equality.
-    """
-
-    id: str = ""
-    text: str
-    task: str
-    run: str
-    step: int
-    source: str
-    parents: tuple[str, ...] = ()
-    dev_score: float | None = None
-    test_score: float | None = None
-    parts: dict[str, Any] | None = field(default=None, compare=False)
-    """The prompt's parts (instruction, output spec, demonstrations, layout, origin) as JSON,
-    when it has more than an instruction."""
-    embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.text, str):
-            raise ValueError(f"PromptRecord.text must be a string, found {self.text!r}")
-        for name in ("task", "run", "source"):
-            _check_name(name, getattr(self, name))
-        if isinstance(self.step, bool) or not isinstance(self.step, int | np.integer):
-            raise ValueError(f"PromptRecord.step must be an integer, found {self.step!r}")
-        if self.step < 0:
-            raise ValueError(f"PromptRecord.step must be >= 0, found {self.step}")
-        object.__setattr__(self, "step", int(self.step))
-        if isinstance(self.parents, str):
-            raise ValueError(
-                f"PromptRecord.parents must be a sequence of ids, found the string {self.parents!r}"
-            )
-        parents = tuple(self.parents)
-        for parent in parents:
-            _check_name("parents[...]", parent)
-        object.__setattr__(self, "parents", parents)
-        object.__setattr__(self, "dev_score", _check_score("dev_score", self.dev_score))
-        object.__setattr__(self, "test_score", _check_score("test_score", self.test_score))
-        if not self.id:
-            object.__setattr__(self, "id", prompt_id(self.run, self.text))
-        else:
-            _check_name("id", self.id)
-
-
-def _metadata(record: PromptRecord, seq: int) -> dict[str, str | int | float]:
-    """Chroma metadata for ``record``: no None values, parents as a JSON string."""
-    meta: dict[str, str | int | float] = {
-        "task": record.task,
-        "run": record.run,
-        "step": record.step,
-        "source": record.source,
-        "parents": json.dumps(list(record.parents)),
-        "seq": seq,
-    }
-    if record.dev_score is not None:
-        meta["dev_score"] = record.dev_score
-    if record.test_score is not None:
-        meta["test_score"] = record.test_score
-    if record.parts is not None:
-        meta["parts"] = json.dumps(record.parts)
-    return meta
-
-
-def _record(record_id: str, text: str, meta: Mapping[str, Any], embedding: Any) -> PromptRecord:
-    vector = None
-    if embedding is not None:
-        vector = np.asarray(embedding, dtype=np.float32)
-    return PromptRecord(
-        id=record_id,
-        text=text,
-        task=str(meta["task"]),
-        run=str(meta["run"]),
-        step=int(meta["step"]),
-        source=str(meta["source"]),
-        parents=tuple(json.loads(str(meta.get("parents", "[]")))),
-        dev_score=meta.get("dev_score"),
-        test_score=meta.get("test_score"),
-        parts=json.loads(str(meta["parts"])) if meta.get("parts") else None,
-        embedding=vector,
-    )
-
-
-def _column(result: Mapping[str, Any], key: str, n: int) -> list[Any]:
-    """One column of a Chroma result; Chroma gives None (or an array) for some."""
-    values = result.get(key)
-    if values is None:
-        return [None] * n
-    return list(values)
-
-
-def _where(task: str | None, run: str | None) -> dict[str, Any] | None:
-    clauses: list[dict[str, Any]] = []
-    if task is not None:
-        clauses.append({"task": task})
-    if run is not None:
-        clauses.append({"run": run})
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-_CLIENTS = threading.RLock()
-"""Held while a Chroma client is made or closed. chromadb shares one ``System`` per path
-among a process's clients, and neither making one nor releasing it is thread-safe: a
-second thread got the system before it was started (``'RustBindingsAPI' object has no
-attribute 'bindings'``) or after the last client's close removed it (``KeyError``), with
-ten app sessions opening their prompt memory at once."""
-
-
-@contextmanager
-def _opening(path: Path) -> Iterator[None]:
-    """Held while a process opens the store at ``path``, across threads and processes.
-
-    chromadb creates its tables when a client first opens a folder; two processes
-    doing it at once fail ("table collections already exists", seen with ten
-    `promptpilot optimize` runs starting together on one home). A lock file beside
-    the folder serialises the opening; the work after it is safe in parallel.
-    """
-    with _CLIENTS, locked_beside(path):
-        yield
-
-
-def _settings() -> Any:
-    from chromadb.config import Settings
-
-    return Settings(anonymized_telemetry=False)
-
-
-def _parse_url(url: str) -> tuple[str, int, bool]:
-    """``http(s)://host[:port]`` -> (host, port, ssl); Chroma's port 8000 by default."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"expected a Chroma URL like http://127.0.0.1:8000, found {url!r}")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError(f"expected a Chroma URL without a path or query, found {url!r}")
-    if parts.username or parts.password:
-        raise ValueError("credentials in the Chroma URL are not supported")
-    ssl = parts.scheme == "https"
-    try:
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"the port in {url!r} is not a valid port number") from exc
-    return parts.hostname, port or (443 if ssl else 8000), ssl
 
 
 class PromptStore:
@@ -233,8 +70,8 @@ class PromptStore:
         import chromadb
 
         _ = embedder.dim  # load the model before the lock: the others wait less
-        with _opening(Path(path)):
-            client = chromadb.PersistentClient(path=str(path), settings=_settings())
+        with opening(Path(path)):
+            client = chromadb.PersistentClient(path=str(path), settings=chroma_settings())
             return cls._owning(client, embedder, collection)
 
     @classmethod
@@ -242,9 +79,9 @@ class PromptStore:
         """Open a store on a Chroma server (``chroma run``), e.g. ``http://127.0.0.1:8000``."""
         import chromadb
 
-        host, port, ssl = _parse_url(url)
-        with _CLIENTS:
-            client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=_settings())
+        host, port, ssl = parse_url(url)
+        with CLIENTS_LOCK:
+            client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=chroma_settings())
         return cls._owning(client, embedder, collection)
 
     @classmethod
@@ -253,7 +90,7 @@ class PromptStore:
         try:
             store = cls(client, embedder, collection=collection)
         except BaseException:
-            _close(client)
+            close_client(client)
             raise
         store._owns_client = True
         return store
@@ -262,7 +99,7 @@ class PromptStore:
         """Release the Chroma client if this store made it (files, connections)."""
         if self._owns_client:
             self._owns_client = False
-            _close(self._client)
+            close_client(self._client)
 
     def __enter__(self) -> PromptStore:
         return self
@@ -318,7 +155,7 @@ class PromptStore:
                 f"was opened with {self._embedder.name!r} (dim {self._embedder.dim}); "
                 "use the same embedder or another collection"
             )
-        space = _space(collection)
+        space = collection_space(collection)
         if space != SPACE:
             raise ValueError(
                 f"Chroma collection {name!r} uses {space!r} distance; PromptStore needs {SPACE!r}"
@@ -356,9 +193,7 @@ class PromptStore:
         stored: dict[str, PromptRecord] = {}
         with self._lock:
             old = self._collection.get(ids=ids, include=["metadatas"])
-            old_meta = dict(
-                zip(old["ids"], _column(old, "metadatas", len(old["ids"])), strict=True)
-            )
+            old_meta = dict(zip(old["ids"], column(old, "metadatas", len(old["ids"])), strict=True))
             metadatas = []
             for record_id, vector in zip(ids, vectors, strict=True):
                 record = latest[record_id]
@@ -374,7 +209,7 @@ class PromptStore:
                 )
                 seq = previous.get("seq")
                 metadatas.append(
-                    _metadata(record, int(seq) if seq is not None else self._next_seq())
+                    metadata_of(record, int(seq) if seq is not None else self._next_seq())
                 )
                 stored[record_id] = record
             for start, stop in self._batches(len(ids)):
@@ -398,8 +233,8 @@ class PromptStore:
         self, record_id: str, *, dev: float | None = None, test: float | None = None
     ) -> None:
         """Set the dev and/or test score of a stored prompt (None leaves a score as is)."""
-        dev = _check_score("dev", dev)
-        test = _check_score("test", test)
+        dev = check_score("dev", dev)
+        test = check_score("test", test)
         if dev is None and test is None:
             raise ValueError("set_scores() needs dev=, test= or both")
         # Chroma merges an update into the stored metadata: send only what changes.
@@ -452,7 +287,7 @@ class PromptStore:
         found = self._collection.query(
             query_embeddings=[vector],
             n_results=n_results,
-            where=_where(task, run),
+            where=where_clause(task, run),
             ids=ids,
             include=[*_INCLUDE_RECORD, "distances"],
         )
@@ -468,14 +303,14 @@ class PromptStore:
 
     def scored(self, task: str, *, run: str | None = None) -> list[PromptRecord]:
         """Every prompt of ``task`` (optionally of one run) with a dev score, best first."""
-        found = self._collection.get(where=_where(task, run), include=_INCLUDE_RECORD)
+        found = self._collection.get(where=where_clause(task, run), include=_INCLUDE_RECORD)
         seqs = self._seqs(found)
         records = [r for r in self._records(found) if r.dev_score is not None]
         return sorted(records, key=lambda r: (-(r.dev_score or 0.0), seqs[r.id]))
 
     def trajectory(self, run: str) -> list[PromptRecord]:
         """Return a run's prompts ordered by step, then by when they were first added."""
-        found = self._collection.get(where=_where(None, run), include=_INCLUDE_RECORD)
+        found = self._collection.get(where=where_clause(None, run), include=_INCLUDE_RECORD)
         seqs = self._seqs(found)
         return sorted(self._records(found), key=lambda r: (r.step, seqs[r.id]))
 
@@ -503,12 +338,12 @@ class PromptStore:
         ids = list(found["ids"])
         n = len(ids)
         return [
-            _record(record_id, text or "", meta or {}, vector)
+            record_of(record_id, text or "", meta or {}, vector)
             for record_id, text, meta, vector in zip(
                 ids,
-                _column(found, "documents", n),
-                _column(found, "metadatas", n),
-                _column(found, "embeddings", n),
+                column(found, "documents", n),
+                column(found, "metadatas", n),
+                column(found, "embeddings", n),
                 strict=True,
             )
         ]
@@ -516,33 +351,9 @@ class PromptStore:
     @staticmethod
     def _seqs(found: Mapping[str, Any]) -> dict[str, int]:
         n = len(found["ids"])
-        metas = _column(found, "metadatas", n)
+        metas = column(found, "metadatas", n)
         return {i: int((m or {}).get("seq", 0)) for i, m in zip(found["ids"], metas, strict=True)}
 
 
 def _first(value: float | None, fallback: Any) -> float | None:
     return value if value is not None else (None if fallback is None else float(fallback))
-
-
-def _close(client: Any) -> None:
-    """Close a Chroma client when the installed chromadb has ``Client.close()``."""
-    close = getattr(client, "close", None)
-    if close is not None:
-        with _CLIENTS:
-            close()
-
-
-def _space(collection: Any) -> str:
-    """Return the distance a collection was created with (configuration or legacy metadata).
-
-    ``configuration_json`` rather than ``configuration``: the latter warns about the
-    "legacy" embedding-function entry Chroma records for ``embedding_function=None``.
-    """
-    config = getattr(collection, "configuration_json", None)
-    if config is None:
-        config = getattr(collection, "configuration", None)
-    for index in ("hnsw", "spann"):
-        settings = config.get(index) if isinstance(config, Mapping) else None
-        if isinstance(settings, Mapping) and settings.get("space"):
-            return str(settings["space"])
-    return str((collection.metadata or {}).get("hnsw:space", "l2"))

@@ -16,215 +16,28 @@ import asyncio
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from memory.prompt_store import PromptRecord, prompt_id
-from optimizers.base import Allowance, Candidate, Optimizer, OptimizerContext, Scored, prompt_key
-from optimizers.constraints import Constraints
+from memory.prompt_record import PromptRecord, prompt_id
+from optimizers.base import Allowance, Candidate, Optimizer, OptimizerContext, Scored
+from optimizers.budget import Budget, StopReason
 from optimizers.evaluation.evaluator import EvalResult, concat
 from optimizers.evaluation.structured_prompt import StructuredPrompt
-from optimizers.selection.guard import GuardDecision, guard
+from optimizers.events import (
+    CandidateRejected,
+    CandidateScored,
+    EventFn,
+    Raced,
+    StepDone,
+    Stopped,
+    TrajectoryEntry,
+)
+from optimizers.outcome import RunOutcome
+from optimizers.propose.constraints import Constraints
 from optimizers.selection.racing import RacingConfig, drop_reason
 from optimizers.tasks.example import Example
 
-StopReason = Literal[
-    "budget: queries",
-    "budget: calls",
-    "budget: time",
-    "converged",
-    "no new candidates",
-    "stop requested",
-    "accepted by user",
-    "interrupted",
-]
-
 STALE_ROUNDS = 3  # rounds in a row that propose only prompts already scored
-DEFAULT_MAX_CALLS = 250
-"""The default run's limit: paid LLM calls of the search (both models, test scoring apart)."""
-DEFAULT_MAX_SECONDS = 210.0
-"""And its time limit for the search, so that with test scoring a run ends within 5 minutes."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Budget:
-    """Limits on a run; ``None`` means unlimited. At least one must be set.
-
-    A *query* is one dev evaluation of a prompt not scored before (ZOPO's unit).
-    *Calls* are paid LLM calls of both models together; cache hits are free.
-    """
-
-    max_queries: int | None = None
-    max_calls: int | None = None
-    max_seconds: float | None = None
-
-    @classmethod
-    def given(
-        cls,
-        queries: int | None = None,
-        calls: int | None = None,
-        seconds: float | None = None,
-    ) -> Budget:
-        """The limits a person set; with none set, the default run's (:meth:`default`)."""
-        if queries is None and calls is None and seconds is None:
-            return cls.default()
-        return cls(max_queries=queries, max_calls=calls, max_seconds=seconds)
-
-    @classmethod
-    def default(cls) -> Budget:
-        """The default run: :data:`DEFAULT_MAX_CALLS` paid calls, :data:`DEFAULT_MAX_SECONDS`."""
-        return cls(max_calls=DEFAULT_MAX_CALLS, max_seconds=DEFAULT_MAX_SECONDS)
-
-    def __post_init__(self) -> None:
-        limits = (self.max_queries, self.max_calls, self.max_seconds)
-        if all(limit is None for limit in limits):
-            raise ValueError("a budget needs at least one limit (queries, calls or seconds)")
-        if any(limit is not None and limit <= 0 for limit in limits):
-            raise ValueError(f"budget limits must be positive, got {self}")
-
-
-@dataclass(frozen=True)
-class RunEvent:
-    """Something that happened in a run, for progress displays and logs."""
-
-    kind: str  # "scored", "rejected", "step", "stopped"
-    step: int
-    data: dict[str, Any]
-
-
-EventFn = Callable[[RunEvent], None]
-
-
-@dataclass
-class RunOutcome:
-    """What a run found, in the order it found it.
-
-    A candidate's *number* is its 0-based index in :attr:`history`: the seed is
-    #0, and a prompt scored again (reused) gets a new number. It is the order of
-    the report's ``trajectory``, of the UI's candidate table and the ``number``
-    of each ``"scored"`` event; :meth:`numbered` and :meth:`candidate` are the
-    one definition, so "accept 7" means the same row everywhere.
-    """
-
-    seed: Scored
-    history: list[Scored] = field(default_factory=list)  # every scored candidate, seed first
-    constraints: Constraints = field(default_factory=Constraints)
-    rejected: list[dict[str, Any]] = field(default_factory=list)  # broke a hard constraint
-    steps: int = 0
-    queries: int = 0
-    stopped: StopReason = "converged"
-    stop_detail: str = ""  # the optimizer's own reason, when it has one
-    wall_time_s: float = 0.0
-    rolled_back: set[int] = field(default_factory=set)
-    """Numbers that no longer count as best (:meth:`roll_back`); they stay in the history."""
-    accepted: int | None = None
-    """The number the person chose as the answer (:meth:`accept`); it overrides the scores."""
-
-    def numbered(self) -> list[tuple[int, Scored]]:
-        """Every scored candidate with its number, seed (#0) first."""
-        return list(enumerate(self.history))
-
-    def candidate(self, number: int) -> Scored:
-        """The candidate numbered ``number``; an unknown number is a ``LookupError``."""
-        if not 0 <= number < len(self.history):
-            last = len(self.history) - 1
-            raise LookupError(
-                f"there is no candidate #{number}: numbers go from #0 (the seed) to #{last}"
-            )
-        return self.history[number]
-
-    def number_of(self, text: str) -> int | None:
-        """The first number of the prompt ``text`` (whitespace-insensitive), or None."""
-        key = prompt_key(text)
-        return next(
-            (
-                n
-                for n, s in self.numbered()
-                if key in (s.candidate.key, prompt_key(s.candidate.text))
-            ),
-            None,
-        )
-
-    def counts(self, number: int) -> bool:
-        """Whether candidate ``number`` may be chosen as best now.
-
-        It must be scored on all of dev (not dropped by racing), meet the rules and
-        not be rolled back.
-        """
-        scored = self.history[number]
-        return (
-            scored.complete
-            and number not in self.rolled_back
-            and not self.constraints.violations(scored.candidate.text)
-        )
-
-    @property
-    def best_number(self) -> int:
-        """The number of the run's answer: the person's choice, else the best admissible score.
-
-        Without an accepted candidate it is the best dev score among the prompts
-        that meet every hard constraint and were not rolled back (earliest wins a
-        tie). Constraints can be added while a run goes on, so admissibility is
-        checked now, against the current ones. When nothing qualifies, the seed
-        (#0) is the answer.
-        """
-        if self.accepted is not None:
-            return self.accepted
-        allowed = [n for n in range(len(self.history)) if self.counts(n)]
-        return max(allowed, key=lambda n: self.history[n].score) if allowed else 0
-
-    @property
-    def best(self) -> Scored:
-        """The run's answer (see :attr:`best_number`)."""
-        return self.history[self.best_number] if self.history else self.seed
-
-    @property
-    def verdict(self) -> GuardDecision:
-        """Whether the best candidate may replace the seed (:mod:`optimizers.selection.guard`)."""
-        if self.accepted is not None:
-            return GuardDecision(True, f"candidate #{self.accepted} was chosen by you")
-        best = self.best_number
-        if best == 0 or self.history[best].candidate.key == self.seed.candidate.key:
-            return GuardDecision(False, "no candidate scored above the starting prompt on dev")
-        return guard(self.seed.dev, self.history[best].dev)
-
-    @property
-    def answer_number(self) -> int:
-        """The number of the prompt the run hands back: the best if it passes the guard, else #0."""
-        return self.best_number if self.verdict.passed else 0
-
-    @property
-    def answer(self) -> Scored:
-        """The prompt the run hands back (see :attr:`answer_number`)."""
-        return self.history[self.answer_number] if self.history else self.seed
-
-    def roll_back(self, number: int) -> Scored:
-        """Make every candidate scored after ``number`` stop counting as best; returns the best.
-
-        Only the choice of best changes: the rolled-back candidates stay in the
-        history with their real scores, optimizers have been told them and keep
-        using them (GPO's trajectory, ZOPO's surrogate), and candidates scored
-        from now on count again, so they can beat ``number``. Rolling back to a
-        candidate that was itself rolled back makes it count again. The best
-        becomes ``number`` if it is admissible and nothing better before it counts.
-        """
-        self.candidate(number)
-        self.rolled_back |= set(range(number + 1, len(self.history)))
-        self.rolled_back.discard(number)
-        return self.best
-
-    def accept(self, number: int) -> Scored:
-        """Make candidate ``number`` the answer, whatever its score (it must meet the rules)."""
-        scored = self.candidate(number)
-        if violations := self.constraints.violations(scored.candidate.text):
-            raise ValueError(f"candidate #{number} breaks a rule: {'; '.join(violations)}")
-        if not scored.complete:
-            raise ValueError(
-                f"candidate #{number} was dropped after {scored.dev.n} dev examples (clearly "
-                "worse than the best): it has no full dev score to stand on"
-            )
-        self.accepted = number
-        return scored
 
 
 class Search:
@@ -379,10 +192,8 @@ class Search:
                         seen(i), seen(leader), z=self.racing.z, against="another candidate"
                     )
                 self.on_event(
-                    RunEvent(
-                        "raced",
-                        candidates[i].step,
-                        {"examples": done, "of": n, "calls": self.calls, "dropped": why},
+                    Raced(
+                        step=candidates[i].step, examples=done, of=n, calls=self.calls, dropped=why
                     )
                 )
                 if why is None:
@@ -445,9 +256,7 @@ class Search:
         self.told[optimizer.name] = len(outcome.history)
         outcome.steps += 1
         self._stale = self._stale + 1 if scored and all(s.reused for s in scored) else 0
-        self.on_event(
-            RunEvent("step", outcome.steps, {"best": outcome.best.score, "n": len(scored)})
-        )
+        self.on_event(StepDone(step=outcome.steps, best=outcome.best.score, n=len(scored)))
         return scored
 
     @property
@@ -486,24 +295,13 @@ class Search:
     def _emit_scored(self, scored: Scored) -> None:
         assert self.outcome is not None
         self.on_event(
-            RunEvent(
-                "scored",
-                scored.candidate.step,
-                {
-                    "number": len(self.outcome.history) - 1,
-                    "text": scored.candidate.text,
-                    "source": scored.candidate.source,
-                    "dev": scored.score,
-                    "ci95": [scored.dev.interval.low, scored.dev.interval.high],
-                    "reused": scored.reused,
-                    "complete": scored.complete,
-                    "examples": scored.dev.n,
-                    "parts": scored.candidate.parts.parts(),
-                    "queries": self.outcome.queries,
-                    "calls": self.calls,
-                    "best": self.outcome.best.score,
-                    "meta": scored.candidate.meta,
-                },
+            CandidateScored(
+                step=scored.candidate.step,
+                number=len(self.outcome.history) - 1,
+                entry=TrajectoryEntry.of(scored),
+                queries=self.outcome.queries,
+                calls=self.calls,
+                best=self.outcome.best.score,
             )
         )
 
@@ -511,7 +309,14 @@ class Search:
         assert self.outcome is not None
         entry = {"text": candidate.text, "source": candidate.source, "violations": violations}
         self.outcome.rejected.append(entry)
-        self.on_event(RunEvent("rejected", candidate.step, entry))
+        self.on_event(
+            CandidateRejected(
+                step=candidate.step,
+                text=candidate.text,
+                source=candidate.source,
+                violations=tuple(violations),
+            )
+        )
 
     def snapshot(self) -> dict[str, Any]:
         """The search as JSON: counters, the order of history (ids), who was told what.
@@ -617,5 +422,5 @@ class Runner:
         except (asyncio.CancelledError, KeyboardInterrupt):
             outcome.stopped = "interrupted"
         outcome.wall_time_s = search.seconds
-        search.on_event(RunEvent("stopped", outcome.steps, {"reason": outcome.stopped}))
+        search.on_event(Stopped(step=outcome.steps, reason=outcome.stopped))
         return outcome

@@ -1,10 +1,13 @@
-"""Fakes for the LLM boundary only: chat models whose answers tests script."""
+"""Fakes for the model boundaries only: chat models whose answers tests script, and an
+embedder with no model to load."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from langchain_core.language_models import SimpleChatModel
 from langchain_core.messages import BaseMessage
 from pydantic import Field
@@ -35,3 +38,18 @@ def fake_backend(rule: Callable[[str], str], **identity: Any) -> ChatBackend:
         identity={"base_url": "fake://", "model": "rule", **identity},
         concurrency=4,
     )
+
+
+class HashEmbedder:
+    """A deterministic bag-of-words embedder: no model to load."""
+
+    name = "test-hash-16"
+    dim = 16
+
+    def embed(self, texts):
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for row, text in enumerate(texts):
+            out[row, 0] = 1.0
+            for word in text.lower().split():
+                out[row, 1 + zlib.crc32(word.encode()) % (self.dim - 1)] += 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)

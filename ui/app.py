@@ -1,7 +1,7 @@
 """The Gradio app: event handlers that call ``agent`` functions, and their wiring.
 
-Per-browser data lives in ``gr.State`` (a :class:`~agent.conversation.Conversation`
-each); runs live in the shared :class:`~agent.live_runs.LiveRuns` registry, keyed by
+Per-browser data lives in ``gr.State`` (a :class:`~ui.chat.conversation.Conversation`
+each); runs live in the shared :class:`~ui.live_runs.LiveRuns` registry, keyed by
 run id, which is also in the page URL (``?run=ID``) so a reload finds its run. A
 1-second timer re-renders what changed (the view's version) and never blocks: runs
 go on in their own threads.
@@ -16,17 +16,18 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from agent import run_view as rv
-from agent.chat_text import WELCOME, escape_markdown, message
-from agent.conversation import Conversation, attach, choose_data, open_run, respond
-from agent.live_runs import ACTIVE, LiveRuns
-from agent.report_markdown import report_markdown, write_report_files
-from agent.run_figures import map_figure, score_figure
-from agent.run_form import ModelForm, RunForm
-from agent.stored_views import run_table
-from agent.uploads import DataPreview, data_error_text, preview_data, store_upload
 from optimizers.tasks import DataError
+from ui.chat.conversation import Conversation, attach, choose_data, open_run, respond
+from ui.chat.form import ModelForm, RunForm
+from ui.chat.text import WELCOME, escape_markdown, message
+from ui.chat.uploads import DataPreview, data_error_text, preview_data, store_upload
 from ui.layout import NO_REPORT, Layout, build_layout
+from ui.live_run import ACTIVE
+from ui.live_runs import LiveRuns
+from ui.panels import inspect as rv
+from ui.panels.figures import map_figure, score_figure
+from ui.panels.report_markdown import report_markdown, write_report_files
+from ui.panels.stored_view import run_table
 
 SET_URL = """(run) => {
   if (run) {
@@ -46,163 +47,181 @@ CSS = """
 #status p { margin: 0; }
 [data-testid="status-tracker"].hidden { display: none !important; }
 """
-SKIP = gr.skip
 
 
-def make_form(*values: Any) -> RunForm:
-    """The panels' values (``Layout.form`` order) as a :class:`RunForm`."""
-    (
-        input_col,
-        target_col,
-        metric,
-        train,
-        dev,
-        test,
-        template,
-        budget,
-        seed,
-        optimizer,
-        task_url,
-        task_model,
-        task_key,
-        opt_url,
-        opt_model,
-        opt_key,
-    ) = values
+Values = dict[Any, Any]
+"""What an event's inputs hold, keyed by component (Gradio passes a dict for a set)."""
+Updates = dict[Any, Any]
+"""What a handler changes, keyed by component; components left out stay as they are."""
+
+
+def make_form(ui: Layout, values: Values) -> RunForm:
+    """The panels' values as a :class:`RunForm`, read by component."""
+
+    def text(component: Any) -> str:
+        return values[component] or ""
+
     return RunForm(
-        input_column=input_col or None,
-        target_column=target_col or None,
-        metric=metric,
-        train=train,
-        dev=dev,
-        test=test,
-        template=template or "inline",
-        budget=budget,
-        seed=seed,
-        optimizer=optimizer,
-        task_model=ModelForm(url=task_url or "", model=task_model or "", key=task_key or ""),
-        optimizer_model=ModelForm(url=opt_url or "", model=opt_model or "", key=opt_key or ""),
-    )
-
-
-def preview_updates(preview: DataPreview) -> tuple[Any, ...]:
-    """Data panel values for a loaded eval set: table, both column menus, status."""
-    return (
-        pd.DataFrame(preview.rows, columns=preview.columns),
-        gr.update(choices=preview.columns, value=preview.input_column),
-        gr.update(choices=preview.columns, value=preview.target_column),
-        preview.status,
+        input_column=values[ui.input_col] or None,
+        target_column=values[ui.target_col] or None,
+        metric=values[ui.metric],
+        train=values[ui.train],
+        dev=values[ui.dev],
+        test=values[ui.test],
+        template=values[ui.template] or "inline",
+        budget=values[ui.budget],
+        seed=values[ui.seed],
+        optimizer=values[ui.optimizer],
+        task_model=ModelForm(
+            url=text(ui.task_url), model=text(ui.task_model), key=text(ui.task_key)
+        ),
+        optimizer_model=ModelForm(
+            url=text(ui.opt_url), model=text(ui.opt_model), key=text(ui.opt_key)
+        ),
     )
 
 
 class Handlers:
-    """The app's event handlers over one :class:`LiveRuns` registry."""
+    """The app's event handlers over one :class:`LiveRuns` registry and one page layout."""
 
-    def __init__(self, runs: LiveRuns, downloads: Path) -> None:
+    def __init__(self, runs: LiveRuns, downloads: Path, ui: Layout) -> None:
         self.runs = runs
         self.downloads = downloads
+        self.ui = ui
 
     def _view(self, conv: Conversation) -> dict[str, Any] | None:
         return self.runs.view(conv.run) if conv.run else None
 
-    def chat_and_status(self, conv: Conversation) -> tuple[list[dict[str, Any]], str, str]:
+    def chat_and_status(self, conv: Conversation) -> Updates:
         """The chat, the run id and the status line."""
-        view = self._view(conv)
-        return conv.messages(view), conv.run or "", escape_markdown(rv.status_line(view))
+        view, ui = self._view(conv), self.ui
+        return {
+            ui.chat: conv.messages(view),
+            ui.run_id: conv.run or "",
+            ui.status: escape_markdown(rv.status_line(view)),
+        }
 
-    def load(self, conv: Conversation, request: gr.Request) -> tuple[Any, ...]:
+    def preview(self, preview: DataPreview) -> Updates:
+        """Data panel values for a loaded eval set: table, both column menus, status."""
+        ui = self.ui
+        return {
+            ui.preview: pd.DataFrame(preview.rows, columns=preview.columns),
+            ui.input_col: gr.update(choices=preview.columns, value=preview.input_column),
+            ui.target_col: gr.update(choices=preview.columns, value=preview.target_column),
+            ui.data_status: preview.status,
+        }
+
+    def load(self, conv: Conversation, request: gr.Request) -> Updates:
         """A page (re)load: greet, and reattach the run named in ``?run=``."""
         if not conv.history:
             conv.history = [message(WELCOME)]
         run = (request.query_params.get("run") or "").strip() if request else ""
         if run and not attach(conv, run, self.runs):
             conv.tail.append(message(f"There is no run {escape_markdown(run)} here."))
-        return (conv, *self.chat_and_status(conv), run_table(self.runs.home))
+        ui = self.ui
+        return {ui.conv: conv, **self.chat_and_status(conv), ui.run_list: run_table(self.runs.home)}
 
-    def send(self, text: str, conv: Conversation, *values: Any) -> tuple[Any, ...]:
-        """A chat message (typed, or a quick command)."""
+    def send(self, values: Values, *, text: str | None = None) -> Updates:
+        """A chat message: typed (the input box), or ``text`` from a quick command."""
+        ui = self.ui
+        conv: Conversation = values[ui.conv]
+        said = values[ui.chat_input] if text is None else text
         try:
-            preview = respond(conv, text, make_form(*values), self.runs)
+            preview = respond(conv, said, make_form(ui, values), self.runs)
         except ValueError as exc:  # a form value the widgets let through
-            conv.say(text, f"⚠️ {escape_markdown(str(exc))}")
+            conv.say(said, f"⚠️ {escape_markdown(str(exc))}")
             preview = None
-        data = preview_updates(preview) if preview else (SKIP(),) * 4
-        return ("", conv, *self.chat_and_status(conv), *data)
+        data = self.preview(preview) if preview else {}
+        return {ui.chat_input: "", ui.conv: conv, **self.chat_and_status(conv), **data}
 
-    def upload(self, file: str | None, conv: Conversation, *values: Any) -> tuple[Any, ...]:
+    def upload(self, values: Values) -> Updates:
         """A file dropped on the Data panel: keep it, preview it, or say what is wrong."""
+        ui = self.ui
+        file, conv = values[ui.upload], values[ui.conv]
         if not file:
-            return (conv, *(SKIP(),) * 5)
+            return {ui.conv: conv}
         name = Path(file).name
         try:
             stored = store_upload(Path(file), self.runs.home, name=name)
-            preview = preview_data(str(stored), split=make_form(*values).split_spec(), label=name)
+            split = make_form(ui, values).split_spec()
+            preview = preview_data(str(stored), split=split, label=name)
         except (DataError, ValueError) as exc:
             problem = data_error_text(exc, name) if isinstance(exc, DataError) else str(exc)
             reply = f"⚠️ I can't use {escape_markdown(name)}: {escape_markdown(problem)}"
             conv.tail.append(message(reply))
-            chat = self.chat_and_status(conv)[0]
-            return (conv, chat, SKIP(), SKIP(), SKIP(), f"⚠️ {escape_markdown(problem)}")
+            chat = self.chat_and_status(conv)[ui.chat]
+            return {ui.conv: conv, ui.chat: chat, ui.data_status: f"⚠️ {escape_markdown(problem)}"}
         choose_data(conv, preview)
         conv.tail.append(message(f"{preview.status} Now send the prompt you want to improve."))
-        return (conv, self.chat_and_status(conv)[0], *preview_updates(preview))
+        chat = self.chat_and_status(conv)[ui.chat]
+        return {ui.conv: conv, ui.chat: chat, **self.preview(preview)}
 
-    def data_options(self, conv: Conversation, *values: Any) -> Any:
+    def data_options(self, values: Values) -> Updates:
         """Columns or split sizes changed: reload the data with them, say what it gives."""
+        ui = self.ui
+        conv: Conversation = values[ui.conv]
         if conv.data is None:
-            return SKIP()
+            return {}
         try:
-            form = make_form(*values)
+            form = make_form(ui, values)
             preview = preview_data(
                 conv.data, columns=form.columns(), split=form.split_spec(), label=conv.data_label
             )
         except (DataError, ValueError) as exc:
             if isinstance(exc, DataError):
-                return f"⚠️ {escape_markdown(data_error_text(exc, conv.data_label))}"
-            return f"⚠️ {escape_markdown(str(exc))}"
-        return preview.status
+                return {
+                    ui.data_status: f"⚠️ {escape_markdown(data_error_text(exc, conv.data_label))}"
+                }
+            return {ui.data_status: f"⚠️ {escape_markdown(str(exc))}"}
+        return {ui.data_status: preview.status}
 
-    def refresh(self, conv: Conversation, seen: dict[str, Any]) -> tuple[Any, ...]:
+    def refresh(self, conv: Conversation, seen: dict[str, Any]) -> Updates:
         """The timer: re-render what changed since this page last saw the run."""
-        view = self._view(conv)
+        view, ui = self._view(conv), self.ui
         if view is None:
-            return (seen, *(SKIP(),) * 12)
+            return {}
         changed = seen.get("run") != view["run"] or seen.get("version") != view["version"]
         if not changed and view["status"] not in ACTIVE:
-            return (seen, *(SKIP(),) * 12)
+            return {}
         status = escape_markdown(rv.status_line(view))
         if not changed:  # time passes while a run goes on: the meter and status stay fresh
-            return (seen, SKIP(), SKIP(), status, *(SKIP(),) * 8, rv.budget_markdown(view))
+            return {ui.status: status, ui.budget_meter: rv.budget_markdown(view)}
         trajectory, report = view["trajectory"], view.get("report")
         emap = rv.EmbeddingMap.from_dict(view["map"]) if view.get("map") else None
         files: tuple[str | None, str | None] = (None, None)
         if report is not None:
             json_file, md_file = write_report_files(report, self.downloads)
             files = (str(json_file), str(md_file))
-        return (
-            {"run": view["run"], "version": view["version"]},
-            conv.messages(view),
-            view["run"],
-            status,
-            score_figure(rv.score_series(trajectory, view["best_prompt"])),
-            pd.DataFrame(rv.candidate_rows(trajectory), columns=rv.CANDIDATE_HEADERS),
-            rv.word_diff(view["seed_prompt"], view["best_prompt"]) if trajectory else [],
-            pd.DataFrame(rv.example_rows(view["examples"]), columns=rv.EXAMPLE_HEADERS),
-            map_figure(emap),
-            report_markdown(report) if report is not None else NO_REPORT,
-            gr.update(value=files[0], interactive=files[0] is not None),
-            gr.update(value=files[1], interactive=files[1] is not None),
-            rv.budget_markdown(view),
-        )
+        return {
+            ui.seen: {"run": view["run"], "version": view["version"]},
+            ui.chat: conv.messages(view),
+            ui.run_id: view["run"],
+            ui.status: status,
+            ui.score_plot: score_figure(rv.score_series(trajectory, view["best_prompt"])),
+            ui.candidates: pd.DataFrame(
+                rv.candidate_rows(trajectory), columns=rv.CANDIDATE_HEADERS
+            ),
+            ui.diff: rv.word_diff(view["seed_prompt"], view["best_prompt"]) if trajectory else [],
+            ui.examples: pd.DataFrame(
+                rv.example_rows(view["examples"]), columns=rv.EXAMPLE_HEADERS
+            ),
+            ui.embedding_map: map_figure(emap),
+            ui.report: report_markdown(report) if report is not None else NO_REPORT,
+            ui.download_json: gr.update(value=files[0], interactive=files[0] is not None),
+            ui.download_md: gr.update(value=files[1], interactive=files[1] is not None),
+            ui.budget_meter: rv.budget_markdown(view),
+        }
 
-    def open(self, pick: str, conv: Conversation, *values: Any) -> tuple[Any, ...]:
+    def open(self, values: Values) -> Updates:
         """The Runs panel's button: show (and resume, if unfinished) the picked run."""
+        ui = self.ui
+        conv: Conversation = values[ui.conv]
         try:
-            reply = open_run(conv, pick or "", make_form(*values), self.runs)
+            reply = open_run(conv, values[ui.run_pick] or "", make_form(ui, values), self.runs)
         except ValueError as exc:
             reply = f"⚠️ {escape_markdown(str(exc))}"
         conv.tail.append(message(reply))
-        return (conv, *self.chat_and_status(conv), {})
+        return {ui.conv: conv, **self.chat_and_status(conv), ui.seen: {}}
 
     @staticmethod
     def pick(evt: gr.SelectData, table: pd.DataFrame | None) -> str:
@@ -212,55 +231,38 @@ class Handlers:
 
 
 def wire(app: gr.Blocks, ui: Layout, on: Handlers) -> None:
-    """Bind every event of ``ui`` to ``on``."""
-    # Plain defaults (each session gets a deep copy), not factories: a factory is run by
-    # a load event of its own, which raced ``on.load`` and could replace the reattached
-    # conversation with a blank one: the reloaded page then never showed its run again.
-    conv, seen = gr.State(Conversation()), gr.State({})
-    form = ui.form
+    """Bind every event of ``ui`` to ``on``: inputs and outputs by component, not position."""
+    conv, seen = ui.conv, ui.seen
+    form = {conv, *ui.form}
     data = [ui.preview, ui.input_col, ui.target_col, ui.data_status]
     sent = [ui.chat_input, conv, ui.chat, ui.run_id, ui.status, *data]
     quiet = {"show_progress": "minimal", "show_progress_on": [ui.chat]}
     app.load(
         on.load, [conv], [conv, ui.chat, ui.run_id, ui.status, ui.run_list], show_progress="hidden"
     )
-    ui.send.click(on.send, [ui.chat_input, conv, *form], sent, **quiet)
-    ui.chat_input.submit(on.send, [ui.chat_input, conv, *form], sent, **quiet)
+    ui.send.click(on.send, {ui.chat_input, *form}, sent, **quiet)
+    ui.chat_input.submit(on.send, {ui.chat_input, *form}, sent, **quiet)
     for button, text in ui.commands:
-        button.click(lambda c, *v, _t=text: on.send(_t, c, *v), [conv, *form], sent, **quiet)
+        button.click(lambda v, _t=text: on.send(v, text=_t), form, sent, **quiet)
     ui.accept.click(
-        lambda n, c, *v: on.send(f"accept {int(n or 0)}", c, *v),
-        [ui.number, conv, *form],
-        sent,
-        **quiet,
-    )
+        lambda v: on.send(v, text=f"accept {int(v[ui.number] or 0)}"),
+        {ui.number, *form}, sent, **quiet,
+    )  # fmt: skip
     ui.rollback.click(
-        lambda n, c, *v: on.send(f"roll back to {int(n or 0)}", c, *v),
-        [ui.number, conv, *form],
-        sent,
-        **quiet,
-    )
+        lambda v: on.send(v, text=f"roll back to {int(v[ui.number] or 0)}"),
+        {ui.number, *form}, sent, **quiet,
+    )  # fmt: skip
     ui.upload.upload(
-        on.upload, [ui.upload, conv, *form], [conv, ui.chat, *data], show_progress_on=[ui.preview]
+        on.upload, {ui.upload, *form}, [conv, ui.chat, *data], show_progress_on=[ui.preview]
     )
     for control in (ui.input_col, ui.target_col, ui.train, ui.dev, ui.test, ui.seed):
-        control.input(on.data_options, [conv, *form], [ui.data_status], show_progress="hidden")
+        control.input(on.data_options, form, [ui.data_status], show_progress="hidden")
     ui.run_id.change(None, [ui.run_id], None, js=SET_URL)
     shown = [
-        seen,
-        ui.chat,
-        ui.run_id,
-        ui.status,
-        ui.score_plot,
-        ui.candidates,
-        ui.diff,
-        ui.examples,
-        ui.embedding_map,
-        ui.report,
-        ui.download_json,
-        ui.download_md,
+        seen, ui.chat, ui.run_id, ui.status, ui.score_plot, ui.candidates, ui.diff,
+        ui.examples, ui.embedding_map, ui.report, ui.download_json, ui.download_md,
         ui.budget_meter,
-    ]
+    ]  # fmt: skip
     refresh = {"show_progress": "hidden", "concurrency_limit": None}
     gr.Timer(1.0).tick(on.refresh, [conv, seen], shown, trigger_mode="once", **refresh)
     # A tab's components mount when it is first opened, without what was sent while they
@@ -269,9 +271,7 @@ def wire(app: gr.Blocks, ui: Layout, on: Handlers) -> None:
         tab.select(lambda c: on.refresh(c, {}), [conv], shown, **refresh)
     ui.runs_tab.select(lambda: run_table(on.runs.home), None, [ui.run_list], show_progress="hidden")
     ui.run_list.select(on.pick, [ui.run_list], [ui.run_pick])
-    ui.resume_run.click(
-        on.open, [ui.run_pick, conv, *form], [conv, ui.chat, ui.run_id, ui.status, seen]
-    )
+    ui.resume_run.click(on.open, {ui.run_pick, *form}, [conv, ui.chat, ui.run_id, ui.status, seen])
 
 
 def build_app(runs: LiveRuns, *, downloads: Path | None = None) -> gr.Blocks:
@@ -279,7 +279,7 @@ def build_app(runs: LiveRuns, *, downloads: Path | None = None) -> gr.Blocks:
     downloads = downloads or Path(tempfile.mkdtemp(prefix="promptpilot-reports-"))
     with gr.Blocks(title="PromptPilot", analytics_enabled=False) as app:
         ui = build_layout(runs.defaults)
-        wire(app, ui, Handlers(runs, downloads))
+        wire(app, ui, Handlers(runs, downloads, ui))
     return app
 
 

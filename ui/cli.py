@@ -17,10 +17,11 @@ from typing import Annotated
 
 import typer
 
-from agent import cli_options as opt
-from agent.cli import app
-from agent.cli import main as headless_main
-from agent.local_server import free_port, is_loopback
+from agent.cli import options as opt
+from agent.cli.app import app
+from agent.cli.app import main as headless_main
+from agent.llm.environment import home_dir
+from agent.llm.local_server import free_port, is_loopback
 
 DEFAULT_PORT = 7860
 
@@ -79,11 +80,11 @@ def ui_command(
     credentials = parse_auth(auth)
     check_exposure(host, credentials)
     settings = opt.runtime_settings_from(locals())
-    root = opt.home_dir(home)
+    root = home_dir(home)
     port = port or free_port(host)
 
-    from agent.live_runs import LiveRuns
     from ui.app import build_app, launch
+    from ui.live_runs import LiveRuns
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     runs = LiveRuns(root, settings)

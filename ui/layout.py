@@ -10,11 +10,13 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from agent import run_view as rv
-from agent.run_form import DEFAULT_BUDGET, METRIC_CHOICES, OPTIMIZER_CHOICES
-from agent.runtime import RuntimeSettings
-from agent.stored_views import RUN_TABLE_HEADERS
-from agent.uploads import ALLOWED_SUFFIXES
+from agent.llm.runtime import RuntimeSettings
+from optimizers.registry import CHOICES
+from ui.chat.conversation import Conversation
+from ui.chat.form import DEFAULT_BUDGET, METRIC_CHOICES
+from ui.chat.uploads import ALLOWED_SUFFIXES
+from ui.panels import inspect as rv
+from ui.panels.stored_view import RUN_TABLE_HEADERS
 
 QUICK_COMMANDS = (
     ("cmd-pause", "pause", "Pause"),
@@ -74,10 +76,14 @@ class Layout:
     run_list: gr.Dataframe
     run_pick: gr.Textbox
     resume_run: gr.Button
+    conv: gr.State
+    """This browser session's :class:`~ui.chat.conversation.Conversation`."""
+    seen: gr.State
+    """What this page last rendered of its run (run id and view version)."""
 
     @property
     def form(self) -> list[gr.components.Component]:
-        """The panels' inputs of a run, in :func:`ui.app.make_form` order."""
+        """The panels' inputs of a run (read by name: :func:`ui.app.make_form`)."""
         return [
             self.input_col,
             self.target_col,
@@ -295,7 +301,7 @@ def _settings_tab(defaults: RuntimeSettings) -> dict[str, object]:
         optimizer = gr.Dropdown(
             label="Optimizer to start with",
             elem_id="optimizer",
-            choices=list(OPTIMIZER_CHOICES),
+            choices=list(CHOICES),
             value="auto",
         )
     return {
@@ -347,4 +353,8 @@ def build_layout(defaults: RuntimeSettings) -> Layout:
             with gr.Tab("Runs") as runs_tab:
                 parts |= _runs_tab()
     tabs = {"inspect_tab": inspect_tab, "report_tab": report_tab, "runs_tab": runs_tab}
-    return Layout(**tabs, **parts)  # type: ignore[arg-type]
+    # Plain defaults (each session gets a deep copy), not factories: a factory is run by
+    # a load event of its own, which raced the page's load and could replace the reattached
+    # conversation with a blank one: the reloaded page then never showed its run again.
+    states = {"conv": gr.State(Conversation()), "seen": gr.State({})}
+    return Layout(**tabs, **parts, **states)  # type: ignore[arg-type]

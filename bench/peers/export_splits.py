@@ -26,13 +26,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from gains_tasks import TASKS, GainsTask, task_by_name  # noqa: E402
 
-from agent.evaluation import resolve_task  # noqa: E402
-from agent.local_server import ServerSettings, bundled_model_path  # noqa: E402
-from agent.settings import (  # noqa: E402
+from agent.llm.local_server import ServerSettings, bundled_model_path  # noqa: E402
+from agent.llm.settings import (  # noqa: E402
     DEFAULT_OPTIMIZER_SETTINGS,
     DEFAULT_TASK_SETTINGS,
     EMBEDDED_MODEL_ALIAS,
 )
+from agent.run.evaluate import resolve_task  # noqa: E402
 from optimizers.evaluation.templates import INLINE_TEXT  # noqa: E402
 from optimizers.tasks import SplitSpec, split_task  # noqa: E402
 from optimizers.tasks.example import Example  # noqa: E402

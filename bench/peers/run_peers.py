@@ -194,9 +194,9 @@ def free_port() -> int:
 def llama_server(
     project_python: Path, meta: dict[str, Any], port: int, threads: int, log_path: Path
 ) -> Iterator[str]:
-    """PromptPilot's embedded server (``agent.llama_child``: it dies with its parent)."""
+    """PromptPilot's embedded server (``agent.llm.llama_child``: it dies with its parent)."""
     command = [
-        str(project_python), "-m", "agent.llama_child", str(os.getpid()),
+        str(project_python), "-m", "agent.llm.llama_child", str(os.getpid()),
         "--model", meta["gguf"], "--host", "127.0.0.1", "--port", str(port),
         "--n_ctx", str(meta["n_ctx"]), "--n_threads", str(threads),
         "--model_alias", meta["alias"],

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from optimizers.base import OptimizerContext
+from optimizers.budget import Budget
 from optimizers.diagnostics.rerun import (
     ArmEventFn,
     ArmResult,
@@ -32,7 +33,6 @@ from optimizers.diagnostics.rerun import (
 from optimizers.evaluation.evaluator import compare
 from optimizers.evaluation.normalize import normalize_text
 from optimizers.evaluation.stats import PairedComparison
-from optimizers.runner import Budget
 from optimizers.tasks.example import Example
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored
+from optimizers.budget import Budget
 from optimizers.diagnostics.rerun import (
     ArmEventFn,
     ArmResult,
@@ -29,8 +30,7 @@ from optimizers.diagnostics.rerun import (
 )
 from optimizers.evaluation.evaluator import compare
 from optimizers.evaluation.stats import PairedComparison
-from optimizers.generation import GeneratedPrompt, paraphrase
-from optimizers.runner import Budget
+from optimizers.propose.generation import GeneratedPrompt, paraphrase
 from optimizers.tasks.example import Example
 
 PARAPHRASE_FIRST_SAMPLE = 100_000
@@ -144,7 +144,7 @@ async def proposal_vs_selection(
     """Run the optimizer, then select among as many seed paraphrases; compare on test.
 
     The paraphrase arm writes its prompts with the context's optimizer model
-    (:func:`optimizers.generation.paraphrase`, up to
+    (:func:`optimizers.propose.generation.paraphrase`, up to
     :data:`ATTEMPTS_PER_PARAPHRASE` calls per wanted prompt) and scores them, with
     the seed, within a budget of one query per prompt.
     """

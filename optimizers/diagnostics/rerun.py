@@ -16,9 +16,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from optimizers.base import Optimizer, OptimizerContext, Scored
+from optimizers.budget import Budget
 from optimizers.evaluation.evaluator import EvalResult, Evaluator, compare
 from optimizers.evaluation.stats import PairedComparison
-from optimizers.runner import Budget, RunEvent, Runner, RunOutcome
+from optimizers.events import RunEvent
+from optimizers.outcome import RunOutcome
+from optimizers.runner import Runner
 from optimizers.tasks.example import Example
 
 OptimizerFactory = Callable[[OptimizerContext], Optimizer]

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from langchain_core.messages import BaseMessage
 
 from optimizers.evaluation.templates import PromptTemplate, fill
-from optimizers.proposals import constraints_block
+from optimizers.propose.proposals import constraints_block
 from optimizers.tasks.example import Example
 
 PROMPT_SLOT = "<Prompt>"

@@ -35,7 +35,8 @@ from optimizers.gpo.meta_prompt import build_meta_prompt, render_exemplar
 from optimizers.gpo.retrieval import RETRIEVAL_MODES, RetrievalMode, retrieve
 from optimizers.gpo.step_size import S_MAX, S_MIN, step_size
 from optimizers.gpo.trajectory import Trajectory
-from optimizers.proposals import parse_proposal
+from optimizers.propose.proposals import parse_proposal
+from optimizers.registry import GPO
 from optimizers.structure.fallback import operator_candidates
 from optimizers.tasks.example import Example
 
@@ -116,7 +117,7 @@ class GPO(Optimizer):
     ``last_meta_prompt`` and ``stopped`` (why ask() returned ``[]``).
     """
 
-    name = "gpo"
+    name = GPO
     queries_per_step = GPOConfig().samples_per_step
 
     def __init__(self, context: OptimizerContext, config: GPOConfig | None = None) -> None:

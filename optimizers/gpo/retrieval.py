@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Literal, get_args
 
-from memory.prompt_store import PromptRecord
+from memory.prompt_record import PromptRecord
 from optimizers.base import prompt_key
 from optimizers.gpo.trajectory import Trajectory
 

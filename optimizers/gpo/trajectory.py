@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from memory.prompt_store import PromptRecord, PromptStore, prompt_id
+from memory.prompt_record import PromptRecord, prompt_id
+from memory.prompt_store import PromptStore
 from optimizers.base import prompt_key
 
 TRAJECTORY_SUFFIX = "-gpo-trajectory"

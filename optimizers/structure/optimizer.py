@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored
-from optimizers.domain import rng_state_from_json, rng_state_to_json
 from optimizers.evaluation.structured_prompt import StructuredPrompt
+from optimizers.propose.rng_state import rng_state_from_json, rng_state_to_json
+from optimizers.registry import STRUCTURE
 from optimizers.structure.operators import Moves, neighbours
 
 
@@ -35,7 +36,7 @@ class StructureConfig:
 class StructureSearch(Optimizer):
     """Opening moves from the seed, then operator neighbours of the incumbent."""
 
-    name: ClassVar[str] = "structure"
+    name: ClassVar[str] = STRUCTURE
     queries_per_step: ClassVar[int] = 6
 
     def __init__(self, context: OptimizerContext, config: StructureConfig | None = None) -> None:
@@ -64,11 +65,11 @@ class StructureSearch(Optimizer):
             )  # fmt: skip
         if not moves:
             self.stopped = "no untried neighbour of the best prompt"
-        parent = Candidate.structured(self.best, source="structure", step=0).identity
+        parent = Candidate.structured(self.best, source=STRUCTURE, step=0).identity
         return [
             Candidate.structured(
                 prompt,
-                source="structure",
+                source=STRUCTURE,
                 step=self.step,
                 parents=(parent,),
                 meta={"operator": operator, "parent_score": self.best_score},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from optimizers.safe_text import show_control
+from optimizers.propose.safe_text import show_control
 
 
 class DataError(ValueError):

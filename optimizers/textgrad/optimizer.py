@@ -21,7 +21,7 @@ So the optimizer only ever evaluates on train, dev stays the selection signal th
 runner controls and counts against the budget, and test is never touched.
 
 Small optimizer models often ignore formats: every reply is parsed with
-:func:`~optimizers.proposals.parse_proposal`, nothing here raises on a bad reply,
+:func:`~optimizers.propose.proposals.parse_proposal`, nothing here raises on a bad reply,
 and every reply that yields no usable prompt is kept in :attr:`TextGrad.rejections`
 with the reason. ``feedback="none"`` is the ablation of Melcer et al. (2025): a
 plain rewrite that sees no errors and no critique, at the same budget.
@@ -40,7 +40,8 @@ from langchain_core.messages import HumanMessage
 from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored, Share, prompt_key
 from optimizers.evaluation.chat_calls import CallFailed
 from optimizers.evaluation.evaluator import EvalResult
-from optimizers.proposals import constraints_block, parse_proposal
+from optimizers.propose.proposals import constraints_block, parse_proposal
+from optimizers.registry import TEXTGRAD
 from optimizers.structure.fallback import operator_candidates
 from optimizers.tasks.example import Example
 from optimizers.textgrad.bandit import UCB1, run_ucb
@@ -93,7 +94,7 @@ def collect_errors(result: EvalResult, limit: int) -> list[ShownError]:
 class TextGrad(Optimizer):
     """ProTeGi-style search: critique errors, edit, UCB-select on train, beam on dev."""
 
-    name: ClassVar[str] = "textgrad"
+    name: ClassVar[str] = TEXTGRAD
     queries_per_step: ClassVar[int] = TextGradConfig().select_per_round
 
     def __init__(self, context: OptimizerContext, config: TextGradConfig | None = None) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent.local_server import LocalLLMServer
+from agent.llm.local_server import LocalLLMServer
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.local_server import free_port
+from agent.llm.local_server import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from agent.optimization import OptimizeRequest
-from agent.pilot import run_pilot
-from agent.runtime import ModelRuntime, RuntimeSettings
-from agent.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
-from optimizers.runner import DEFAULT_MAX_CALLS, Budget
+from agent.graph.pilot import run_pilot
+from agent.llm.runtime import ModelRuntime, RuntimeSettings
+from agent.llm.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
+from agent.run.request import OptimizeRequest
+from optimizers.budget import DEFAULT_MAX_CALLS, Budget
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from agent.optimization import OptimizeRequest
-from agent.runs import save_finished
+from agent.run.records import save_finished
+from agent.run.request import OptimizeRequest
 from optimizers.tasks import SplitSpec
 from tests.integration.test_cli import promptpilot
 

@@ -11,16 +11,11 @@ import random
 
 import pytest
 
-from agent.llm import make_backend
-from agent.settings import ModelSettings
+from agent.llm.models import make_backend
+from agent.llm.settings import ModelSettings
 from optimizers.evaluation.chat_calls import ChatCaller
-from optimizers.generation import (
-    MAX_WORDS,
-    MIN_WORDS,
-    induce_instructions,
-    normalise_key,
-    paraphrase,
-)
+from optimizers.propose.cleaning import MAX_WORDS, MIN_WORDS, normalise_key
+from optimizers.propose.generation import induce_instructions, paraphrase
 from optimizers.tasks import load_builtin_task
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from agent.llm import make_chat_model
-from agent.local_server import free_port
-from agent.runtime import ModelRuntime, RuntimeSettings
-from agent.settings import ModelSettings
+from agent.llm.local_server import free_port
+from agent.llm.models import make_chat_model
+from agent.llm.runtime import ModelRuntime, RuntimeSettings
+from agent.llm.settings import ModelSettings
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.evaluator import Evaluator
 from optimizers.evaluation.metrics import get_metric
@@ -116,7 +116,7 @@ def test_a_caller_survives_several_event_loops(llm_server):
 
     from langchain_core.messages import HumanMessage
 
-    from agent.llm import make_backend
+    from agent.llm.models import make_backend
     from optimizers.evaluation.chat_calls import ChatCaller
 
     caller = ChatCaller(make_backend(ModelSettings(base_url=llm_server.base_url, max_tokens=3)))

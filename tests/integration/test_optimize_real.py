@@ -7,11 +7,12 @@ import json
 import httpx
 import pytest
 
-from agent.optimization import OptimizeRequest, run_optimize
-from agent.runtime import ModelRuntime, RuntimeSettings
-from agent.session import OPTIMIZERS
-from agent.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
-from optimizers.runner import Budget
+from agent.llm.runtime import ModelRuntime, RuntimeSettings
+from agent.llm.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
+from agent.run.request import OptimizeRequest
+from agent.run.single import run_optimize
+from optimizers.budget import Budget
+from optimizers.registry import NAMES
 from optimizers.tasks import SplitSpec, load_builtin_task, split_task
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -30,7 +31,7 @@ def recording_client() -> tuple[httpx.AsyncClient, list[str]]:
     return httpx.AsyncClient(event_hooks={"request": [record]}), bodies
 
 
-@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("optimizer", list(NAMES))
 async def test_optimizer_runs_and_never_peeks_at_test(
     optimizer, llm_server, tmp_path, bundled_embedder
 ):

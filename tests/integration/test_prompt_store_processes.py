@@ -22,7 +22,8 @@ ROUNDS = 6  # a fresh folder each round: six chances for the race
 def open_and_add(folder: str, number: int, barrier, results) -> None:
     """One process: load the embedder, then each round open a fresh store with the others."""
     from memory.embeddings import SentenceTransformerEmbedder
-    from memory.prompt_store import PromptRecord, PromptStore
+    from memory.prompt_record import PromptRecord
+    from memory.prompt_store import PromptStore
 
     embedder = SentenceTransformerEmbedder.bundled()
     _ = embedder.dim  # loaded before the first barrier: the openings start together

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from memory.prompt_store import PromptStore
-from tests.unit.test_prompt_store import check_round_trip
+from tests.unit.memory.test_prompt_store import check_round_trip
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 # starting thread would stop the server as soon as that thread ends.
 PARENT = """
 import sys, threading, time
-from agent.local_server import LocalLLMServer, ServerSettings
+from agent.llm.local_server import LocalLLMServer, ServerSettings
 
 server = LocalLLMServer(ServerSettings(n_threads=1))
 starter = threading.Thread(target=server.start)

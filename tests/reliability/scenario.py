@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.evaluation import resolve_task
-from agent.optimization import OptimizeRequest, run_optimize
-from agent.pilot import run_pilot
-from agent.runs import checkpoint_path
-from agent.runtime import ModelRuntime, RuntimeSettings
-from agent.settings import ModelSettings
+from agent.graph.pilot import run_pilot
+from agent.llm.runtime import ModelRuntime, RuntimeSettings
+from agent.llm.settings import ModelSettings
+from agent.run.evaluate import resolve_task
+from agent.run.records import checkpoint_path
+from agent.run.request import OptimizeRequest
+from agent.run.single import run_optimize
 from memory.embeddings import Embedder
-from optimizers.runner import Budget
+from optimizers.budget import Budget
 from optimizers.tasks import SplitSpec, split_task
 from tests.reliability.fault_stub import OPTIMIZER_MODEL, TASK_MODEL, FaultStub
 

@@ -3,7 +3,7 @@
 Never a crash, a traceback or a hang (every test has a timeout), and the size and row
 limits hold. Small hostile files live in tests/data/hostile/ (tests/data/bad/ is the
 unit corpus, which checks that every file in it is an error); big ones are generated
-here. tests/unit/test_bad_inputs.py covers the first 30 malformed files.
+here. tests/unit/optimizers/test_bad_inputs.py covers the first 30 malformed files.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import EXIT_BAD_INPUT, app
+from agent.cli.app import app
+from agent.cli.output import EXIT_BAD_INPUT
 from optimizers.tasks import DataError, LoadLimits, Task, load_task
 
 pytestmark = pytest.mark.timeout(60)

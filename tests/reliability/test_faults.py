@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from agent.runs import load_run
+from agent.run.records import load_run
 from optimizers.evaluation.chat_calls import EndpointUnavailable
 from tests.reliability.fault_stub import FaultPlan, FaultStub, Outage
 from tests.reliability.scenario import (

@@ -20,20 +20,23 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from agent import cli
-from agent.optimization import OptimizeRequest
-from agent.optimize_display import report_table, summary_lines
-from agent.runtime import ModelRuntime, RuntimeSettings
-from agent.settings import ModelSettings
-from optimizers.domain import DomainConfig
+from agent.cli.app import app
+from agent.cli.display import report_table, summary_lines
+from agent.cli.optimize import run_piloted
+from agent.cli.output import show_report
+from agent.llm.runtime import ModelRuntime, RuntimeSettings
+from agent.llm.settings import ModelSettings
+from agent.run.request import OptimizeRequest
+from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import Evaluator
 from optimizers.evaluation.metrics import get_metric
-from optimizers.generation import clean_instruction
-from optimizers.proposals import MAX_CHARS, parse_proposal
-from optimizers.runner import Budget, Runner
+from optimizers.propose.cleaning import clean_instruction
+from optimizers.propose.domain import DomainConfig
+from optimizers.propose.proposals import MAX_CHARS, parse_proposal
+from optimizers.runner import Runner
 from optimizers.tasks import SplitSpec
-from optimizers.zopo_optimizer import torch_threads
+from optimizers.zopo.optimizer import torch_threads
 from tests.fakes import fake_backend
 from tests.reliability.hostile import (
     cycling,
@@ -135,14 +138,14 @@ def build(name: str, context: Any) -> Any:
 
         return TextGrad(context)
     if name == "ape":
-        from optimizers.ape import APE, APEConfig
+        from optimizers.baselines.ape import APE, APEConfig
 
         return APE(context, APEConfig(domain=small))
     if name == "random":
-        from optimizers.random_search import RandomSearch, RandomSearchConfig
+        from optimizers.baselines.random_search import RandomSearch, RandomSearchConfig
 
         return RandomSearch(context, RandomSearchConfig(domain=small))
-    from optimizers.zopo_optimizer import ZOPOOptimizer, ZOPOOptimizerConfig
+    from optimizers.zopo.optimizer import ZOPOOptimizer, ZOPOOptimizerConfig
 
     return ZOPOOptimizer(context, ZOPOOptimizerConfig(domain=small))
 
@@ -219,9 +222,9 @@ async def test_agent_run_with_hostile_planner_proposer_and_task_shows_only_text(
     optimizer = hostile_backend(cycling(hostile))
     runtime.optimizer = ChatCaller(optimizer)
     shown = io.StringIO()
-    monkeypatch.setattr(cli, "stderr", Console(file=shown, width=120))
+    monkeypatch.setattr("agent.cli.optimize.stderr", Console(file=shown, width=120))
     monkeypatch.setattr(
-        "agent.session.SentenceTransformerEmbedder.bundled", lambda **_: bundled_embedder
+        "agent.run.session.SentenceTransformerEmbedder.bundled", lambda **_: bundled_embedder
     )
     request = OptimizeRequest(
         data=str(data_file),
@@ -230,7 +233,7 @@ async def test_agent_run_with_hostile_planner_proposer_and_task_shows_only_text(
         budget=Budget(max_queries=40),  # enough planner turns to meet every hostile decision
         split_spec=SplitSpec(train=10, dev=8, test=12, seed=0),
     )
-    report = await cli._pilot(request, runtime, tmp_path / "home", None)
+    report = await run_piloted(request, runtime, tmp_path / "home", None)
 
     assert report is not None
     assert report["scores"]["best"]["test"]["split"] == "test"
@@ -238,7 +241,7 @@ async def test_agent_run_with_hostile_planner_proposer_and_task_shows_only_text(
     assert_safe_prompt(report["best_prompt"])
     for entry in report["trajectory"]:
         assert_safe_prompt(entry["prompt"])
-    cli._show_report(report, as_json=False, out=None)
+    show_report(report, as_json=False, out=None)
     terminal = shown.getvalue() + capsys.readouterr().out
     assert "planner:" in terminal
     assert "planner: [/] [bold]boom" in terminal, "no planner message was shown, or not as text"
@@ -274,10 +277,10 @@ def test_report_display_shows_markup_and_escapes_as_text() -> None:
 def test_runs_list_shows_a_run_named_like_markup_as_written(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from agent.runs import record_run
+    from agent.run.records import record_run
 
     record_run(tmp_path, "[bold]sneaky\x1b[31m", status="finished", optimizer="gpo")
-    result = CliRunner().invoke(cli.app, ["runs", "list", "--home", str(tmp_path)])
+    result = CliRunner().invoke(app, ["runs", "list", "--home", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "[bold]sneaky" in result.output
     assert "\x1b" not in result.output
@@ -287,9 +290,9 @@ def test_runs_list_shows_a_run_named_like_markup_as_written(tmp_path: Path) -> N
 
 # call name -> the only files allowed to make it, and why
 ALLOWED_CALLS: dict[str, dict[str, str]] = {
-    "subprocess.Popen": {"agent/local_server.py": "starts llama.cpp with a fixed argv"},
+    "subprocess.Popen": {"agent/llm/local_server.py": "starts llama.cpp with a fixed argv"},
     "importlib.import_module": {
-        "agent/session.py": "optimizer classes from a fixed table",
+        "optimizers/registry.py": "optimizer classes from the fixed registry",
         "optimizers/evaluation/metrics.py": "a --metric module:function from the command line",
     },
     "importlib.util.spec_from_file_location": {

@@ -53,7 +53,7 @@ from typing import Any, Literal
 
 import pytest
 
-from agent.runs import runs_dir
+from agent.run.records import runs_dir
 from tests.reliability.fault_stub import Exchange, FaultStub
 from tests.reliability.scenario import (
     ROOT,

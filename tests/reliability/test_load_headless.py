@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from agent.local_server import LocalLLMServer
+from agent.llm.local_server import LocalLLMServer
 from memory.embeddings import SentenceTransformerEmbedder
 from memory.prompt_store import PromptStore
 from optimizers.gpo.trajectory import TRAJECTORY_SUFFIX

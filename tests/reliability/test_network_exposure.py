@@ -30,9 +30,10 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from agent.cli import EXIT_BAD_INPUT, app
+from agent.cli.app import app
+from agent.cli.output import EXIT_BAD_INPUT
 from agent.langchain_tool import EvaluatePromptsArgs, OptimizePromptArgs
-from agent.local_server import LocalLLMServer, ServerSettings, free_port, is_loopback
+from agent.llm.local_server import LocalLLMServer, ServerSettings, free_port, is_loopback
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "pp-serve-key-0123456789abcdef"
@@ -159,7 +160,7 @@ def test_tool_arguments_cannot_name_python_code(metric: str) -> None:
 
 def test_only_the_command_line_request_paths_build_a_metric() -> None:
     """``get_metric`` imports user code for ``module:function``; who may call it."""
-    allowed = {"agent/evaluation.py", "agent/session.py", "optimizers/evaluation/metrics.py"}
+    allowed = {"agent/run/evaluate.py", "agent/run/session.py", "optimizers/evaluation/metrics.py"}
     callers = set()
     for folder in ("agent", "optimizers", "memory", "ui"):
         for path in (ROOT / folder).rglob("*.py"):

@@ -29,9 +29,9 @@ import httpx
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
 
-from agent.local_server import LocalLLMServer, ServerSettings
-from agent.runtime import RuntimeSettings
-from agent.settings import ModelSettings, settings_from_env
+from agent.llm.local_server import LocalLLMServer, ServerSettings
+from agent.llm.runtime import RuntimeSettings
+from agent.llm.settings import ModelSettings, settings_from_env
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = f"sk-pp-SECRET-{secrets.token_hex(12)}"
@@ -45,7 +45,7 @@ log = sys.argv.pop(1)
 handlers = [logging.FileHandler(log), logging.StreamHandler()]
 logging.basicConfig(level=logging.DEBUG, handlers=handlers)
 sys.argv[0] = "promptpilot"
-from agent.cli import main
+from agent.cli.app import main
 main()
 """
 

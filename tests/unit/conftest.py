@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from optimizers.zopo_optimizer import torch_threads
+from optimizers.zopo.optimizer import torch_threads
 
 
 @pytest.fixture

@@ -23,17 +23,17 @@ import json
 from contextlib import nullcontext
 from pathlib import Path
 
-from agent.live_runs import LiveRuns
-from agent.optimization import OptimizeRequest
-from agent.planner import PlannerDecision
-from agent.runtime import ModelRuntime, RuntimeSettings
-from agent.settings import ModelSettings
+from agent.graph.planner import PlannerDecision
+from agent.llm.runtime import ModelRuntime, RuntimeSettings
+from agent.llm.settings import ModelSettings
+from agent.run.request import OptimizeRequest
 from memory.embeddings import Embedder
+from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import ChatCaller
-from optimizers.runner import Budget
 from optimizers.tasks import SplitSpec
 from tests.fakes import fake_backend
 from tests.unit.optimizer_fixtures import proposer_model, sentiment_task_model
+from ui.live_runs import LiveRuns
 
 WORDS = ("great", "awful", "lovely", "dull", "superb", "bad")
 

@@ -39,7 +39,7 @@ from optimizers.base import OptimizerContext
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import Evaluator
 from optimizers.evaluation.metrics import get_metric
-from optimizers.runner import RunOutcome
+from optimizers.outcome import RunOutcome
 from optimizers.tasks.example import Example
 from tests.fakes import fake_backend
 
@@ -181,3 +181,17 @@ def assert_honest_run(outcome: RunOutcome, max_queries: int) -> None:
     assert len(keys) == len(set(keys)), "a scored prompt was proposed again"
     assert not any(scored.reused for scored in outcome.history)
     assert outcome.queries == len(outcome.history)
+
+
+# The parts each structure operator changes (a demo drop that leaves none changes the layout)
+OPERATOR_CHANGES = {
+    "spec": [["output_spec"]],
+    "demo_add": [["demos"]],
+    "demo_drop": [["demos"], ["demos", "template"]],
+    "demo_swap": [["demos"]],
+    "layout": [["template"]],
+    "phrase_delete": [["instruction"]],
+    "phrase_swap": [["instruction"]],
+    "phrase_add": [["instruction"]],
+    "phrase_lead_in": [["instruction"]],
+}

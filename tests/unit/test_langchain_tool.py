@@ -15,24 +15,23 @@ from langchain_core.tools import ToolException
 from pydantic import ValidationError
 
 from agent.api import OptimizationResult
-from agent.evaluation import EvalRequest, run_eval
 from agent.langchain_tool import (
     EvaluatePromptsArgs,
     MetricName,
     OptimizePromptArgs,
-    OptimizerName,
     evaluate_prompts_tool,
     evaluation_summary,
     optimization_summary,
     optimize_options,
     optimize_prompt_tool,
 )
+from agent.llm.runtime import RuntimeSettings
+from agent.llm.settings import ModelSettings
 from agent.mcp_server import build_server
-from agent.runtime import RuntimeSettings
-from agent.session import OPTIMIZERS
-from agent.settings import ModelSettings
+from agent.run.evaluate import EvalRequest, run_eval
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.metrics import BUILTIN_METRICS
+from optimizers.registry import CHOICES, NAMES
 from optimizers.tasks import BUILTIN_TASKS
 from tests.fakes import fake_backend
 
@@ -71,7 +70,10 @@ def test_optimize_schema_defaults_and_choices():
 
 
 def test_choices_follow_the_registries():
-    assert set(typing.get_args(OptimizerName)) == {"auto", *OPTIMIZERS}
+    props = OptimizePromptArgs.model_json_schema()["properties"]
+    assert props["optimizer"]["enum"] == list(CHOICES)  # what the calling LLM sees
+    for name in NAMES:
+        assert f"'{name}'" in props["optimizer"]["description"]
     assert set(typing.get_args(MetricName)) == set(BUILTIN_METRICS)
 
 
@@ -244,6 +246,6 @@ def test_optimization_summary_without_a_test_report():
 
 
 def test_the_cli_has_the_mcp_command():
-    from agent.cli import app
+    from agent.cli.app import app
 
     assert "mcp" in {command.name for command in app.registered_commands}

@@ -1,0 +1,395 @@
+"""``promptpilot diagnose``: what a prompt's gain comes from (see :mod:`agent.run.diagnose`).
+
+Two forms share one command, told apart by the first argument:
+
+- ``promptpilot diagnose RUN_ID [--only classes,ablation,overfit] [--split test]``
+  diagnoses a finished run from its record;
+- ``promptpilot diagnose labels|proposals --data FILE --prompt TEXT --optimizer NAME
+  --budget N`` re-runs an optimizer (label corruption, proposal vs selection).
+
+Tables are drawn from the same JSON payload ``--json`` prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agent.cli import options as opt
+from agent.cli.console import stdout_console
+from agent.cli.display import optimize_progress
+from agent.cli.output import friendly_errors, stderr, write_json
+from agent.llm.environment import home_dir
+from agent.llm.runtime import ModelRuntime
+from agent.run.diagnose import (
+    RUN_DIAGNOSTICS,
+    check_run_diagnostics,
+    diagnose_labels,
+    diagnose_proposals,
+    diagnose_run,
+    finished_run,
+    optimizer_factory,
+)
+from agent.run.evaluate import EvalRequest, select_examples
+from agent.run.request import OptimizeRequest
+from optimizers.budget import Budget
+from optimizers.diagnostics.label_corruption import CorruptionConfig
+from optimizers.diagnostics.rerun import ArmEventFn
+from optimizers.events import RunEvent
+from optimizers.registry import GPO
+
+RERUNS = ("labels", "proposals")
+_RUN = "For a run id"
+_RERUN = "For labels / proposals"
+
+
+def diagnose_command(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="A finished run's id (see `promptpilot runs list`), or `labels` (re-run an "
+            "optimizer with corrupted train labels) or `proposals` (its candidates vs as many "
+            "paraphrases of the seed)."
+        ),
+    ],
+    only: Annotated[
+        str | None,
+        typer.Option(
+            help="Diagnostics to run, comma-separated: classes, ablation, overfit (default: all).",
+            rich_help_panel=_RUN,
+        ),
+    ] = None,
+    split: Annotated[
+        str | None,
+        typer.Option(
+            help="Split for class shares and the ablation: dev or test (default: test).",
+            rich_help_panel=_RUN,
+        ),
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(help="Eval set file or built-in task name.", rich_help_panel=_RERUN),
+    ] = None,
+    prompt: Annotated[
+        str | None,
+        typer.Option("--prompt", "-p", help="The prompt to start from.", rich_help_panel=_RERUN),
+    ] = None,
+    optimizer: Annotated[
+        str,
+        typer.Option(help="zopo, gpo, textgrad, ape or random.", rich_help_panel=_RERUN),
+    ] = GPO,
+    budget: Annotated[
+        int,
+        typer.Option(help="Dev queries per arm, the seed included.", rich_help_panel=_RERUN),
+    ] = 20,
+    rate: Annotated[
+        float,
+        typer.Option(help="labels: share of train labels to corrupt.", rich_help_panel=_RERUN),
+    ] = 1.0,
+    corruption_seed: Annotated[
+        int, typer.Option(help="labels: seed of the corruption.", rich_help_panel=_RERUN)
+    ] = 0,
+    metric: Annotated[
+        str, typer.Option(help="See `promptpilot metrics`.", rich_help_panel=_RERUN)
+    ] = "exact",
+    template: Annotated[
+        str,
+        typer.Option(
+            help="inline, system, or custom with {prompt} and {input}.", rich_help_panel=_RERUN
+        ),
+    ] = "inline",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
+    input_col: opt.InputCol = None,
+    target_col: opt.TargetCol = None,
+    target_sep: opt.TargetSep = None,
+    test_data: opt.TestData = None,
+    train: opt.SplitSize = None,
+    dev: opt.SplitSize = None,
+    test: opt.SplitSize = None,
+    seed: opt.Seed = 0,
+    task_base_url: opt.TaskBaseUrl = None,
+    task_model: opt.TaskModel = None,
+    task_max_tokens: opt.TaskMaxTokens = None,
+    task_api_key: opt.TaskApiKey = None,
+    optimizer_base_url: opt.OptimizerBaseUrl = None,
+    optimizer_model: opt.OptimizerModel = None,
+    optimizer_api_key: opt.OptimizerApiKey = None,
+    concurrency: opt.Concurrency = None,
+    home: opt.Home = None,
+    no_cache: opt.NoCache = False,
+) -> None:
+    """Explain a prompt's gain: class shares, sentence ablation, overfitting, label corruption.
+
+    `diagnose RUN_ID` re-scores a finished run's initial and best prompts (answers the
+    run paid for come from the cache). `diagnose labels` and `diagnose proposals` re-run
+    an optimizer at equal budget and compare on test, paired by example.
+    """
+    with friendly_errors():
+        settings = opt.runtime_settings_from(locals())
+        root = home_dir(home)
+        if target in RERUNS:
+            if only is not None or split is not None:
+                raise ValueError(f"--only and --split apply to a run id, not to `{target}`")
+            if not data or not prompt:
+                raise ValueError(f"`diagnose {target}` needs --data and --prompt")
+            request = OptimizeRequest(
+                data=data,
+                prompt=prompt,
+                optimizer=optimizer,
+                budget=Budget(max_queries=budget),
+                metric=metric,
+                template=template,
+                columns=opt.columns(input_col, target_col, target_sep),
+                split_spec=opt.split_spec(train, dev, test, seed),
+                test_data=test_data,
+                seed=seed,
+            )
+            optimizer_factory(optimizer, request.budget)  # no `auto`: fail before a server
+            CorruptionConfig(rate=rate, seed=corruption_seed)  # likewise a bad --rate
+            select_examples(EvalRequest(data=data, prompts=(prompt,), columns=request.columns))
+            with ModelRuntime(settings) as runtime, _arm_progress(stderr, budget) as on_event:
+                if target == "labels":
+                    coroutine = diagnose_labels(
+                        request, runtime, home=root, rate=rate,
+                        corruption_seed=corruption_seed, on_event=on_event,
+                    )  # fmt: skip
+                else:
+                    coroutine = diagnose_proposals(request, runtime, home=root, on_event=on_event)
+                payload = asyncio.run(coroutine).to_dict()
+        else:
+            if data is not None or prompt is not None:
+                raise ValueError(
+                    "--data and --prompt apply to `labels` / `proposals`; a run's data and "
+                    "prompts come from its record"
+                )
+            chosen = check_run_diagnostics(
+                (only or ",".join(RUN_DIAGNOSTICS)).split(","), split or "test"
+            )
+            finished_run(root, target)  # an unknown or unfinished run fails before a server
+            with (
+                ModelRuntime(settings, roles=("task",)) as runtime,
+                stderr.status(f"diagnosing {target}: {', '.join(chosen)}"),
+            ):
+                result = asyncio.run(
+                    diagnose_run(target, runtime, home=root, only=chosen, split=split or "test")
+                )
+            payload = result.to_dict()
+        if as_json or out is not None:
+            write_json(payload, to_stdout=as_json, out=out)
+        if not as_json:
+            show_diagnostics(payload, stdout_console())
+
+
+@contextmanager
+def _arm_progress(console: Console, max_queries: int) -> Iterator[ArmEventFn]:
+    """One progress bar per arm (the optimize bar), replaced when the next arm starts."""
+    with ExitStack() as stack:
+        current: dict[str, Any] = {}
+
+        def on_event(arm: str, event: RunEvent) -> None:
+            if current.get("arm") != arm:
+                stack.close()
+                console.print(f"[dim]arm:[/] {arm}")
+                current["arm"] = arm
+                bar = optimize_progress(console, Budget(max_queries=max_queries, max_calls=None))
+                current["fn"] = stack.enter_context(bar)
+            current["fn"](event)
+
+        yield on_event
+
+
+# ------------------------------------------------------------------------------- display
+
+
+def _score(score: dict[str, Any] | None) -> str:
+    if score is None:
+        return "—"
+    low, high = score["ci95"]
+    return f"{score['mean']:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _diff(comparison: dict[str, Any] | None) -> str:
+    if comparison is None:
+        return "—"
+    low, high = comparison["ci95"]
+    return f"{comparison['diff']:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
+def _truncate(text: str, width: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def show_diagnostics(payload: dict[str, Any], console: Console) -> None:
+    """Print any diagnostics payload (a run's, ``labels`` or ``proposals``) as tables."""
+    kind = payload.get("diagnostic")
+    if kind in RERUNS:
+        console.print(arms_table(payload))
+        console.print(payload["finding"], highlight=False)
+        return
+    console.print(
+        f"run {payload['run']} · {payload['task']} · {payload['optimizer']} · "
+        f"split {payload['split']}",
+        highlight=False,
+    )
+    for table in _run_tables(payload):
+        console.print(table)
+    for name in RUN_DIAGNOSTICS:
+        if payload.get(name):
+            console.print(f"[bold]{name}:[/] {payload[name]['finding']}", highlight=False)
+    for name, why in payload.get("skipped", {}).items():
+        console.print(f"[yellow]{name} skipped:[/] {why}", highlight=False)
+    usage = payload["usage"]
+    console.print(
+        f"task calls paid: {usage['calls']}, cache hits: {usage['cache_hits']}", highlight=False
+    )
+
+
+def _run_tables(payload: dict[str, Any]) -> list[Table]:
+    tables = []
+    if classes := payload.get("classes"):
+        tables += [shares_table(classes), *confusion_tables(classes)]
+    if ablation := payload.get("ablation"):
+        tables.append(ablation_table(ablation))
+    if overfit := payload.get("overfit"):
+        tables.append(overfit_table(overfit))
+    return tables
+
+
+def shares_table(classes: dict[str, Any]) -> Table:
+    """Per class: how common it is, how often each prompt predicted it, and its recall."""
+    initial, final = classes["initial"], classes["final"]
+    table = Table(title=f"prediction shares · split {classes['split']} · n={initial['n']}")
+    for column in ("class", "true share", "initial", "final", "recall initial", "recall final"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for label in classes["labels"]:
+        true = classes["true_shares"].get(label)
+        recall_a, recall_b = initial["recall"].get(label), final["recall"].get(label)
+        table.add_row(
+            label,
+            "—" if true is None else f"{true:.0%}",
+            f"{initial['shares'][label]:.0%}",
+            f"{final['shares'][label]:.0%}",
+            "—" if recall_a is None else f"{recall_a:.2f}",
+            "—" if recall_b is None else f"{recall_b:.2f}",
+        )
+    table.add_row(
+        "accuracy (balanced)",
+        "",
+        f"{initial['accuracy']:.3f} ({initial['balanced_accuracy']:.3f})",
+        f"{final['accuracy']:.3f} ({final['balanced_accuracy']:.3f})",
+        "",
+        "",
+    )
+    return table
+
+
+def confusion_tables(classes: dict[str, Any]) -> list[Table]:
+    """The confusion matrix of each prompt: rows true class, columns predicted class."""
+    tables = []
+    for which in ("initial", "final"):
+        confusion = classes[which]["confusion"]
+        table = Table(title=f"confusion · {which} prompt (rows: true, columns: predicted)")
+        table.add_column("true \\ predicted")
+        for label in classes["labels"]:
+            table.add_column(label, justify="right")
+        for true, row in confusion.items():
+            table.add_row(true, *(str(row.get(label, 0)) for label in classes["labels"]))
+        tables.append(table)
+    return tables
+
+
+def ablation_table(ablation: dict[str, Any]) -> Table:
+    """Each sentence: the score without it and its contribution (full − without)."""
+    table = Table(
+        title=f"sentence ablation · split {ablation['split']} · full prompt "
+        f"{_score(ablation['full'])}"
+    )
+    table.add_column("#", justify="right")
+    table.add_column("sentence", max_width=50)
+    table.add_column("score without [95% CI]", justify="right", no_wrap=True)
+    table.add_column("contribution [95% CI]", justify="right", no_wrap=True)
+    table.add_column("p", justify="right")
+    table.add_column("share of gain", justify="right")
+    for sentence in ablation["sentences"]:
+        share = sentence["share_of_gain"]
+        table.add_row(
+            str(sentence["index"] + 1),
+            sentence["sentence"],
+            _score(sentence["score_without"]),
+            _diff(sentence["contribution"]),
+            f"{sentence['contribution']['p_value']:.3g}",
+            "—" if share is None else f"{share:.0%}",
+        )
+    return table
+
+
+def overfit_table(overfit: dict[str, Any]) -> Table:
+    """Seed and chosen prompt on dev and test, and each one's gap."""
+    table = Table(title="overfitting guard")
+    table.add_column("")
+    table.add_column("prompt", max_width=50)
+    table.add_column("dev [95% CI]", justify="right", no_wrap=True)
+    table.add_column("test [95% CI]", justify="right", no_wrap=True)
+    table.add_column("dev − test [95% CI]", justify="right", no_wrap=True)
+    for row, gap in (("seed", "seed_gap"), ("best", "gap")):
+        table.add_row(
+            row,
+            _truncate(overfit[f"{row}_prompt"]),
+            _score(overfit[row]["dev"]),
+            _score(overfit[row]["test"]),
+            _diff(overfit[gap]),
+        )
+    table.add_row(
+        "excess", "(best − seed) on dev − (best − seed) on test", "", "",
+        _diff(overfit["excess_gap"]),
+    )  # fmt: skip
+    return table
+
+
+def arms_table(payload: dict[str, Any]) -> Table:
+    """The two arms of a re-run diagnostic side by side."""
+    arms = (
+        (payload["clean"], payload["corrupted"])
+        if payload["diagnostic"] == "labels"
+        else (payload["optimizer_arm"], payload["paraphrase_arm"])
+    )
+    title = (
+        f"label corruption · {payload['optimizer']} · {payload['changed']}/"
+        f"{payload['n_train']} train labels changed"
+        if payload["diagnostic"] == "labels"
+        else f"proposal vs selection · {payload['optimizer']} · {payload['candidates']} "
+        f"candidates vs {payload['paraphrases']} paraphrases"
+    )
+    table = Table(title=title)
+    table.add_column("arm")
+    table.add_column("chosen prompt", max_width=50)
+    table.add_column("dev [95% CI]", justify="right", no_wrap=True)
+    table.add_column("test [95% CI]", justify="right", no_wrap=True)
+    table.add_column("test gain vs seed", justify="right", no_wrap=True)
+    table.add_column("queries", justify="right")
+    table.add_column("calls", justify="right")
+    for arm in arms:
+        table.add_row(
+            arm["label"],
+            arm["best_prompt"],
+            _score(arm["best_dev"]),
+            _score(arm["best_test"]),
+            _diff(arm["test_gain"]),
+            str(arm["dev_queries"]),
+            str(arm["calls"]),
+        )
+    seed = arms[0]
+    table.add_row(
+        "seed", "(the starting prompt)", _score(seed["seed_dev"]), _score(seed["seed_test"]),
+        "", "", "",
+    )  # fmt: skip
+    return table

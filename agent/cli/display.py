@@ -1,0 +1,127 @@
+"""What ``promptpilot optimize`` shows while it runs and when it is done.
+
+Everything here reads the JSON report (``OptimizeReport.to_dict()`` or the
+graph's report), so a finished, resumed or shown run looks the same. Prompts and
+names are shown through :func:`agent.cli.console.literal`: as written, never as markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from agent.cli.console import literal
+from optimizers.budget import Budget
+from optimizers.events import CandidateRejected, CandidateScored, EventFn, Raced, RunEvent
+
+
+@contextmanager
+def optimize_progress(console: Console, budget: Budget | None) -> Iterator[EventFn]:
+    """A live bar with the best score so far; yields the event callback.
+
+    It counts paid calls when the budget limits calls (the default), else dev
+    queries, and moves with every block of dev examples a candidate is scored on.
+    """
+    by_calls = budget is None or budget.max_calls is not None
+    unit, total = (
+        ("calls", budget.max_calls if budget else None)
+        if by_calls
+        else ("dev queries", budget.max_queries)
+    )
+    with Progress(
+        TextColumn(f"[bold]{unit}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("best dev [green]{task.fields[best]:.3f}[/] · step {task.fields[step]} · "
+                   "{task.fields[queries]} prompts tried · last: {task.fields[last]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("run", total=total, best=0.0, step=0, queries=0, last="")
+
+        def on_event(event: RunEvent) -> None:
+            if isinstance(event, Raced) and by_calls:
+                bar.update(task, completed=event.calls)
+            elif isinstance(event, CandidateScored):
+                entry = event.entry
+                last = (
+                    literal(f"{entry.source} {entry.dev:.2f}")
+                    + (" (seen)" if entry.reused else "")
+                    + ("" if entry.complete else f" (dropped after {entry.examples})")
+                )
+                bar.update(
+                    task, completed=event.calls if by_calls else event.queries,
+                    best=event.best, step=event.step, queries=event.queries, last=last,
+                )  # fmt: skip
+            elif isinstance(event, CandidateRejected):
+                bar.update(task, last=literal(f"{event.source} rejected (constraint)"))
+
+        yield on_event
+
+
+def _cell(score: dict[str, Any] | None) -> str:
+    if score is None:
+        return "—"
+    low, high = score["ci95"]
+    return f"{score['mean']:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def report_table(report: dict[str, Any]) -> Table:
+    """Initial vs best, on dev (what guided the search) and test (held out)."""
+    table = Table(title=literal(f"{report['task']} · {report['optimizer']} · run {report['run']}"))
+    table.add_column("")
+    table.add_column("prompt", no_wrap=True, max_width=60)
+    table.add_column("dev [95% CI]", justify="right", no_wrap=True)
+    table.add_column("test [95% CI]", justify="right", no_wrap=True)
+    scores = report["scores"]
+    for row, prompt in (("initial", report["seed_prompt"]), ("best", report["best_prompt"])):
+        table.add_row(row, literal(prompt), _cell(scores[row]["dev"]), _cell(scores[row]["test"]))
+    return table
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """The paired test difference and the costs, in plain words (rich markup)."""
+    lines = []
+    if (d := report.get("test_difference")) is not None:
+        lines.append(
+            f"test: best − initial = {d['diff']:+.3f} [95% CI {d['interval']['low']:+.3f}, "
+            f"{d['interval']['high']:+.3f}], p = {d['p_value']:.3g}, n = {d['n']} (paired)"
+        )
+    else:
+        lines.append("test: not scored (the run was interrupted)")
+    if (guard := report.get("guard")) is not None:
+        lines.append(f"choice: {literal(guard['reason'])}")
+    if (optimism := report.get("selection_optimism")) is not None:
+        lines.append(
+            f"selection optimism: dev {optimism['dev']:.3f} vs test {optimism['test']:.3f} "
+            f"({optimism['dev_minus_test']:+.3f}) for the chosen prompt"
+        )
+    task, opt = report["usage"]["task"], report["usage"]["optimizer"]
+    lines.append(
+        f"stopped: {literal(report['stopped'])} after {report['steps']} steps, "
+        f"{report['dev_queries']} dev queries, {report['wall_time_s']:.0f}s"
+    )
+    if "search_calls" in report:
+        lines.append(f"calls paid by the search: {report['search_calls']} (test scoring apart)")
+    lines.append(
+        f"calls paid: task {task['calls']} ({task['prompt_tokens']}+{task['completion_tokens']} "
+        f"tokens), optimizer {opt['calls']} ({opt['prompt_tokens']}+{opt['completion_tokens']} "
+        f"tokens); cache hits: {task['cache_hits'] + opt['cache_hits']}"
+    )
+    return lines
+
+
+def prompt_to_use(report: dict[str, Any]) -> str | None:
+    """The chosen prompt as a person copies it (every message), when it has more than text."""
+    parts, rendered = report.get("best_parts"), report.get("best_rendered")
+    if not parts or not rendered or not report.get("changed_parts"):
+        return None
+    changed = ", ".join(name.replace("_", " ") for name in report["changed_parts"])
+    head = f"The prompt to use (changed: {changed}; {{input}} marks where each input goes):"
+    return f"{head}\n\n{rendered}"

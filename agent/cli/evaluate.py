@@ -1,0 +1,92 @@
+"""``promptpilot eval``: score prompts on an eval set, with intervals and paired differences."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agent.cli import options as opt
+from agent.cli.console import eval_progress, eval_table, stdout_console
+from agent.cli.output import friendly_errors, stderr, write_json
+from agent.llm.runtime import ModelRuntime
+from agent.run.evaluate import EvalRequest, run_eval, select_examples
+
+
+def eval_command(
+    data: Annotated[
+        str,
+        typer.Argument(
+            help="Eval set: CSV, JSONL, JSON, instruction-induction "
+            "or BBH JSON file, or a built-in task name."
+        ),
+    ],
+    prompt: Annotated[
+        list[str],
+        typer.Option(
+            "--prompt",
+            "-p",
+            help="A prompt to score; repeat to compare several (paired, against the first).",
+        ),
+    ],
+    split: Annotated[str, typer.Option(help="train, dev, test or all.")] = "all",
+    limit: Annotated[int | None, typer.Option(help="Use only the first N examples.")] = None,
+    metric: Annotated[
+        str,
+        typer.Option(
+            help="exact, contains, f1, choice, regex, numeric, set, judge, or module:function."
+        ),
+    ] = "exact",
+    rubric: Annotated[str | None, typer.Option(help="Rubric for --metric judge.")] = None,
+    template: Annotated[
+        str, typer.Option(help="inline, system, or a custom text with {prompt} and {input}.")
+    ] = "inline",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Write the JSON result to this file.")] = None,
+    input_col: opt.InputCol = None,
+    target_col: opt.TargetCol = None,
+    target_sep: opt.TargetSep = None,
+    test_data: opt.TestData = None,
+    train: opt.SplitSize = None,
+    dev: opt.SplitSize = None,
+    test: opt.SplitSize = None,
+    seed: opt.Seed = 0,
+    task_base_url: opt.TaskBaseUrl = None,
+    task_model: opt.TaskModel = None,
+    task_max_tokens: opt.TaskMaxTokens = None,
+    task_api_key: opt.TaskApiKey = None,
+    optimizer_base_url: opt.OptimizerBaseUrl = None,
+    optimizer_model: opt.OptimizerModel = None,
+    optimizer_api_key: opt.OptimizerApiKey = None,
+    concurrency: opt.Concurrency = None,
+    home: opt.Home = None,
+    no_cache: opt.NoCache = False,
+) -> None:
+    """Score prompts on an eval set, with 95% intervals and paired differences."""
+    with friendly_errors():
+        request = EvalRequest(
+            data=data,
+            prompts=tuple(prompt),
+            split=split,
+            limit=limit,
+            metric=metric,
+            rubric=rubric,
+            template=template,
+            columns=opt.columns(input_col, target_col, target_sep),
+            split_spec=opt.split_spec(train, dev, test, seed),
+            test_data=test_data,
+        )
+        settings = opt.runtime_settings_from(locals())
+        selected = select_examples(request)
+        roles = ("task", "optimizer") if request.needs_optimizer_model else ("task",)
+        with (
+            ModelRuntime(settings, roles=roles) as runtime,
+            eval_progress(stderr, len(request.prompts)) as progress,
+        ):
+            report = asyncio.run(run_eval(request, runtime, selected=selected, progress=progress))
+        if as_json or out is not None:
+            write_json(report.to_dict(), to_stdout=as_json, out=out)
+        if not as_json:
+            stdout_console().print(eval_table(report))

@@ -1,0 +1,191 @@
+"""``promptpilot optimize``, and the run loop it shares with ``runs resume``.
+
+Ctrl-C once stops after the current evaluation and still reports; twice aborts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agent.cli import options as opt
+from agent.cli.console import literal
+from agent.cli.display import optimize_progress
+from agent.cli.output import friendly_errors, show_report, stderr
+from agent.graph.pilot import run_pilot
+from agent.llm.environment import home_dir
+from agent.llm.runtime import ModelRuntime
+from agent.run.evaluate import EvalRequest, select_examples
+from agent.run.records import save_finished
+from agent.run.report import OptimizeReport
+from agent.run.request import OptimizeRequest
+from agent.run.single import run_optimize
+from optimizers.budget import Budget
+from optimizers.registry import AUTO, NAMES
+
+
+def optimize_command(
+    data: Annotated[str, typer.Argument(help="Eval set file or built-in task name.")],
+    prompt: Annotated[str, typer.Option("--prompt", "-p", help="The prompt to start from.")],
+    optimizer: Annotated[
+        str,
+        typer.Option(
+            help="auto (the agent plans and switches methods) or one method alone: "
+            + ", ".join(NAMES)
+            + "."
+        ),
+    ] = AUTO,
+    run_id: Annotated[str | None, typer.Option(help="Name the run (default: generated).")] = None,
+    budget: Annotated[
+        int | None,
+        typer.Option(
+            help="Dev queries: evaluations of new prompts on the dev split, the seed included. "
+            "With no limit given, a run stops after 250 paid calls or 210 s of search."
+        ),
+    ] = None,
+    max_calls: Annotated[
+        int | None,
+        typer.Option(help="Stop after this many paid LLM calls of the search (both models)."),
+    ] = None,
+    max_seconds: Annotated[float | None, typer.Option(help="Also stop after this long.")] = None,
+    constraint: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A standing constraint for new prompts, e.g. 'at most 30 words'; repeatable."
+        ),
+    ] = None,
+    metric: Annotated[str, typer.Option(help="See `promptpilot metrics`.")] = "exact",
+    template: Annotated[
+        str, typer.Option(help="inline, system, or custom with {prompt} and {input}.")
+    ] = "inline",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
+    input_col: opt.InputCol = None,
+    target_col: opt.TargetCol = None,
+    target_sep: opt.TargetSep = None,
+    test_data: opt.TestData = None,
+    train: opt.SplitSize = None,
+    dev: opt.SplitSize = None,
+    test: opt.SplitSize = None,
+    seed: opt.Seed = 0,
+    task_base_url: opt.TaskBaseUrl = None,
+    task_model: opt.TaskModel = None,
+    task_max_tokens: opt.TaskMaxTokens = None,
+    task_api_key: opt.TaskApiKey = None,
+    optimizer_base_url: opt.OptimizerBaseUrl = None,
+    optimizer_model: opt.OptimizerModel = None,
+    optimizer_api_key: opt.OptimizerApiKey = None,
+    concurrency: opt.Concurrency = None,
+    home: opt.Home = None,
+    no_cache: opt.NoCache = False,
+) -> None:
+    """Optimize a prompt on train/dev, then report initial vs best on the held-out test split.
+
+    Ctrl-C once stops after the current evaluation and still reports; twice aborts the
+    search and writes the best prompt found so far.
+    """
+    with friendly_errors():
+        request = OptimizeRequest(
+            data=data,
+            prompt=prompt,
+            optimizer=optimizer,
+            budget=Budget.given(budget, max_calls, max_seconds),
+            metric=metric,
+            template=template,
+            columns=opt.columns(input_col, target_col, target_sep),
+            split_spec=opt.split_spec(train, dev, test, seed),
+            test_data=test_data,
+            seed=seed,
+            directives=tuple(constraint or ()),
+        )
+        select_examples(EvalRequest(data=data, prompts=(prompt,), columns=request.columns))
+        settings = opt.runtime_settings_from(locals())
+        root = home_dir(home)
+        with ModelRuntime(settings) as runtime:
+            if request.optimizer == AUTO:
+                payload = asyncio.run(run_piloted(request, runtime, root, run_id))
+            else:
+                payload = run_single(request, runtime, root, run_id)
+        show_report(payload, as_json=as_json, out=out)
+
+
+def run_single(
+    request: OptimizeRequest, runtime: ModelRuntime, root: Path, run: str | None
+) -> dict:
+    """Run (or with the id of a checkpointed run, continue) one optimizer; record the report."""
+    payload = asyncio.run(_optimize(request, runtime, root, run)).to_dict()
+    save_finished(root, request.optimizer, request.config(), payload)
+    return payload
+
+
+@contextmanager
+def _two_stage_ctrl_c(on_first: Callable[[], None]) -> Iterator[None]:
+    """First Ctrl-C: ``on_first`` (stop soon, still report); second: cancel (stop now)."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    pressed = 0
+
+    def on_sigint() -> None:
+        nonlocal pressed
+        pressed += 1
+        if pressed > 1 and main is not None:
+            main.cancel()
+            return
+        on_first()
+        stderr.print("[yellow]stopping after the current evaluation (Ctrl-C again to abort)[/]")
+
+    loop.add_signal_handler(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+async def _optimize(
+    request: OptimizeRequest, runtime: ModelRuntime, home: Path, run: str | None = None
+) -> OptimizeReport:
+    stop = asyncio.Event()
+    with (
+        _two_stage_ctrl_c(stop.set),
+        optimize_progress(stderr, request.budget) as on_event,
+    ):
+        return await run_optimize(
+            request, runtime, home=home, run=run, on_event=on_event, should_stop=stop.is_set
+        )
+
+
+async def ask_on_terminal(question: str) -> str:
+    """The person's answer to the run's question, or "" (carry on) without a terminal."""
+    if not sys.stdin.isatty():
+        return ""  # headless: no answer means "carry on"
+    stderr.print(f"[bold cyan]PromptPilot asks:[/] {literal(question)}")
+    return await asyncio.to_thread(input, "> ")
+
+
+async def run_piloted(
+    request: OptimizeRequest | None,
+    runtime: ModelRuntime,
+    home: Path,
+    run_id: str | None,
+    answer: Callable[[str], Awaitable[str]] = ask_on_terminal,
+) -> dict | None:
+    """The automatic run (or, with no request, its resumption), with progress and Ctrl-C."""
+    sessions = []
+    with (
+        _two_stage_ctrl_c(lambda: [s.send("stop") for s in sessions]),
+        optimize_progress(stderr, request.budget if request else None) as on_event,
+    ):
+        return await run_pilot(
+            request, runtime, home=home, run=run_id, on_event=on_event,
+            on_message=lambda m: stderr.print(
+                f"[dim]{m.name}:[/] {literal(m.content)}", highlight=False
+            ),
+            answer=answer, on_session=sessions.append,
+        )  # fmt: skip

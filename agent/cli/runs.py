@@ -1,0 +1,103 @@
+"""``promptpilot runs``: list, show and resume runs (checkpointed after every step)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from agent.cli import options as opt
+from agent.cli.console import literal, stdout_console
+from agent.cli.optimize import ask_on_terminal, run_piloted, run_single
+from agent.cli.output import friendly_errors, show_report
+from agent.llm.environment import home_dir
+from agent.llm.runtime import ModelRuntime
+from agent.run.records import list_runs, load_run
+from agent.run.request import OptimizeRequest
+from optimizers.registry import AUTO
+
+runs_app = typer.Typer(help="List, show and resume runs (checkpointed after every step).")
+
+
+@runs_app.command("list")
+def runs_list_command(home: opt.Home = None) -> None:
+    """Every run, newest first: id, status, task, best dev and test scores."""
+    table = Table(title=f"runs in {home_dir(home)}")
+    for column in ("run", "status", "optimizer", "created", "best test"):
+        table.add_column(column, no_wrap=column != "run")
+    for record in list_runs(home_dir(home)):
+        report = load_run(home_dir(home), record["run"]).get("report") or {}
+        best = ((report.get("scores") or {}).get("best") or {}).get("test") or {}
+        score = f"{best['mean']:.3f}" if best else "—"
+        table.add_row(literal(record["run"]), record.get("status", "?"),
+                      record.get("optimizer", "?"), record.get("created", ""), score)  # fmt: skip
+    stdout_console().print(table)
+
+
+@runs_app.command("show")
+def runs_show_command(
+    run: Annotated[str, typer.Argument(help="The run id (see `promptpilot runs list`).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
+    home: opt.Home = None,
+) -> None:
+    """A run's request, status and report."""
+    with friendly_errors():
+        record = load_run(home_dir(home), run)
+        if as_json:
+            sys.stdout.write(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+            return
+        typer.echo(f"{record['run']}: {record.get('status')} (updated {record.get('updated')})")
+        if record.get("question"):
+            typer.echo(f"waiting for an answer to: {record['question']}")
+        if record.get("report"):
+            show_report(record["report"], as_json=False, out=None)
+
+
+@runs_app.command("resume")
+def runs_resume_command(
+    run: Annotated[str, typer.Argument(help="The run id to continue.")],
+    answer: Annotated[
+        str | None,
+        typer.Option(
+            help="Answer to the question the run is waiting on "
+            "(e.g. 'resume', 'stop', 'try zopo', 'accept 3')."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
+    task_base_url: opt.TaskBaseUrl = None,
+    task_model: opt.TaskModel = None,
+    task_api_key: opt.TaskApiKey = None,
+    optimizer_base_url: opt.OptimizerBaseUrl = None,
+    optimizer_model: opt.OptimizerModel = None,
+    optimizer_api_key: opt.OptimizerApiKey = None,
+    home: opt.Home = None,
+) -> None:
+    """Continue a stopped, killed or waiting run from its last checkpoint.
+
+    Calls that were paid before it stopped are answered from the cache; nothing is paid twice.
+    """
+    with friendly_errors():
+        settings = opt.runtime_settings_from(locals())
+        root = home_dir(home)
+        record = load_run(root, run)  # a clear error for an unknown id
+
+        given = [answer] if answer is not None else []
+
+        async def reply(question: str) -> str:
+            # --answer answers the question the run waits on; later ones go to the terminal
+            # (a repeated "pause" or unclear answer would otherwise hold the run forever).
+            return given.pop() if given else await ask_on_terminal(question)
+
+        with ModelRuntime(settings) as runtime:
+            if record.get("optimizer", AUTO) == AUTO:
+                payload = asyncio.run(run_piloted(None, runtime, root, run, answer=reply))
+            else:  # one optimizer: checkpointed after every step (agent.run.step_checkpoint)
+                request = OptimizeRequest.from_config(record["request"])
+                payload = run_single(request, runtime, root, run)
+        show_report(payload, as_json=as_json, out=out)

@@ -1,0 +1,167 @@
+"""Driving the graph: start a run, stream what happens, answer questions, resume.
+
+Every step is checkpointed (synchronously) in SQLite before the next begins,
+so a run killed at any point resumes from its last step. Work the killed step
+had already paid for is not paid again: every model answer is in the response
+cache, and every scored prompt in the prompt memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+from langchain_core.messages import AIMessage
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.types import Command
+
+from agent.graph.builder import build_graph
+from agent.graph.nodes import initial_state
+from agent.graph.state import PilotState
+from agent.llm.runtime import ModelRuntime
+from agent.run.failures import recording_failures
+from agent.run.records import checkpoint_path, load_run, record_run, write_report
+from agent.run.request import OptimizeRequest, new_run_id
+from agent.run.session import RunSession
+from memory.embeddings import Embedder
+from memory.sqlite_wal import BUSY_TIMEOUT_S, use_wal
+from optimizers.evaluation.chat_calls import ChatCaller
+from optimizers.events import EventFn
+
+AnswerFn = Callable[[str], Awaitable[str]]
+MessageFn = Callable[[AIMessage], None]
+
+
+async def run_pilot(
+    request: OptimizeRequest | None,
+    runtime: ModelRuntime,
+    *,
+    home: Path,
+    run: str | None = None,
+    embedder: Embedder | None = None,
+    on_event: EventFn | None = None,
+    on_message: MessageFn | None = None,
+    answer: AnswerFn | None = None,
+    use_planner_model: bool | None = None,
+    planner: ChatCaller | None = None,
+    on_session: Callable[[RunSession], None] | None = None,
+) -> dict[str, Any] | None:
+    """Run (or, with ``request=None`` and a ``run`` id, resume) a graph-driven optimization.
+
+    ``use_planner_model=None`` lets the optimizer model plan unless it is the
+    embedded SmolLM2: its tool-call grammar took 200 s on first use here and its
+    choices were noise, so the deterministic policy plans for it. ``planner``
+    overrides the planner model (any caller with ``structured``).
+
+    Returns the final report, or None when the run waits for an answer that no
+    ``answer`` callback gave (resume it later with the answer as steering).
+    """
+    if use_planner_model is None:
+        use_planner_model = not runtime.settings.optimizer.embedded
+    home.mkdir(parents=True, exist_ok=True)
+    async with _checkpointer(home) as saver:
+        graph = build_graph(saver)
+        state = None
+        if request is None:
+            if run is None:
+                raise ValueError("resuming needs the run id")
+            snapshot = await graph.aget_state({"configurable": {"thread_id": run}})
+            if snapshot.values:
+                state = PilotState(**snapshot.values)
+                request = OptimizeRequest.from_config(state.request)
+                graph_input: Any = None
+                pending = [i.value for i in snapshot.interrupts]
+            else:  # killed before its first checkpoint: start it again from its record
+                request = _recorded_request(home, run)
+        if state is None:
+            run = run or new_run_id(request)
+            graph_input = initial_state(request.config(), run, list(request.directives))
+            pending = []
+        record_run(  # an old question is answered now (or asked again below)
+            home, run, status="running", optimizer="auto", request=request.config(), question=None,
+            error=None,
+        )  # fmt: skip
+        config = {"configurable": {"thread_id": run}}
+        with recording_failures(home, run):  # an outage is resumable: checkpointed up to its step
+            session = RunSession.open(
+                request, runtime, home=home, run=run, embedder=embedder, on_event=on_event,
+                planner=planner or (runtime.optimizer if use_planner_model else None),
+            )  # fmt: skip
+            try:
+                if state is not None:
+                    await _restore(session, state)
+                if on_session is not None:
+                    on_session(session)
+                while True:
+                    if pending:
+                        if answer is None:
+                            record_run(home, run, status="waiting", question=pending[0]["question"])
+                            return None
+                        graph_input = Command(resume=await answer(pending[0]["question"]))
+                    async for update in graph.astream(
+                        graph_input, config, context=session, stream_mode="updates",
+                        durability="sync",
+                    ):  # fmt: skip
+                        _show(update, on_message)
+                    snapshot = await graph.aget_state(config)
+                    pending = [i.value for i in snapshot.interrupts]
+                    if not pending:
+                        break
+            finally:
+                session.close()
+        report = snapshot.values.get("report")
+        if report is not None:
+            report = {**report, "optimizer": "auto"}
+            write_report(home, run, report)
+        record_run(home, run, status="finished" if report else "stopped")
+        return report
+
+
+@asynccontextmanager
+async def _checkpointer(home: Path) -> AsyncIterator[AsyncSqliteSaver]:
+    """The graph's checkpointer, on a connection that waits its turn to write.
+
+    ``AsyncSqliteSaver.from_conn_string`` keeps sqlite's 5 s busy timeout, which
+    ten runs starting together exceeded (see :mod:`memory.sqlite_wal`).
+    """
+    path = checkpoint_path(home)
+    await asyncio.to_thread(use_wal, path)
+    async with aiosqlite.connect(path, timeout=BUSY_TIMEOUT_S) as conn:
+        yield AsyncSqliteSaver(conn)
+
+
+def _recorded_request(home: Path, run: str) -> OptimizeRequest:
+    """The request of a run killed before its first checkpoint, from the run registry."""
+    record = load_run(home, run)  # a clear error for an unknown run
+    if "request" not in record:
+        raise ValueError(f"run {run!r} has no checkpoint in {checkpoint_path(home)}")
+    return OptimizeRequest.from_config(record["request"])
+
+
+async def _restore(session: RunSession, state: PilotState) -> None:
+    """Put a resumed session back where the checkpoint left it."""
+    session.set_directives(tuple(state.directives))
+    if state.search:
+        await session.search.restore(state.search)
+
+    # Optimizers sharing the candidate domain each saved it when they last ran;
+    # the one saved with the most entries is the newest, so it loads last.
+    def domain_size(item: tuple[str, dict[str, Any]]) -> int:
+        return len(item[1].get("domain", {}).get("entries", []))
+
+    for name, optimizer_state in sorted(state.optimizer_states.items(), key=domain_size):
+        session.optimizer(name, optimizer_state)
+
+
+def _show(update: dict[str, Any], on_message: MessageFn | None) -> None:
+    if on_message is None or not isinstance(update, dict):
+        return
+    for node_update in update.values():
+        if isinstance(node_update, dict):
+            for message in node_update.get("messages", []):
+                if isinstance(message, AIMessage):
+                    on_message(message)

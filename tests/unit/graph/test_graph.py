@@ -1,0 +1,139 @@
+"""The agent graph with fake models: node order, budget, fallback, steering, questions."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.graph.pilot import run_pilot
+from tests.unit.graph_fixtures import ScriptedPlanner, fake_runtime, request_for, write_items
+
+
+@pytest.fixture
+def data_file(tmp_path):
+    return write_items(tmp_path / "items.jsonl")
+
+
+@pytest.fixture
+def runtime():
+    return fake_runtime()
+
+
+async def pilot(data_file, runtime, tmp_path, embedder, planner, **kwargs):
+    nodes = []
+    report = await run_pilot(
+        kwargs.pop("request", None) or request_for(data_file),
+        runtime,
+        home=tmp_path / "home",
+        embedder=embedder,
+        planner=planner,
+        on_message=lambda m: nodes.append(m.name),
+        **kwargs,
+    )
+    return report, nodes
+
+
+async def test_scripted_planner_drives_the_nodes_in_order(
+    data_file, runtime, tmp_path, bundled_embedder
+):
+    planner = ScriptedPlanner(["evaluate", "gpo", "textgrad", "report", "finish"])
+    report, nodes = await pilot(data_file, runtime, tmp_path, bundled_embedder, planner)
+    assert nodes == [
+        "planner", "evaluate", "planner", "gpo", "planner", "textgrad",
+        "planner", "report", "planner",
+    ]  # fmt: skip
+    assert report["scores"]["best"]["test"]["split"] == "test"
+    assert report["dev_queries"] <= 20
+    assert report["scores"]["best"]["dev"]["mean"] >= report["scores"]["initial"]["dev"]["mean"]
+    assert {e["source"] for e in report["trajectory"]} >= {"seed", "gpo"}
+
+
+async def test_unusable_or_invalid_answers_fall_back_to_the_policy(
+    data_file, runtime, tmp_path, bundled_embedder
+):
+    # None: unparseable; "finish" before "report" and "evaluate" twice are invalid.
+    planner = ScriptedPlanner([None, "finish", "evaluate"])
+    messages = []
+    report = await run_pilot(
+        request_for(data_file, budget=10),
+        runtime,
+        home=tmp_path / "home",
+        embedder=bundled_embedder,
+        planner=planner,
+        on_message=lambda m: messages.append(str(m.content)),
+    )
+    assert "policy (the planner's answer did not fit the schema" in messages[0]
+    assert "Next: evaluate" in messages[0]
+    assert "policy (finish comes after report)" in messages[2]
+    assert "policy (the seed prompt is already evaluated)" in messages[4]
+    assert report is not None
+    assert report["dev_queries"] <= 10
+
+
+async def test_the_budget_holds_whatever_the_planner_says(
+    data_file, runtime, tmp_path, bundled_embedder
+):
+    planner = ScriptedPlanner(["evaluate"] + ["gpo"] * 30)
+    report, nodes = await pilot(
+        data_file, runtime, tmp_path, bundled_embedder, planner, request=request_for(data_file, 6)
+    )
+    assert report["dev_queries"] <= 6
+    assert nodes[-3:] == ["planner", "report", "planner"]
+
+
+async def test_a_directive_sent_mid_run_filters_candidates(
+    data_file, runtime, tmp_path, bundled_embedder
+):
+    planner = ScriptedPlanner(["evaluate"] + ["random"] * 12 + ["report", "finish"])
+    lines = ["keep it under 6 words", "always be polite", "remove the banana rule", "budget 25"]
+    replies = []
+    report = await run_pilot(
+        request_for(data_file, budget=30),
+        runtime,
+        home=tmp_path / "home",
+        embedder=bundled_embedder,
+        planner=planner,
+        on_session=lambda session: [session.send(line) for line in lines],
+        on_message=lambda m: replies.append(m.content) if m.name == "steering" else None,
+    )
+    assert replies == [
+        "New rule 'keep it under 6 words': candidates that break it are never scored nor chosen.",
+        "Noted 'always be polite' for the prompts I write.",
+        "No standing rule matches 'banana rule' (rules: 'keep it under 6 words'; "
+        "'always be polite'); nothing changed.",
+        "Budget set to 25 dev queries (0 used).",
+    ]
+    assert report is not None
+    assert report["dev_queries"] <= 25
+    scored = [e["prompt"] for e in report["trajectory"] if e["source"] != "seed"]
+    assert scored, "something admissible was scored"
+    assert all(len(p.split()) <= 5 for p in scored)
+    assert report["rejected"], "long candidates were proposed and rejected"
+    assert all(len(r["text"].split()) > 5 for r in report["rejected"])
+    assert len(report["best_prompt"].split()) <= 5
+    assert report["directives"] == ["keep it under 6 words", "always be polite"]
+
+
+async def test_a_question_waits_for_the_person_and_the_answer_steers(
+    data_file, runtime, tmp_path, bundled_embedder
+):
+    planner = ScriptedPlanner(["evaluate", "ask_user"] + [None] * 10)
+    home = tmp_path / "home"
+    report, _ = await pilot(data_file, runtime, tmp_path, bundled_embedder, planner)
+    # With no answer callback the run waits; resuming with an answer carries on.
+    assert report is None
+
+    async def answer(question: str) -> str:
+        assert "How should I proceed" in question or "best prompt" in question
+        return "stop"
+
+    from agent.run.records import list_runs
+
+    (record,) = list_runs(home)
+    assert record["status"] == "waiting"
+    report = await run_pilot(
+        None, runtime, home=home, run=record["run"], embedder=bundled_embedder,
+        planner=planner, answer=answer,
+    )  # fmt: skip
+    assert report is not None
+    assert report["stopped"] == "stop requested"
+    assert list_runs(home)[0]["status"] == "finished"

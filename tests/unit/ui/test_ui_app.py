@@ -1,0 +1,172 @@
+"""The Gradio layer: the contract's element ids, the handlers' glue, the ``ui`` command's guards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from agent.llm.local_server import is_loopback
+from agent.llm.runtime import RuntimeSettings
+from tests.unit.ui.test_ui_report import REPORT
+from ui.chat.conversation import Conversation
+from ui.cli import app as cli
+from ui.cli import check_exposure, parse_auth
+from ui.live_runs import LiveRuns
+from ui.panels.stored_view import new_view, save_view
+
+gr = pytest.importorskip("gradio")
+
+CONTRACT = (
+    "upload",
+    "preview",
+    "input-column",
+    "target-column",
+    "metric",
+    "split-train",
+    "split-dev",
+    "split-test",
+    "data-status",
+    "chat",
+    "chat-input",
+    "send",
+    "cmd-pause",
+    "cmd-resume",
+    "cmd-stop",
+    "cmd-gpo",
+    "cmd-zopo",
+    "cmd-textgrad",
+    "run-id",
+    "status",
+    "score-plot",
+    "candidates",
+    "accept",
+    "candidate-number",
+    "rollback",
+    "diff",
+    "examples",
+    "embedding-map",
+    "budget-meter",
+    "report",
+    "download-json",
+    "download-md",
+    "task-url",
+    "task-model",
+    "task-key",
+    "optimizer-url",
+    "optimizer-model",
+    "optimizer-key",
+    "template",
+    "budget",
+    "seed",
+    "optimizer",
+    "runs",
+    "run-pick",
+    "resume-run",
+)
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+
+@pytest.fixture
+def runs(tmp_path, bundled_embedder):
+    return LiveRuns(tmp_path / "home", RuntimeSettings(), embedder=bundled_embedder)
+
+
+def test_every_contract_element_is_there_once_per_tab(runs):
+    from ui.app import build_app
+
+    app = build_app(runs)
+    ids = [b.elem_id for b in app.blocks.values() if getattr(b, "elem_id", None)]
+    assert set(CONTRACT) <= set(ids)
+    assert len(ids) == len(set(ids)), "element ids must be unique on the page"
+    keys = [b for b in app.blocks.values() if b.elem_id in ("task-key", "optimizer-key")]
+    assert all(b.type == "password" and not b.value for b in keys)
+    commands = {
+        b.elem_id: b.value for b in app.blocks.values() if str(b.elem_id).startswith("cmd-")
+    }
+    assert commands["cmd-textgrad"] == "Try TextGrad"
+
+
+def page(runs, downloads):
+    """The page's components and its handlers, as the app builds them."""
+    from ui.app import Handlers
+    from ui.layout import build_layout
+
+    with gr.Blocks():
+        ui = build_layout(runs.defaults)
+    return ui, Handlers(runs, downloads, ui)
+
+
+def test_refresh_renders_a_finished_run_once_then_skips(runs, tmp_path):
+    view = new_view(REPORT["run"], REPORT["config"] | {"prompt": REPORT["seed_prompt"]}, [])
+    view.update(
+        status="finished",
+        report=REPORT,
+        trajectory=REPORT["trajectory"],
+        best_prompt=REPORT["best_prompt"],
+        version=7,
+    )
+    save_view(runs.home, view)
+    ui, handlers = page(runs, tmp_path / "downloads")
+    conv = Conversation(run=REPORT["run"])
+    first = handlers.refresh(conv, {})
+    assert first[ui.seen] == {"run": REPORT["run"], "version": 7}
+    assert (first[ui.run_id], first[ui.status]) == (REPORT["run"], "finished")
+    assert first[ui.report].startswith("# PromptPilot report")
+    assert Path(first[ui.download_json]["value"]).read_text(encoding="utf-8").startswith("{")
+    assert Path(first[ui.download_md]["value"]).suffix == ".md"
+    assert handlers.refresh(conv, first[ui.seen]) == {}  # nothing changed: nothing sent
+
+
+def test_a_malformed_upload_is_a_chat_message_and_a_status(runs):
+    ui, handlers = page(runs, runs.home)
+    conv = Conversation()
+    form = dict(
+        zip(
+            ui.form,
+            [None, None, "exact", 0.2, 0.4, 0.4, "inline", 20, 0, "auto", "", "", "", "", "", ""],
+            strict=True,
+        )
+    )
+    bad = str(DATA / "bad" / "unclosed_quote.csv")
+    out = handlers.upload({ui.upload: bad, ui.conv: conv, **form})
+    assert out[ui.data_status].startswith("⚠️ unclosed\\_quote\\.csv")
+    assert "I can't use" in out[ui.chat][-1]["content"]
+    assert conv.data is None
+    good = handlers.upload({ui.upload: str(DATA / "good" / "reviews.csv"), ui.conv: conv, **form})
+    assert list(good[ui.preview].columns) == ["input", "output", "notes"]
+    assert conv.data.endswith("reviews.csv")
+
+
+def test_loopback_and_auth_rules():
+    assert is_loopback("127.0.0.1")
+    assert is_loopback("localhost")
+    assert is_loopback("::1")
+    assert not is_loopback("0.0.0.0")
+    assert not is_loopback("example.com")
+    assert parse_auth("ann:s3cret:x") == ("ann", "s3cret:x")
+    assert parse_auth(None) is None
+    with pytest.raises(typer.BadParameter, match="user:password"):
+        parse_auth("ann")
+    check_exposure("0.0.0.0", ("ann", "pw"))  # allowed with a login
+    with pytest.raises(typer.BadParameter, match="reachable from other machines"):
+        check_exposure("0.0.0.0", None)
+
+
+def test_the_ui_command_refuses_an_open_host_without_auth(tmp_path):
+    result = CliRunner().invoke(cli, ["ui", "--host", "0.0.0.0", "--home", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--auth" in result.output
+
+
+def test_the_page_load_is_the_only_load_event(runs):
+    """Session-state factories add load events that raced ``on.load`` (seen in CI: a
+    reloaded page kept a blank conversation and never showed its run again)."""
+    from ui.app import build_app
+
+    app = build_app(runs)
+    loads = [d for d in app.config["dependencies"] if d["targets"][0][1] == "load"]
+    assert len(loads) == 1, loads

@@ -1,0 +1,148 @@
+"""The app's chat logic without Gradio: what starts a run, what steers it, who sees what."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.llm.runtime import RuntimeSettings
+from tests.unit.graph_fixtures import fake_live_runs, write_items
+from ui.chat.conversation import Conversation, attach, choose_data, open_run, respond, split_prompt
+from ui.chat.form import ModelForm, RunForm
+from ui.chat.text import ASK_FOR_DATA, HELP, NO_RUN
+from ui.chat.uploads import preview_data
+from ui.live_runs import LiveRuns
+
+
+@pytest.fixture
+def runs(tmp_path, bundled_embedder):
+    registry = fake_live_runs(tmp_path / "home", bundled_embedder)
+    yield registry
+    registry.close()
+
+
+FORM = RunForm(train=10, dev=8, test=12, budget=2)
+
+
+def last_reply(conv):
+    return conv.messages(None)[-1]["content"]
+
+
+def test_without_data_the_assistant_asks_for_it_and_commands_need_a_run(runs):
+    conv = Conversation()
+    assert respond(conv, "Classify the review.", FORM, runs) is None
+    assert last_reply(conv) == ASK_FOR_DATA
+    respond(conv, "pause", FORM, runs)
+    assert last_reply(conv) == NO_RUN
+    respond(conv, "help", FORM, runs)
+    assert last_reply(conv) == HELP
+    respond(conv, "   ", FORM, runs)
+    assert len(conv.tail) == 6
+    assert conv.run is None
+
+
+def test_a_built_in_task_can_be_chosen_in_words(runs):
+    conv = Conversation()
+    preview = respond(conv, "use the built-in review_sentiment task", FORM, runs)
+    assert preview is not None
+    assert conv.data == "builtin:review_sentiment"
+    shown = last_reply(conv).replace("\\", "")  # as rendered: escapes gone
+    assert shown.startswith("Loaded 100 examples from the built-in review_sentiment task")
+    assert "10 train · 8 dev · 12 test" in shown
+    assert respond(conv, "use the built-in nonsense task", FORM, runs) is None
+    assert "no built-in task" in last_reply(conv)
+    assert conv.run is None
+    assert conv.data == "builtin:review_sentiment"
+
+
+def test_the_first_prompt_starts_a_run_then_messages_steer_it(runs, tmp_path):
+    data = write_items(tmp_path / "items.jsonl")
+    conv, other = Conversation(), Conversation()
+    choose_data(conv, preview_data(str(data), split=FORM.split_spec()))
+    respond(conv, "Answer the question.\nGoal: keep it under 9 words", FORM, runs)
+    assert conv.run is not None
+    live = runs.get(conv.run)
+    respond(conv, "stop", FORM, runs)  # steering, not a new prompt
+    assert live.join(60)
+    view = runs.view(conv.run)
+    chat = conv.messages(view)
+    assert chat[0]["role"] == "user"
+    assert "8 dev" in chat[1]["content"]
+    assert "2 dev queries" in chat[1]["content"]
+    assert [m["content"] for m in chat if m["role"] == "user"] == [
+        "Answer the question\\.\nGoal\\: keep it under 9 words",
+        "stop",
+    ]
+    assert view["report"]["stopped"] == "stop requested"
+    assert view["report"]["directives"] == ["keep it under 9 words"]
+    assert view["request"]["prompt"] == "Answer the question."
+    # another session sees none of it
+    assert other.messages(runs.view(other.run) if other.run else None) == []
+    # after the run, "accept N" shows the candidate instead of steering nothing
+    respond(conv, "accept 0", FORM, runs)
+    assert "Candidate #0 (dev " in last_reply(conv)
+    # a reloaded page (new session) reattaches by run id
+    fresh = Conversation()
+    assert attach(fresh, conv.run, runs)
+    assert fresh.messages(runs.view(conv.run))[: len(view["messages"])] == view["messages"]
+    assert not attach(Conversation(), "no-such-run", runs)
+    assert not attach(Conversation(), "../../etc", runs)  # ids come from URLs
+    assert "no run" in open_run(Conversation(), "no-such-run", FORM, runs)
+
+
+def test_bad_settings_are_a_reply_not_a_run(runs, tmp_path):
+    conv = Conversation()
+    choose_data(conv, preview_data(str(write_items(tmp_path / "i.jsonl")), split=FORM.split_spec()))
+    respond(conv, "Answer.", RunForm(train=10, dev=8, test=12, budget=0), runs)
+    assert "budget" in last_reply(conv)
+    respond(conv, "Answer.", RunForm(train=100, dev=8, test=12), runs)
+    assert "need 120 examples" in last_reply(conv)
+    assert conv.run is None
+
+
+def test_split_prompt_takes_goal_lines_out():
+    assert split_prompt("Classify it.\nGoal: be brief\nAnswer in one word.") == (
+        "Classify it.\nAnswer in one word.",
+        "be brief",
+    )
+    assert split_prompt("Just a prompt") == ("Just a prompt", "")
+
+
+def test_a_run_that_failed_before_its_first_step_cannot_resume(tmp_path, free_port):
+    nowhere = ModelForm(url=f"http://127.0.0.1:{free_port}/v1", model="m")
+    form = RunForm(train=10, dev=8, test=12, budget=2, task_model=nowhere, optimizer_model=nowhere)
+    runs = LiveRuns(tmp_path / "home", RuntimeSettings())
+    conv = Conversation()
+    choose_data(conv, preview_data(str(write_items(tmp_path / "i.jsonl")), split=FORM.split_spec()))
+    respond(conv, "Answer.", form, runs)
+    assert runs.get(conv.run).join(30)
+    assert runs.view(conv.run)["status"] == "error"
+    respond(conv, "resume", form, runs)
+    assert "nothing to resume" in last_reply(conv)
+
+
+def test_after_a_run_feedback_continues_from_its_best_prompt(runs, tmp_path):
+    conv = Conversation()
+    choose_data(conv, preview_data(str(write_items(tmp_path / "i.jsonl")), split=FORM.split_spec()))
+    respond(conv, "Answer the question.", FORM, runs)
+    first = conv.run
+    assert runs.get(first).join(60)
+    best = runs.view(first)["best_prompt"]
+
+    respond(conv, "hold on", FORM, runs)
+    assert conv.run == first  # nothing started
+    assert "Nothing is running" in last_reply(conv)
+
+    respond(conv, "make it shorter", FORM, runs)
+    second = conv.run
+    assert second != first
+    assert runs.get(second).join(60)
+    request = runs.view(second)["request"]
+    assert request["prompt"] == best  # not "make it shorter"
+    assert list(request["directives"]) == ["make it shorter"]
+
+    respond(conv, "carry on", FORM, runs)
+    third = conv.run
+    assert third not in (first, second)
+    assert runs.get(third).join(60)
+    assert runs.view(third)["request"]["prompt"] == runs.view(second)["best_prompt"]
+    assert not runs.view(third)["request"]["directives"]

@@ -1,0 +1,302 @@
+"""One run going on in this process, in its own thread, seen through a JSON view.
+
+The app must never block its web server's event loop. A :class:`LiveRun` drives
+:func:`agent.graph.pilot.run_pilot` (the same graph as ``promptpilot optimize``) in a
+background thread with its own event loop; the callbacks of the run (events, agent
+messages, questions, the session) update a view dict under a lock, and
+:meth:`LiveRun.snapshot` hands out copies that the UI polls. The person's messages
+reach the run from the UI thread: the answer to a pending question (``ask_user``,
+pause) or else steering (``RunSession.send``), read at the planner's next turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import AIMessage
+
+from agent.graph.pilot import run_pilot
+from agent.llm.local_server import LocalServerError
+from agent.llm.runtime import ModelRuntime, RuntimeSettings
+from agent.run.report import trajectory_entry
+from agent.run.request import OptimizeRequest
+from agent.run.session import RunSession
+from memory.embeddings import Embedder
+from optimizers.evaluation.chat_calls import EndpointError
+from optimizers.evaluation.metrics import MetricError
+from optimizers.events import CandidateRejected, CandidateScored, RunEvent, StepDone
+from optimizers.registry import ZOPO
+from optimizers.tasks import DataError
+from ui.chat.text import agent_message, escape_markdown, message, result_text, user_message
+from ui.panels.inspect import embedding_map, examples_view, unique_prompts
+from ui.panels.stored_view import save_view
+
+logger = logging.getLogger(__name__)
+
+RuntimeFactory = Callable[[RuntimeSettings], AbstractContextManager[ModelRuntime]]
+ACTIVE = ("starting", "running", "waiting")
+STEERING_NOTED = "Noted: this applies at the run's next step; I'll confirm here when it does."
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")  # ids come from URLs: no paths
+
+
+def is_run_id(text: str) -> bool:
+    """True for a well-formed run id (a folder name under the runs directory, nothing more)."""
+    return RUN_ID.fullmatch(text) is not None and ".." not in text
+
+
+def error_text(exc: BaseException) -> str:
+    """One line for the person: the problem for expected failures, never a traceback."""
+    if isinstance(exc, DataError | MetricError | EndpointError | ValueError):
+        return str(exc)
+    if isinstance(exc, LocalServerError):
+        return str(exc).splitlines()[0]
+    return f"internal error ({type(exc).__name__}: {exc}); the app log has the details"
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+class LiveRun:
+    """One run in a background thread; build with :meth:`LiveRuns.start` or ``resume``."""
+
+    def __init__(
+        self,
+        run: str,
+        request: OptimizeRequest | None,
+        *,
+        settings: RuntimeSettings,
+        home: Path,
+        embedder: Embedder,
+        runtime_factory: RuntimeFactory,
+        view: dict[str, Any],
+        steer: Sequence[str] = (),
+        use_planner_model: bool | None = None,
+    ) -> None:
+        self.run = run
+        self._request = request  # None: resume from the checkpoint
+        self._settings = settings
+        self._home = home
+        self._embedder = embedder
+        self._runtime_factory = runtime_factory
+        self._use_planner_model = use_planner_model
+        self._lock = threading.RLock()  # the run's callbacks nest (event → map → view)
+        self._view = view
+        self._steer = list(steer)  # sent before anything else (e.g. "try zopo now")
+        self._inbox: list[str] = []  # the person's messages before the session exists
+        self._session: RunSession | None = None
+        self._runtime: ModelRuntime | None = None
+        self._pending: tuple[asyncio.AbstractEventLoop, asyncio.Future[str]] | None = None
+        self._asked: set[str] = set()  # questions already shown (their node repeats them)
+        self._surrogate: Any = None  # ZOPO's last SurrogateView, for the embedding map
+        self._thread = threading.Thread(target=self._main, name=f"run-{run}", daemon=True)
+
+    # ------------------------------------------------------------------ the UI's side
+
+    def start(self) -> LiveRun:
+        """Start the run's thread."""
+        self._thread.start()
+        return self
+
+    @property
+    def done(self) -> bool:
+        """True once the run's thread has ended (finished, stopped or failed)."""
+        return self._thread.ident is not None and not self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the run to end; True if it did within ``timeout``."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def send(self, text: str) -> None:
+        """The person's message: the answer to a pending question, or steering for the run."""
+        with self._lock:
+            self._add(user_message(text))
+            if self._pending is not None:
+                loop, future = self._pending
+                self._pending = None
+                self._view.update(status="running", question=None)
+                loop.call_soon_threadsafe(_settle, future, text)
+            else:
+                if self._session is not None:
+                    self._session.send(text)
+                else:
+                    self._inbox.append(text)
+                self._add(message(STEERING_NOTED))
+
+    def snapshot(self) -> dict[str, Any]:
+        """A copy of the run's view, with the budget spent read fresh while it runs."""
+        with self._lock:
+            if self._session is not None:
+                self._read_usage(self._session)
+            return copy.deepcopy(self._view)
+
+    # ------------------------------------------------------------ the run's own thread
+
+    def _main(self) -> None:
+        try:
+            with self._runtime_factory(self._settings) as runtime:
+                self._runtime = runtime
+                report = asyncio.run(self._pilot(runtime))
+        except Exception as exc:  # shown to the person in one line; the log keeps the traceback
+            logger.exception("run %s failed", self.run)
+            with self._lock:
+                self._view.update(status="error", detail=error_text(exc), question=None)
+                self._add(
+                    message(f"⚠️ The run stopped with an error: {escape_markdown(error_text(exc))}")
+                )
+        else:
+            with self._lock:
+                self._end(report)
+        finally:
+            with self._lock:
+                self._session = None
+                save_view(self._home, self._view)
+
+    async def _pilot(self, runtime: ModelRuntime) -> dict[str, Any] | None:
+        return await run_pilot(
+            self._request, runtime, home=self._home, run=self.run, embedder=self._embedder,
+            on_event=self._on_event, on_message=self._on_message, answer=self._answer,
+            on_session=self._on_session, use_planner_model=self._use_planner_model,
+        )  # fmt: skip
+
+    def _end(self, report: dict[str, Any] | None) -> None:
+        if self._session is not None:
+            self._read_usage(self._session)
+        if report is None:
+            self._view.update(status="stopped", question=None)
+            return
+        self._view.update(
+            status="finished", question=None, report=report, best_prompt=report["best_prompt"],
+            best_dev=report["scores"]["best"]["dev"]["mean"], usage=report["usage"],
+            trajectory=report["trajectory"], rejected=report["rejected"], steps=report["steps"],
+        )  # fmt: skip
+        self._view["used"]["seconds"] = report["wall_time_s"]
+        self._add(message(result_text(report)))
+        self._refresh_map(None)
+
+    def _on_session(self, session: RunSession) -> None:
+        with self._lock:
+            self._session = session
+            outcome = session.search.outcome
+            if outcome is not None:  # a resumed run: show what it had found
+                self._view["trajectory"] = [trajectory_entry(s) for s in outcome.history]
+                self._view["steps"] = outcome.steps
+                self._note_best(session)
+            self._view["status"] = "running"
+            self._view["version"] += 1
+            texts, self._inbox = [*self._steer, *self._inbox], []
+        for text in texts:
+            session.send(text)
+
+    def _on_event(self, event: RunEvent) -> None:
+        try:
+            with self._lock:
+                self._record(event)
+                if isinstance(event, StepDone):
+                    self._refresh_map(self._session)
+                    save_view(self._home, self._view)
+        except Exception:  # the view must never break the run
+            logger.exception("run %s: could not update the view", self.run)
+
+    def _record(self, event: RunEvent) -> None:
+        session = self._session
+        if isinstance(event, CandidateScored):
+            entry = event.entry.as_dict()
+            self._view["trajectory"].append(entry | {"meta": _json_safe(entry["meta"])})
+            if session is not None:
+                self._note_best(session)
+        elif isinstance(event, CandidateRejected):
+            self._view["rejected"].append(
+                {"text": event.text, "source": event.source, "violations": list(event.violations)}
+            )
+        elif isinstance(event, StepDone):
+            self._view["steps"] = event.step
+        self._view["version"] += 1
+
+    def _note_best(self, session: RunSession) -> None:
+        outcome = session.search.outcome
+        if outcome is None:
+            return
+        best = outcome.best
+        if best.candidate.text != self._view["best_prompt"] or not self._view["examples"]:
+            self._view["examples"] = examples_view(best.dev.examples)
+        self._view.update(best_prompt=best.candidate.text, best_dev=best.score)
+        rolled_back = getattr(outcome, "rolled_back", ())  # "roll back to N" marks later ones
+        for number, entry in enumerate(self._view["trajectory"]):
+            entry["rolled_back"] = number in rolled_back
+
+    def _refresh_map(self, session: RunSession | None) -> None:
+        """Recompute the embedding map (in the run's thread: the ZOPO state is read here).
+
+        Called with the lock held; embeddings of scored prompts come from the embedder's memo.
+        """
+        trajectory = self._view["trajectory"]
+        if not trajectory:
+            return
+        texts = [trajectory[i]["prompt"] for i in unique_prompts(trajectory)]
+        zopo = None if session is None else session.optimizers.get(ZOPO)
+        if zopo is not None and hasattr(zopo, "surrogate_view"):
+            self._surrogate = zopo.surrogate_view()  # kept: the last one outlives the session
+        emap = embedding_map(
+            trajectory,
+            self._embedder.embed(texts),
+            best_prompt=self._view["best_prompt"],
+            surrogate=self._surrogate,
+        )
+        self._view["map"] = emap.to_dict()
+        self._view["version"] += 1
+
+    def _on_message(self, msg: AIMessage) -> None:
+        text = str(msg.content)
+        with self._lock:
+            if text in self._asked:  # the pause / ask_user node repeats its question
+                self._asked.discard(text)
+                return
+            self._add(agent_message(msg.name or "agent", text))
+
+    async def _answer(self, question: str) -> str:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str] = loop.create_future()
+        with self._lock:
+            self._pending = (loop, future)
+            self._asked.add(question)
+            self._view.update(status="waiting", question=question)
+            self._add(message(escape_markdown(question) + "\n\n*(your next message answers)*"))
+            save_view(self._home, self._view)
+        return await future
+
+    def _add(self, msg: dict[str, Any]) -> None:
+        self._view["messages"].append(msg)
+        self._view["version"] += 1
+
+    def _read_usage(self, session: RunSession) -> None:
+        search = session.search
+        outcome = search.outcome
+        self._view["used"] = {
+            "queries": outcome.queries if outcome else 0,
+            "calls": search.calls,
+            "seconds": round(search.seconds, 1),
+        }
+        self._view["limits"] = asdict(search.budget)
+        runtime = self._runtime
+        if runtime is not None and runtime.task is not None and runtime.optimizer is not None:
+            self._view["usage"] = {
+                "task": asdict(runtime.task.usage),
+                "optimizer": asdict(runtime.optimizer.usage),
+            }
+
+
+def _settle(future: asyncio.Future[str], text: str) -> None:
+    if not future.done():
+        future.set_result(text)
