@@ -13,7 +13,6 @@ when the records carry them, and measure test-sampling noise, not the spread
 between seeds' searches (that is in the per-run table).
 """
 
-
 from __future__ import annotations
 
 import argparse
@@ -304,6 +303,15 @@ def peer_rows(peers: list[dict[str, Any]], task: str, seeds: Sequence[int]) -> l
     return rows
 
 
+def row_beside_peers(
+    runs: list[dict[str, Any]], hand: list[dict[str, Any]], peers: list[dict[str, Any]], task: str
+) -> TaskRow | None:
+    """PromptPilot's row on ``task`` over the seeds the peers ran too (all when none shared)."""
+    theirs = {r.get("seed") for r in peers if r["task"] == task}
+    shared = [r for r in runs if r["task"] == task and r["seed"] in theirs]
+    return task_row(shared or runs, hand, task)
+
+
 def best_peer(rows: list[PeerRow]) -> PeerRow | None:
     """The highest test score; on a tie, the cheaper one (the stricter yardstick)."""
     scored = [r for r in rows if r.test is not None]
@@ -385,7 +393,7 @@ def check_targets(
         _target_b(measured, complete, coverage),
         _target_c(runs, tasks, complete, coverage),
         _target_d(measured, complete, coverage),
-        _target_e(rows, records.peers, tasks, seeds, needed),
+        _target_e(rows, records.hand_written, records.peers, tasks, seeds, needed),
     ]
 
 
@@ -475,6 +483,7 @@ def _target_d(measured: list[TaskRow], complete: bool, coverage: str) -> Target:
 
 def _target_e(
     rows: dict[str, TaskRow | None],
+    hand: list[dict[str, Any]],
     peers: list[dict[str, Any]],
     tasks: Sequence[str],
     seeds: Sequence[int],
@@ -489,9 +498,11 @@ def _target_e(
     good, short, unknown, pareto = [], [], [], 0
     for task in tasks:
         row = rows[task]
+        if _complete(row, seeds):
+            row = row_beside_peers(row.runs, hand, peers, task)  # same seeds on both sides
         task_peers = peer_rows(peers, task, seeds)
         peer = best_peer(task_peers)
-        if row is None or peer is None or not _complete(row, seeds):
+        if row is None or peer is None:
             unknown.append(task)
             continue
         pareto += undominated(row, task_peers)
@@ -637,15 +648,18 @@ def optimizer_section(name: str, records: Records, tasks: Sequence[str]) -> list
 def peers_section(records: Records, tasks: Sequence[str]) -> list[str]:
     """PromptPilot's default run beside each DSPy optimizer: test score and calls per task."""
     names = list(dict.fromkeys(r["optimizer"] for r in records.peers))
+    runs = records.runs.get(DEFAULT, [])
     default = {
-        row.task: row
-        for row in task_rows(records.runs.get(DEFAULT, []), records.hand_written, tasks)
+        task: row
+        for task in tasks
+        if (row := row_beside_peers(runs, records.hand_written, records.peers, task)) is not None
     }
     header = "| task | PromptPilot default |" + "".join(f" {n} |" for n in names) + " best peer |"
     lines = [
         "## PromptPilot's default run beside DSPy",
         "",
-        "Each cell: mean test score over the seeds both ran / median calls (PromptPilot: "
+        "Each cell: mean test score over the seeds both ran (PromptPilot's column differs "
+        "from the table above when the peers ran fewer seeds) / median calls (PromptPilot: "
         "search calls; DSPy: compile calls; neither counts test scoring). *best peer*: the "
         "DSPy optimizer with the highest test score on the task (the cheaper one on a tie); "
         "✓ when PromptPilot matches or beats its score with no more calls; *higher score, more "
