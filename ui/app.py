@@ -161,7 +161,7 @@ class Handlers:
         ui = self.ui
         conv: Conversation = values[ui.conv]
         if conv.data is None:
-            return {}
+            return {ui.data_status: gr.skip()}  # (an empty dict would read as one value)
         try:
             form = make_form(ui, values)
             preview = preview_data(
@@ -178,11 +178,12 @@ class Handlers:
     def refresh(self, conv: Conversation, seen: dict[str, Any]) -> Updates:
         """The timer: re-render what changed since this page last saw the run."""
         view, ui = self._view(conv), self.ui
+        unchanged = {ui.status: gr.skip()}  # Gradio reads an empty dict as one value
         if view is None:
-            return {}
+            return unchanged
         changed = seen.get("run") != view["run"] or seen.get("version") != view["version"]
         if not changed and view["status"] not in ACTIVE:
-            return {}
+            return unchanged
         status = escape_markdown(rv.status_line(view))
         if not changed:  # time passes while a run goes on: the meter and status stay fresh
             return {ui.status: status, ui.budget_meter: rv.budget_markdown(view)}

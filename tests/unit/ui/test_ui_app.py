@@ -118,7 +118,12 @@ def test_refresh_renders_a_finished_run_once_then_skips(runs, tmp_path):
     assert first[ui.report].startswith("# PromptPilot report")
     assert Path(first[ui.download_json]["value"]).read_text(encoding="utf-8").startswith("{")
     assert Path(first[ui.download_md]["value"]).suffix == ".md"
-    assert handlers.refresh(conv, first[ui.seen]) == {}  # nothing changed: nothing sent
+    again = handlers.refresh(conv, first[ui.seen])  # nothing changed: nothing sent
+    assert all(isinstance(value, type(gr.skip())) for value in again.values())
+    # never an empty dict: Gradio would read it as one value for thirteen outputs
+    for nothing in (again, handlers.refresh(Conversation(), {})):
+        assert nothing
+        assert set(nothing) <= {ui.status}
 
 
 def test_a_malformed_upload_is_a_chat_message_and_a_status(runs):
