@@ -498,13 +498,13 @@ def _target_e(
     good, short, unknown, pareto = [], [], [], 0
     for task in tasks:
         row = rows[task]
-        if _complete(row, seeds):
-            row = row_beside_peers(row.runs, hand, peers, task)  # same seeds on both sides
         task_peers = peer_rows(peers, task, seeds)
         peer = best_peer(task_peers)
-        if row is None or peer is None:
+        if row is None or peer is None or not _complete(row, seeds):
             unknown.append(task)
             continue
+        row = row_beside_peers(row.runs, hand, peers, task)  # the seeds both sides ran
+        assert row is not None  # row.runs are test-scored runs of this task
         pareto += undominated(row, task_peers)
         if matches_peer(row, peer):
             good.append(task)

@@ -96,10 +96,12 @@ class Scored:
 
 
 ASK_SHARE = 0.5
+NO_CALL_LIMIT = 1 << 30
+"""The calls left when calls are not limited: more than any run could pay."""
 
 
 def _no_call_limit() -> int:
-    return 1 << 30
+    return NO_CALL_LIMIT
 
 
 def _no_time_limit() -> float:

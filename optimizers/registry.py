@@ -132,10 +132,12 @@ def name_pattern() -> str:
 
 
 def canonical(word: str) -> str | None:
-    """The optimizer a word names ("Text grad" → "textgrad"), or None."""
-    spoken = re.sub(r"\s+", " ", word.strip().lower())
+    """The optimizer a word names ("Text grad" → "textgrad"), or None.
+
+    Spaces do not count, as in :func:`name_pattern` (which lets each be left out).
+    """
+    squeezed = re.sub(r"\s+", "", word.lower())
     for item in REGISTRY:
-        if spoken == item.name or spoken in item.aliases:
+        if squeezed in {spoken.replace(" ", "") for spoken in (item.name, *item.aliases)}:
             return item.name
-    squeezed = spoken.replace(" ", "")
-    return next((item.name for item in REGISTRY if squeezed == item.name), None)
+    return None

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from memory.prompt_record import PromptRecord, prompt_id
-from optimizers.base import Allowance, Candidate, Optimizer, OptimizerContext, Scored
+from optimizers.base import NO_CALL_LIMIT, Allowance, Candidate, Optimizer, OptimizerContext, Scored
 from optimizers.budget import Budget, StopReason
 from optimizers.evaluation.evaluator import EvalResult, concat
 from optimizers.evaluation.structured_prompt import StructuredPrompt
@@ -219,7 +219,7 @@ class Search:
         examples than this and a call budget is kept exactly.
         """
         limit = self.budget.max_calls
-        return 1 << 30 if limit is None else max(0, limit - self.calls)
+        return NO_CALL_LIMIT if limit is None else max(0, limit - self.calls)
 
     async def start(self) -> RunOutcome:
         """Score the seed prompt (once)."""

@@ -28,13 +28,18 @@ from langchain_core.messages import AIMessage
 from agent.graph.pilot import run_pilot
 from agent.llm.local_server import LocalServerError
 from agent.llm.runtime import ModelRuntime, RuntimeSettings
-from agent.run.report import trajectory_entry
 from agent.run.request import OptimizeRequest
 from agent.run.session import RunSession
 from memory.embeddings import Embedder
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.metrics import MetricError
-from optimizers.events import CandidateRejected, CandidateScored, RunEvent, StepDone
+from optimizers.events import (
+    CandidateRejected,
+    CandidateScored,
+    RunEvent,
+    StepDone,
+    TrajectoryEntry,
+)
 from optimizers.registry import ZOPO
 from optimizers.tasks import DataError
 from ui.chat.text import agent_message, escape_markdown, message, result_text, user_message
@@ -65,6 +70,12 @@ def error_text(exc: BaseException) -> str:
 
 def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
+
+
+def _view_entry(entry: TrajectoryEntry) -> dict[str, Any]:
+    """A trajectory entry as the saved view holds it (its ``meta`` made JSON-safe)."""
+    fields = entry.as_dict()
+    return fields | {"meta": _json_safe(fields["meta"])}
 
 
 class LiveRun:
@@ -190,7 +201,9 @@ class LiveRun:
             self._session = session
             outcome = session.search.outcome
             if outcome is not None:  # a resumed run: show what it had found
-                self._view["trajectory"] = [trajectory_entry(s) for s in outcome.history]
+                self._view["trajectory"] = [
+                    _view_entry(TrajectoryEntry.of(s)) for s in outcome.history
+                ]
                 self._view["steps"] = outcome.steps
                 self._note_best(session)
             self._view["status"] = "running"
@@ -212,8 +225,7 @@ class LiveRun:
     def _record(self, event: RunEvent) -> None:
         session = self._session
         if isinstance(event, CandidateScored):
-            entry = event.entry.as_dict()
-            self._view["trajectory"].append(entry | {"meta": _json_safe(entry["meta"])})
+            self._view["trajectory"].append(_view_entry(event.entry))
             if session is not None:
                 self._note_best(session)
         elif isinstance(event, CandidateRejected):

@@ -160,9 +160,7 @@ def read_follow_up(message: str) -> FollowUp | None:
         return None
     if _WAIT.match(text):
         return "wait"
-    if _RESUME.match(text) or re.match(
-        r"^\s*(?:again|more|try again|one more)\s*[.!]?\s*$", text, re.I
-    ):
+    if _RESUME.match(text) or _AGAIN.match(text):
         return "continue"
     steering = read_steering(text, [])
     if _FEEDBACK.match(text) or steering.add_directives:

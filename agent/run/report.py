@@ -13,7 +13,6 @@ from typing import Any
 
 from agent.run.session import RunSession
 from memory.prompt_record import prompt_id
-from optimizers.base import Scored
 from optimizers.evaluation.chat_calls import Usage
 from optimizers.evaluation.evaluator import EvalResult
 from optimizers.evaluation.stats import PairedComparison
@@ -115,17 +114,12 @@ def trajectory(outcome: RunOutcome, run: str) -> list[dict[str, Any]]:
     return [
         {
             "number": number,
-            **trajectory_entry(scored),
+            **TrajectoryEntry.of(scored).as_dict(),
             "rolled_back": number in outcome.rolled_back,
             "memory_id": prompt_id(run, scored.candidate.identity),
         }
         for number, scored in outcome.numbered()
     ]
-
-
-def trajectory_entry(scored: Scored) -> dict[str, Any]:
-    """One scored candidate's facts (without its number: see :func:`trajectory`)."""
-    return TrajectoryEntry.of(scored).as_dict()
 
 
 def _test_calls(tested: tuple) -> int:

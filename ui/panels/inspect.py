@@ -1,6 +1,6 @@
 """What the app's Inspect panel shows, computed from a run's JSON view (no Gradio here).
 
-Everything reads the report-shaped trajectory (:func:`agent.run.report.trajectory_entry`:
+Everything reads the report-shaped trajectory (:class:`optimizers.events.TrajectoryEntry`:
 ``prompt, source, step, dev, ci95, reused, meta``, seed first), so a live run, a resumed
 one and a finished one from the registry look the same. Index ``i`` of the trajectory is
 the ``#`` people use to accept or roll back ("accept 3").
