@@ -46,6 +46,7 @@ def check_exposure(host: str, auth: tuple[str, str] | None) -> None:
         )
 
 
+@opt.with_flag_groups
 def ui_command(
     host: Annotated[
         str, typer.Option(help="Interface to bind; other than loopback needs --auth.")
@@ -60,16 +61,7 @@ def ui_command(
             show_default=False,
         ),
     ] = None,
-    home: opt.Home = None,
-    no_cache: opt.NoCache = False,
-    task_base_url: opt.TaskBaseUrl = None,
-    task_model: opt.TaskModel = None,
-    task_max_tokens: opt.TaskMaxTokens = None,
-    task_api_key: opt.TaskApiKey = None,
-    optimizer_base_url: opt.OptimizerBaseUrl = None,
-    optimizer_model: opt.OptimizerModel = None,
-    optimizer_api_key: opt.OptimizerApiKey = None,
-    concurrency: opt.Concurrency = None,
+    models: opt.ModelFlags = opt.DEFAULT_MODELS,
 ) -> None:
     """Open the chat app: refine a prompt in conversation, upload eval sets, steer, inspect.
 
@@ -79,8 +71,8 @@ def ui_command(
     """
     credentials = parse_auth(auth)
     check_exposure(host, credentials)
-    settings = opt.runtime_settings_from(locals())
-    root = home_dir(home)
+    settings = models.settings()
+    root = home_dir(models.home)
     port = port or free_port(host)
 
     from ui.app import build_app, launch

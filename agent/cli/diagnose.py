@@ -50,6 +50,7 @@ _RUN = "For a run id"
 _RERUN = "For labels / proposals"
 
 
+@opt.with_flag_groups
 def diagnose_command(
     target: Annotated[
         str,
@@ -107,24 +108,8 @@ def diagnose_command(
     ] = "inline",
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
-    input_col: opt.InputCol = None,
-    target_col: opt.TargetCol = None,
-    target_sep: opt.TargetSep = None,
-    test_data: opt.TestData = None,
-    train: opt.SplitSize = None,
-    dev: opt.SplitSize = None,
-    test: opt.SplitSize = None,
-    seed: opt.Seed = 0,
-    task_base_url: opt.TaskBaseUrl = None,
-    task_model: opt.TaskModel = None,
-    task_max_tokens: opt.TaskMaxTokens = None,
-    task_api_key: opt.TaskApiKey = None,
-    optimizer_base_url: opt.OptimizerBaseUrl = None,
-    optimizer_model: opt.OptimizerModel = None,
-    optimizer_api_key: opt.OptimizerApiKey = None,
-    concurrency: opt.Concurrency = None,
-    home: opt.Home = None,
-    no_cache: opt.NoCache = False,
+    data_flags: opt.DataFlags = opt.DEFAULT_DATA,
+    models: opt.ModelFlags = opt.DEFAULT_MODELS,
 ) -> None:
     """Explain a prompt's gain: class shares, sentence ablation, overfitting, label corruption.
 
@@ -133,8 +118,8 @@ def diagnose_command(
     an optimizer at equal budget and compare on test, paired by example.
     """
     with friendly_errors():
-        settings = opt.runtime_settings_from(locals())
-        root = home_dir(home)
+        settings = models.settings()
+        root = home_dir(models.home)
         if target in RERUNS:
             if only is not None or split is not None:
                 raise ValueError(f"--only and --split apply to a run id, not to `{target}`")
@@ -147,10 +132,10 @@ def diagnose_command(
                 budget=Budget(max_queries=budget),
                 metric=metric,
                 template=template,
-                columns=opt.columns(input_col, target_col, target_sep),
-                split_spec=opt.split_spec(train, dev, test, seed),
-                test_data=test_data,
-                seed=seed,
+                columns=data_flags.columns(),
+                split_spec=data_flags.split_spec(),
+                test_data=data_flags.test_data,
+                seed=data_flags.seed,
             )
             optimizer_factory(optimizer, request.budget)  # no `auto`: fail before a server
             CorruptionConfig(rate=rate, seed=corruption_seed)  # likewise a bad --rate

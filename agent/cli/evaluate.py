@@ -15,6 +15,7 @@ from agent.llm.runtime import ModelRuntime
 from agent.run.evaluate import EvalRequest, run_eval, select_examples
 
 
+@opt.with_flag_groups
 def eval_command(
     data: Annotated[
         str,
@@ -45,24 +46,8 @@ def eval_command(
     ] = "inline",
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     out: Annotated[Path | None, typer.Option(help="Write the JSON result to this file.")] = None,
-    input_col: opt.InputCol = None,
-    target_col: opt.TargetCol = None,
-    target_sep: opt.TargetSep = None,
-    test_data: opt.TestData = None,
-    train: opt.SplitSize = None,
-    dev: opt.SplitSize = None,
-    test: opt.SplitSize = None,
-    seed: opt.Seed = 0,
-    task_base_url: opt.TaskBaseUrl = None,
-    task_model: opt.TaskModel = None,
-    task_max_tokens: opt.TaskMaxTokens = None,
-    task_api_key: opt.TaskApiKey = None,
-    optimizer_base_url: opt.OptimizerBaseUrl = None,
-    optimizer_model: opt.OptimizerModel = None,
-    optimizer_api_key: opt.OptimizerApiKey = None,
-    concurrency: opt.Concurrency = None,
-    home: opt.Home = None,
-    no_cache: opt.NoCache = False,
+    data_flags: opt.DataFlags = opt.DEFAULT_DATA,
+    models: opt.ModelFlags = opt.DEFAULT_MODELS,
 ) -> None:
     """Score prompts on an eval set, with 95% intervals and paired differences."""
     with friendly_errors():
@@ -74,11 +59,11 @@ def eval_command(
             metric=metric,
             rubric=rubric,
             template=template,
-            columns=opt.columns(input_col, target_col, target_sep),
-            split_spec=opt.split_spec(train, dev, test, seed),
-            test_data=test_data,
+            columns=data_flags.columns(),
+            split_spec=data_flags.split_spec(),
+            test_data=data_flags.test_data,
         )
-        settings = opt.runtime_settings_from(locals())
+        settings = models.settings()
         selected = select_examples(request)
         roles = ("task", "optimizer") if request.needs_optimizer_model else ("task",)
         with (

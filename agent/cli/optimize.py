@@ -31,6 +31,7 @@ from optimizers.budget import Budget
 from optimizers.registry import AUTO, NAMES
 
 
+@opt.with_flag_groups
 def optimize_command(
     data: Annotated[str, typer.Argument(help="Eval set file or built-in task name.")],
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="The prompt to start from.")],
@@ -67,24 +68,8 @@ def optimize_command(
     ] = "inline",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
-    input_col: opt.InputCol = None,
-    target_col: opt.TargetCol = None,
-    target_sep: opt.TargetSep = None,
-    test_data: opt.TestData = None,
-    train: opt.SplitSize = None,
-    dev: opt.SplitSize = None,
-    test: opt.SplitSize = None,
-    seed: opt.Seed = 0,
-    task_base_url: opt.TaskBaseUrl = None,
-    task_model: opt.TaskModel = None,
-    task_max_tokens: opt.TaskMaxTokens = None,
-    task_api_key: opt.TaskApiKey = None,
-    optimizer_base_url: opt.OptimizerBaseUrl = None,
-    optimizer_model: opt.OptimizerModel = None,
-    optimizer_api_key: opt.OptimizerApiKey = None,
-    concurrency: opt.Concurrency = None,
-    home: opt.Home = None,
-    no_cache: opt.NoCache = False,
+    data_flags: opt.DataFlags = opt.DEFAULT_DATA,
+    models: opt.ModelFlags = opt.DEFAULT_MODELS,
 ) -> None:
     """Optimize a prompt on train/dev, then report initial vs best on the held-out test split.
 
@@ -99,15 +84,15 @@ def optimize_command(
             budget=Budget.given(budget, max_calls, max_seconds),
             metric=metric,
             template=template,
-            columns=opt.columns(input_col, target_col, target_sep),
-            split_spec=opt.split_spec(train, dev, test, seed),
-            test_data=test_data,
-            seed=seed,
+            columns=data_flags.columns(),
+            split_spec=data_flags.split_spec(),
+            test_data=data_flags.test_data,
+            seed=data_flags.seed,
             directives=tuple(constraint or ()),
         )
         select_examples(EvalRequest(data=data, prompts=(prompt,), columns=request.columns))
-        settings = opt.runtime_settings_from(locals())
-        root = home_dir(home)
+        settings = models.settings()
+        root = home_dir(models.home)
         with ModelRuntime(settings) as runtime:
             if request.optimizer == AUTO:
                 payload = asyncio.run(run_piloted(request, runtime, root, run_id))

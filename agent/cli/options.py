@@ -7,8 +7,12 @@ shows up in shell history and process listings.
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, get_type_hints
 
 import typer
 
@@ -111,36 +115,95 @@ def parse_size(value: str | None, default: int | float) -> int | float:
         raise typer.BadParameter(f"expected a count or a fraction, got {value!r}") from exc
 
 
-def split_spec(train: str | None, dev: str | None, test: str | None, seed: int) -> SplitSpec:
-    """Split sizes from the flags, defaults where omitted."""
-    defaults = SplitSpec()
-    return SplitSpec(
-        train=parse_size(train, defaults.train),
-        dev=parse_size(dev, defaults.dev),
-        test=parse_size(test, defaults.test),
-        seed=seed,
-    )
+@dataclass(frozen=True, kw_only=True)
+class ModelFlags:
+    """The flags of every command that calls a model: endpoints, keys, home and cache."""
+
+    task_base_url: TaskBaseUrl = None
+    task_model: TaskModel = None
+    task_max_tokens: TaskMaxTokens = None
+    task_api_key: TaskApiKey = None
+    optimizer_base_url: OptimizerBaseUrl = None
+    optimizer_model: OptimizerModel = None
+    optimizer_api_key: OptimizerApiKey = None
+    concurrency: Concurrency = None
+    home: Home = None
+    no_cache: NoCache = False
+
+    def settings(self) -> RuntimeSettings:
+        """:func:`runtime_settings`: the environment first, then these flags."""
+        return runtime_settings(**{field.name: getattr(self, field.name) for field in fields(self)})
 
 
-def columns(input_col: str | None, target_col: str | None, sep: str | None) -> ColumnMapping:
-    """The column mapping from the flags."""
-    return ColumnMapping(input=input_col, target=target_col, target_separator=sep)
+@dataclass(frozen=True, kw_only=True)
+class DataFlags:
+    """The flags of every command that reads an eval set: columns, test file, split."""
+
+    input_col: InputCol = None
+    target_col: TargetCol = None
+    target_sep: TargetSep = None
+    test_data: TestData = None
+    train: SplitSize = None
+    dev: SplitSize = None
+    test: SplitSize = None
+    seed: Seed = 0
+
+    def columns(self) -> ColumnMapping:
+        """The column mapping from the flags."""
+        return ColumnMapping(
+            input=self.input_col, target=self.target_col, target_separator=self.target_sep
+        )
+
+    def split_spec(self) -> SplitSpec:
+        """Split sizes from the flags, defaults where omitted."""
+        defaults = SplitSpec()
+        return SplitSpec(
+            train=parse_size(self.train, defaults.train),
+            dev=parse_size(self.dev, defaults.dev),
+            test=parse_size(self.test, defaults.test),
+            seed=self.seed,
+        )
 
 
-MODEL_FLAGS = (
-    "task_base_url",
-    "task_model",
-    "task_max_tokens",
-    "task_api_key",
-    "optimizer_base_url",
-    "optimizer_model",
-    "optimizer_api_key",
-    "concurrency",
-    "home",
-    "no_cache",
-)
+DEFAULT_MODELS = ModelFlags()  # a command's default when called from Python
+DEFAULT_DATA = DataFlags()
+_GROUPS: tuple[type, ...] = (ModelFlags, DataFlags)
 
 
-def runtime_settings_from(flags: dict[str, object]) -> RuntimeSettings:
-    """:func:`runtime_settings` from a command's parameters (the ones it has)."""
-    return runtime_settings(**{name: flags[name] for name in MODEL_FLAGS if name in flags})
+def with_flag_groups(command: Callable[..., None]) -> Callable[..., None]:
+    """Let a command take :class:`ModelFlags` / :class:`DataFlags` as one parameter each.
+
+    Typer reads a command's flags from its signature, so without this every
+    command would spell out the same eighteen parameters. The wrapper shows
+    typer each group's fields as flags (keyword-only, after the command's own)
+    and hands the command the group built from them.
+    """
+    hints = get_type_hints(command, include_extras=True)
+    own: list[inspect.Parameter] = []
+    grouped: list[inspect.Parameter] = []
+    groups: dict[str, type] = {}
+    for name, parameter in inspect.signature(command).parameters.items():
+        hint = hints.get(name, parameter.annotation)
+        if hint not in _GROUPS:
+            own.append(parameter.replace(annotation=hint, kind=inspect.Parameter.KEYWORD_ONLY))
+            continue
+        groups[name] = hint
+        field_hints = get_type_hints(hint, include_extras=True)
+        grouped += [
+            inspect.Parameter(
+                field.name, inspect.Parameter.KEYWORD_ONLY,
+                annotation=field_hints[field.name], default=field.default,
+            )
+            for field in fields(hint)
+        ]  # fmt: skip
+
+    @functools.wraps(command)
+    def expanded(**flags: Any) -> None:
+        for name, group in groups.items():
+            flags[name] = group(**{field.name: flags.pop(field.name) for field in fields(group)})
+        command(**flags)
+
+    parameters = [*own, *grouped]
+    expanded.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    expanded.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
+    return expanded

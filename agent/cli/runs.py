@@ -59,6 +59,7 @@ def runs_show_command(
 
 
 @runs_app.command("resume")
+@opt.with_flag_groups
 def runs_resume_command(
     run: Annotated[str, typer.Argument(help="The run id to continue.")],
     answer: Annotated[
@@ -70,21 +71,15 @@ def runs_resume_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
-    task_base_url: opt.TaskBaseUrl = None,
-    task_model: opt.TaskModel = None,
-    task_api_key: opt.TaskApiKey = None,
-    optimizer_base_url: opt.OptimizerBaseUrl = None,
-    optimizer_model: opt.OptimizerModel = None,
-    optimizer_api_key: opt.OptimizerApiKey = None,
-    home: opt.Home = None,
+    models: opt.ModelFlags = opt.DEFAULT_MODELS,
 ) -> None:
     """Continue a stopped, killed or waiting run from its last checkpoint.
 
     Calls that were paid before it stopped are answered from the cache; nothing is paid twice.
     """
     with friendly_errors():
-        settings = opt.runtime_settings_from(locals())
-        root = home_dir(home)
+        settings = models.settings()
+        root = home_dir(models.home)
         record = load_run(root, run)  # a clear error for an unknown id
 
         given = [answer] if answer is not None else []

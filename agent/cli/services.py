@@ -47,17 +47,9 @@ def serve_llm_command(
             signal.sigwait({signal.SIGINT, signal.SIGTERM})
 
 
+@opt.with_flag_groups
 def mcp_command(
-    home: opt.Home = None,
-    no_cache: opt.NoCache = False,
-    task_base_url: opt.TaskBaseUrl = None,
-    task_model: opt.TaskModel = None,
-    task_max_tokens: opt.TaskMaxTokens = None,
-    task_api_key: opt.TaskApiKey = None,
-    optimizer_base_url: opt.OptimizerBaseUrl = None,
-    optimizer_model: opt.OptimizerModel = None,
-    optimizer_api_key: opt.OptimizerApiKey = None,
-    concurrency: opt.Concurrency = None,
+    models: opt.ModelFlags = opt.DEFAULT_MODELS,
 ) -> None:
     """Serve optimize, evaluate, get_run and list_runs to other agents over MCP (stdio).
 
@@ -68,18 +60,14 @@ def mcp_command(
     from agent.mcp_server import serve_stdio  # on use: the MCP package costs a second
 
     with friendly_errors():
-        settings = opt.runtime_settings_from(locals())
-        serve_stdio(home=home_dir(home), settings=settings)
+        settings = models.settings()
+        serve_stdio(home=home_dir(models.home), settings=settings)
 
 
-def demo_command(
-    home: opt.Home = None,
-    no_cache: opt.NoCache = False,
-    task_base_url: opt.TaskBaseUrl = None,
-    task_model: opt.TaskModel = None,
-) -> None:
+@opt.with_flag_groups
+def demo_command(models: opt.ModelFlags = opt.DEFAULT_MODELS) -> None:
     """Score a few prompts on the built-in review task, pick the best on dev, report test."""
     with friendly_errors():
-        settings = opt.runtime_settings_from(locals())
+        settings = models.settings()
         with ModelRuntime(settings, roles=("task",)) as runtime:
             asyncio.run(run_demo(runtime, stdout_console(), stderr))
