@@ -59,7 +59,8 @@ class OptimizationResult:
         )
 
 
-def _request(data: str, prompt: str, **options: Any) -> OptimizeRequest:
+def optimize_request(data: str, prompt: str, **options: Any) -> OptimizeRequest:
+    """The request :func:`optimize` runs for these arguments (benchmarks build theirs so)."""
     split = SplitSpec(
         train=options.pop("train", 0.2),
         dev=options.pop("dev", 0.4),
@@ -104,7 +105,7 @@ async def aoptimize(
     ``answer`` replies to questions the planner asks (``optimizer="auto"``); without
     it the run carries on as if the person had said nothing.
     """
-    request = _request(
+    request = optimize_request(
         data, prompt, optimizer=optimizer, budget=budget, max_calls=max_calls,
         max_seconds=max_seconds, constraints=constraints, metric=metric, template=template,
         seed=seed, train=train, dev=dev, test=test, test_data=test_data,

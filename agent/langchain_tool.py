@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agent.api import OptimizationResult, aevaluate, aoptimize, evaluate, optimize
 from agent.llm.local_server import LocalServerError
 from agent.llm.runtime import RuntimeSettings
+from agent.run.report import compact_difference, compact_score
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.metrics import BUILTIN_METRICS, MetricError
 from optimizers.registry import CHOICES, REGISTRY
@@ -194,27 +195,6 @@ EVALUATE_DESCRIPTION = (
 # --- compact results -------------------------------------------------------------------------
 
 
-def _score(score: dict[str, Any] | None) -> dict[str, Any] | None:
-    if score is None:
-        return None
-    return {"mean": score["mean"], "ci95": list(score["ci95"]), "n": score["n"]}
-
-
-def _difference(difference: dict[str, Any] | None) -> dict[str, Any] | None:
-    if difference is None:
-        return None
-    interval = difference["interval"]
-    return {
-        "diff": difference["diff"],
-        "ci95": [interval["low"], interval["high"]],
-        "p_value": difference["p_value"],
-        "wins": difference["wins"],
-        "losses": difference["losses"],
-        "ties": difference["ties"],
-        "n": difference["n"],
-    }
-
-
 def _clip(text: str) -> str:
     return text if len(text) <= _TEXT_SHOWN else text[: _TEXT_SHOWN - 1] + "…"
 
@@ -224,7 +204,7 @@ def optimization_summary(result: OptimizationResult) -> dict[str, Any]:
     report = result.report
     scores = report.get("scores", {})
     initial, best = scores.get("initial", {}), scores.get("best", {})
-    gain = _difference(report.get("test_difference"))
+    gain = compact_difference(report.get("test_difference"))
     usage = report.get("usage", {})
     return {
         "run": result.run,
@@ -232,12 +212,12 @@ def optimization_summary(result: OptimizationResult) -> dict[str, Any]:
         "optimizer": report.get("optimizer"),
         "initial_prompt": report.get("seed_prompt"),
         "best_prompt": result.best_prompt,
-        "initial_test": _score(initial.get("test")),
-        "best_test": _score(best.get("test")),
+        "initial_test": compact_score(initial.get("test")),
+        "best_test": compact_score(best.get("test")),
         "test_gain": gain,
         "gain_is_significant": gain is not None and gain["ci95"][0] > 0,
-        "initial_dev": _score(initial.get("dev")),
-        "best_dev": _score(best.get("dev")),
+        "initial_dev": compact_score(initial.get("dev")),
+        "best_dev": compact_score(best.get("dev")),
         "splits": report.get("config", {}).get("splits"),
         "dev_queries": report.get("dev_queries"),
         "stopped": report.get("stopped"),
@@ -278,7 +258,7 @@ def evaluation_summary(report: dict[str, Any]) -> dict[str, Any]:
         "n": first["n"],
         "results": results,
         "comparisons_to_first": [
-            {"prompt": c["prompt"], **_difference(c)} for c in report["comparisons_to_first"]
+            {"prompt": c["prompt"], **compact_difference(c)} for c in report["comparisons_to_first"]
         ],
     }
 

@@ -45,11 +45,12 @@ from end_to_end import runtime_settings, write_atomically
 from gains_tasks import TASKS, WEAK_SEED, GainsTask, task_by_name
 from machine import cpu_name
 
-from agent.api import _request as api_request  # the request agent.api.optimize builds
+from agent.api import optimize_request
 from agent.graph.pilot import run_pilot
 from agent.llm.local_server import ServerSettings, bundled_model_path
 from agent.llm.shared_runtime import SharedServer, SharedServerRuntime
 from agent.run.evaluate import resolve_task
+from agent.run.report import compact_difference, compact_score
 from agent.run.request import OptimizeRequest
 from agent.run.session import RunSession
 from agent.run.single import run_optimize
@@ -102,27 +103,12 @@ def budget_label(budget: int | None, max_calls: int | None) -> dict[str, int] | 
     return {"max_queries": budget, "max_calls": max_calls}
 
 
-def interval_of(result: dict[str, Any] | None) -> dict[str, Any] | None:
-    """``{"mean", "ci95", "n"}`` of a report's score entry."""
-    if result is None:
-        return None
-    return {"mean": result["mean"], "ci95": list(result["ci95"]), "n": result["n"]}
-
-
 def difference_of(difference: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The paired test difference of a report (``asdict(PairedComparison)``), flattened."""
-    if difference is None:
-        return None
-    interval = difference["interval"]
-    return {
-        "diff": difference["diff"],
-        "ci95": [interval["low"], interval["high"]],
-        "p": difference["p_value"],
-        "n": difference["n"],
-        "wins": difference.get("wins"),
-        "losses": difference.get("losses"),
-        "ties": difference.get("ties"),
-    }
+    """The paired test difference of a report, flattened; ``p`` as the stored records name it."""
+    compact = compact_difference(difference)
+    if compact is not None:
+        compact["p"] = compact.pop("p_value")
+    return compact
 
 
 def usage_calls(report: dict[str, Any]) -> int:
@@ -182,10 +168,10 @@ def run_record(
         "best_prompt": report["best_prompt"],
         "best_parts": report.get("best_parts"),
         "best_rendered": report.get("best_rendered"),
-        "initial_dev": interval_of(scores["initial"].get("dev")),
-        "best_dev": interval_of(scores["best"].get("dev")),
-        "initial_test": interval_of(scores["initial"]["test"]),
-        "final_test": interval_of(scores["best"]["test"]),
+        "initial_dev": compact_score(scores["initial"].get("dev")),
+        "best_dev": compact_score(scores["best"].get("dev")),
+        "initial_test": compact_score(scores["initial"]["test"]),
+        "final_test": compact_score(scores["best"]["test"]),
         "test_difference": difference_of(report.get("test_difference")),
         "test_scores": test_scores,
         "changed_parts": parts,
@@ -237,7 +223,7 @@ def request_for(
     task: GainsTask, seed: int, optimizer: str, budget: int | None, max_calls: int | None
 ) -> OptimizeRequest:
     """The request ``agent.api.optimize(path, WEAK_SEED, optimizer=..., seed=..., ...)`` makes."""
-    return api_request(
+    return optimize_request(
         str(task.path), WEAK_SEED, optimizer=optimizer, budget=budget, max_calls=max_calls,
         max_seconds=None, constraints=(), metric=task.metric, template="inline", seed=seed,
         train=task.train, dev=task.dev, test=task.test, test_data=None,

@@ -161,3 +161,26 @@ def build_report(
             "embedder": session.embedder.name,
         },
     )
+
+
+def compact_score(score: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A report's score entry (``EvalResult.to_dict``) as mean, 95% interval and n only."""
+    if score is None:
+        return None
+    return {"mean": score["mean"], "ci95": list(score["ci95"]), "n": score["n"]}
+
+
+def compact_difference(difference: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A report's paired difference (``asdict(PairedComparison)``), flattened."""
+    if difference is None:
+        return None
+    interval = difference["interval"]
+    return {
+        "diff": difference["diff"],
+        "ci95": [interval["low"], interval["high"]],
+        "p_value": difference["p_value"],
+        "wins": difference["wins"],
+        "losses": difference["losses"],
+        "ties": difference["ties"],
+        "n": difference["n"],
+    }
