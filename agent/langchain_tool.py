@@ -13,7 +13,7 @@ The MCP server (:mod:`agent.mcp_server`) uses the same schemas and summaries.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -304,6 +304,27 @@ def _invalid_arguments(error: ValidationError) -> str:
     return f"invalid arguments: {problems}"
 
 
+def _tool(
+    name: str,
+    description: str,
+    schema: type[BaseModel],
+    run: Callable[..., dict[str, Any]],
+    arun: Callable[..., Awaitable[dict[str, Any]]],
+    *,
+    handle_errors: bool,
+) -> StructuredTool:
+    """The tool over ``run``/``arun``; with ``handle_errors`` bad arguments come back as text."""
+    return StructuredTool.from_function(
+        func=run,
+        coroutine=arun,
+        name=name,
+        description=description,
+        args_schema=schema,
+        handle_tool_error=handle_errors,
+        handle_validation_error=_invalid_arguments if handle_errors else False,
+    )
+
+
 def optimize_prompt_tool(
     *,
     home: str | Path | None = None,
@@ -336,14 +357,13 @@ def optimize_prompt_tool(
         with expected_errors_as(ToolException):
             return optimization_summary(await aoptimize(data, prompt, **options, **fixed))
 
-    return StructuredTool.from_function(
-        func=run,
-        coroutine=arun,
-        name="optimize_prompt",
-        description=OPTIMIZE_DESCRIPTION,
-        args_schema=OptimizePromptArgs,
-        handle_tool_error=handle_errors,
-        handle_validation_error=_invalid_arguments if handle_errors else False,
+    return _tool(
+        "optimize_prompt",
+        OPTIMIZE_DESCRIPTION,
+        OptimizePromptArgs,
+        run,
+        arun,
+        handle_errors=handle_errors,
     )
 
 
@@ -375,12 +395,11 @@ def evaluate_prompts_tool(
         with expected_errors_as(ToolException):
             return evaluation_summary(await aevaluate(data, prompts, **kwargs))
 
-    return StructuredTool.from_function(
-        func=run,
-        coroutine=arun,
-        name="evaluate_prompts",
-        description=EVALUATE_DESCRIPTION,
-        args_schema=EvaluatePromptsArgs,
-        handle_tool_error=handle_errors,
-        handle_validation_error=_invalid_arguments if handle_errors else False,
+    return _tool(
+        "evaluate_prompts",
+        EVALUATE_DESCRIPTION,
+        EvaluatePromptsArgs,
+        run,
+        arun,
+        handle_errors=handle_errors,
     )

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -24,7 +23,7 @@ from rich.table import Table
 
 from agent.cli import options as opt
 from agent.cli.console import stdout_console
-from agent.cli.display import optimize_progress
+from agent.cli.display import optimize_progress, score_cell
 from agent.cli.output import friendly_errors, stderr, write_json
 from agent.llm.environment import home_dir
 from agent.llm.runtime import ModelRuntime
@@ -97,17 +96,10 @@ def diagnose_command(
     corruption_seed: Annotated[
         int, typer.Option(help="labels: seed of the corruption.", rich_help_panel=_RERUN)
     ] = 0,
-    metric: Annotated[
-        str, typer.Option(help="See `promptpilot metrics`.", rich_help_panel=_RERUN)
-    ] = "exact",
-    template: Annotated[
-        str,
-        typer.Option(
-            help="inline, system, or custom with {prompt} and {input}.", rich_help_panel=_RERUN
-        ),
-    ] = "inline",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    out: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
+    metric: opt.Metric = "exact",
+    template: opt.Template = "inline",
+    as_json: opt.AsJson = False,
+    out: opt.JsonOut = None,
     data_flags: opt.DataFlags = opt.DEFAULT_DATA,
     models: opt.ModelFlags = opt.DEFAULT_MODELS,
 ) -> None:
@@ -192,13 +184,6 @@ def _arm_progress(console: Console, max_queries: int) -> Iterator[ArmEventFn]:
 
 
 # ------------------------------------------------------------------------------- display
-
-
-def _score(score: dict[str, Any] | None) -> str:
-    if score is None:
-        return "—"
-    low, high = score["ci95"]
-    return f"{score['mean']:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def _diff(comparison: dict[str, Any] | None) -> str:
@@ -296,7 +281,7 @@ def ablation_table(ablation: dict[str, Any]) -> Table:
     """Each sentence: the score without it and its contribution (full − without)."""
     table = Table(
         title=f"sentence ablation · split {ablation['split']} · full prompt "
-        f"{_score(ablation['full'])}"
+        f"{score_cell(ablation['full'])}"
     )
     table.add_column("#", justify="right")
     table.add_column("sentence", max_width=50)
@@ -309,7 +294,7 @@ def ablation_table(ablation: dict[str, Any]) -> Table:
         table.add_row(
             str(sentence["index"] + 1),
             sentence["sentence"],
-            _score(sentence["score_without"]),
+            score_cell(sentence["score_without"]),
             _diff(sentence["contribution"]),
             f"{sentence['contribution']['p_value']:.3g}",
             "—" if share is None else f"{share:.0%}",
@@ -329,8 +314,8 @@ def overfit_table(overfit: dict[str, Any]) -> Table:
         table.add_row(
             row,
             _truncate(overfit[f"{row}_prompt"]),
-            _score(overfit[row]["dev"]),
-            _score(overfit[row]["test"]),
+            score_cell(overfit[row]["dev"]),
+            score_cell(overfit[row]["test"]),
             _diff(overfit[gap]),
         )
     table.add_row(
@@ -366,15 +351,15 @@ def arms_table(payload: dict[str, Any]) -> Table:
         table.add_row(
             arm["label"],
             arm["best_prompt"],
-            _score(arm["best_dev"]),
-            _score(arm["best_test"]),
+            score_cell(arm["best_dev"]),
+            score_cell(arm["best_test"]),
             _diff(arm["test_gain"]),
             str(arm["dev_queries"]),
             str(arm["calls"]),
         )
     seed = arms[0]
     table.add_row(
-        "seed", "(the starting prompt)", _score(seed["seed_dev"]), _score(seed["seed_test"]),
-        "", "", "",
+        "seed", "(the starting prompt)",
+        score_cell(seed["seed_dev"]), score_cell(seed["seed_test"]), "", "", "",
     )  # fmt: skip
     return table

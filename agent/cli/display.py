@@ -65,7 +65,8 @@ def optimize_progress(console: Console, budget: Budget | None) -> Iterator[Event
         yield on_event
 
 
-def _cell(score: dict[str, Any] | None) -> str:
+def score_cell(score: dict[str, Any] | None) -> str:
+    """``0.625 [0.400, 0.800]``: a mean and its 95% interval, or a dash."""
     if score is None:
         return "—"
     low, high = score["ci95"]
@@ -81,7 +82,9 @@ def report_table(report: dict[str, Any]) -> Table:
     table.add_column("test [95% CI]", justify="right", no_wrap=True)
     scores = report["scores"]
     for row, prompt in (("initial", report["seed_prompt"]), ("best", report["best_prompt"])):
-        table.add_row(row, literal(prompt), _cell(scores[row]["dev"]), _cell(scores[row]["test"]))
+        table.add_row(
+            row, literal(prompt), score_cell(scores[row]["dev"]), score_cell(scores[row]["test"])
+        )
     return table
 
 

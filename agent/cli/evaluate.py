@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -34,18 +33,11 @@ def eval_command(
     ],
     split: Annotated[str, typer.Option(help="train, dev, test or all.")] = "all",
     limit: Annotated[int | None, typer.Option(help="Use only the first N examples.")] = None,
-    metric: Annotated[
-        str,
-        typer.Option(
-            help="exact, contains, f1, choice, regex, numeric, set, judge, or module:function."
-        ),
-    ] = "exact",
+    metric: opt.Metric = "exact",
     rubric: Annotated[str | None, typer.Option(help="Rubric for --metric judge.")] = None,
-    template: Annotated[
-        str, typer.Option(help="inline, system, or a custom text with {prompt} and {input}.")
-    ] = "inline",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    out: Annotated[Path | None, typer.Option(help="Write the JSON result to this file.")] = None,
+    template: opt.Template = "inline",
+    as_json: opt.AsJson = False,
+    out: opt.JsonOut = None,
     data_flags: opt.DataFlags = opt.DEFAULT_DATA,
     models: opt.ModelFlags = opt.DEFAULT_MODELS,
 ) -> None:

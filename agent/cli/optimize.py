@@ -62,12 +62,10 @@ def optimize_command(
             help="A standing constraint for new prompts, e.g. 'at most 30 words'; repeatable."
         ),
     ] = None,
-    metric: Annotated[str, typer.Option(help="See `promptpilot metrics`.")] = "exact",
-    template: Annotated[
-        str, typer.Option(help="inline, system, or custom with {prompt} and {input}.")
-    ] = "inline",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-    out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
+    metric: opt.Metric = "exact",
+    template: opt.Template = "inline",
+    as_json: opt.AsJson = False,
+    out: opt.JsonOut = None,
     data_flags: opt.DataFlags = opt.DEFAULT_DATA,
     models: opt.ModelFlags = opt.DEFAULT_MODELS,
 ) -> None:

@@ -91,6 +91,16 @@ SplitSize = Annotated[
     typer.Option(help="Split size: a count (20) or a fraction (0.2).", rich_help_panel=_DATA),
 ]
 Seed = Annotated[int, typer.Option(help="Seed for splits and sampling.", rich_help_panel=_DATA)]
+Metric = Annotated[
+    str,
+    typer.Option(help="exact, contains, f1, choice, regex, numeric, set, judge, or "
+                 "module:function (see `promptpilot metrics`)."),
+]  # fmt: skip
+Template = Annotated[
+    str, typer.Option(help="inline, system, or a custom text with {prompt} and {input}.")
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+JsonOut = Annotated[Path | None, typer.Option(help="Also write the JSON result to this file.")]
 ServeHost = Annotated[
     str,
     typer.Option(help="Interface to bind. Anything but loopback (127.0.0.1, ::1, localhost) "

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -69,8 +68,8 @@ def runs_resume_command(
             "(e.g. 'resume', 'stop', 'try zopo', 'accept 3')."
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-    out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
+    as_json: opt.AsJson = False,
+    out: opt.JsonOut = None,
     models: opt.ModelFlags = opt.DEFAULT_MODELS,
 ) -> None:
     """Continue a stopped, killed or waiting run from its last checkpoint.

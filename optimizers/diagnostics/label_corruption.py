@@ -27,6 +27,7 @@ from optimizers.diagnostics.rerun import (
     comparison_dict,
     describe_difference,
     fork_context,
+    read_difference,
     run_arm,
     score_on_test,
 )
@@ -126,17 +127,14 @@ class LabelCorruptionReport:
     @property
     def finding(self) -> str:
         """What the numbers say, in one or two sentences."""
-        diff = self.test_difference
-        text = f"corrupted − clean on test: {describe_difference(diff)}. "
-        if diff.interval.high < 0:
-            text += "The clean labels helped: the gain depends on them."
-        elif diff.interval.low > 0:
-            text += "The corrupted run did better: the labels did not help this optimizer."
-        else:
-            text += (
-                "No evidence that the labels matter: the 95% interval includes 0 "
-                "(the optimizer did about as well with wrong labels)."
-            )
+        text = read_difference(
+            "corrupted − clean on test",
+            self.test_difference,
+            above="The corrupted run did better: the labels did not help this optimizer.",
+            below="The clean labels helped: the gain depends on them.",
+            neither="No evidence that the labels matter: the 95% interval includes 0 "
+            "(the optimizer did about as well with wrong labels).",
+        )
         gain = self.clean.gain
         if gain.interval.low <= 0:
             text += (

@@ -23,8 +23,8 @@ from optimizers.diagnostics.rerun import (
     ArmResult,
     OptimizerFactory,
     comparison_dict,
-    describe_difference,
     fork_context,
+    read_difference,
     run_arm,
     score_on_test,
 )
@@ -91,20 +91,14 @@ class ProposalSelectionReport:
         """What the numbers say."""
         if self.wanted == 0:
             return "The optimizer scored no candidate besides the seed: nothing to compare."
-        diff = self.test_difference
-        text = (
-            f"optimizer − paraphrases on test ({self.wanted} vs {self.kept} candidates): "
-            f"{describe_difference(diff)}. "
+        text = read_difference(
+            f"optimizer − paraphrases on test ({self.wanted} vs {self.kept} candidates)",
+            self.test_difference,
+            above="The optimizer's proposals beat selection among seed paraphrases.",
+            below="Selection among paraphrases of the seed did better than the optimizer.",
+            neither="No evidence that the proposals matter: as many paraphrases of the seed, "
+            "selected the same way, did about as well.",
         )
-        if diff.interval.low > 0:
-            text += "The optimizer's proposals beat selection among seed paraphrases."
-        elif diff.interval.high < 0:
-            text += "Selection among paraphrases of the seed did better than the optimizer."
-        else:
-            text += (
-                "No evidence that the proposals matter: as many paraphrases of the seed, "
-                "selected the same way, did about as well."
-            )
         if not self.equal_counts:
             text += (
                 f" Counts differ: the optimizer model wrote only {self.kept} usable "

@@ -174,3 +174,16 @@ def describe_difference(comparison: PairedComparison) -> str:
         f"{comparison.diff:+.3f} [95% CI {low:+.3f}, {high:+.3f}], "
         f"p = {comparison.p_value:.3g}, n = {comparison.n}"
     )
+
+
+def read_difference(
+    label: str, comparison: PairedComparison, *, above: str, below: str, neither: str
+) -> str:
+    """``label: <difference>. `` and the sentence its 95% interval supports."""
+    if comparison.interval.low > 0:
+        verdict = above
+    elif comparison.interval.high < 0:
+        verdict = below
+    else:
+        verdict = neither
+    return f"{label}: {describe_difference(comparison)}. {verdict}"

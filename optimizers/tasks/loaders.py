@@ -145,19 +145,10 @@ def _examples(
     seen: dict[tuple[str, tuple[str, ...]], int] = {}
     for row in rows:
         fields = row.fields
-        derived = row.derived or {}
-        if columns.input is None and "input" in derived:
-            raw_input, input_used = derived["input"]
-            input_name = "+".join(input_used)
-        else:
-            raw_input = _field(row, input_key, "input", where)
-            input_used, input_name = (input_key,), input_key
-        if columns.target is None and "targets" in derived:
-            raw_target, target_used = derived["targets"]
-            target_name = "+".join(target_used)
-        else:
-            raw_target = _field(row, target_key, "target", where)
-            target_used, target_name = (target_key,), target_key
+        raw_input, input_used, input_name = _value_of(row, columns.input, input_key, "input", where)
+        raw_target, target_used, target_name = _value_of(
+            row, columns.target, target_key, "target", where
+        )
         text = _input_text(raw_input, input_name, row, where)
         targets = _targets(raw_target, target_name, columns.target_separator, row, where)
         _check_lengths(text, targets, input_name, target_name, limits, row, where)
@@ -244,6 +235,20 @@ def _column(
         f"no {role} {noun}: found {noun}s {found}; expected one named {expected} "
         f'(any case){hint}, or name it with ColumnMapping({role}="...")',
     )
+
+
+def _value_of(
+    row: RawRow, given: str | None, key: str, role: str, where: str
+) -> tuple[Any, tuple[str, ...], str]:
+    """A row's input or target, the fields it came from, and their name for errors.
+
+    A known schema's derived value wins unless the user named a column.
+    """
+    derived = (row.derived or {}).get("input" if role == "input" else "targets")
+    if given is None and derived is not None:
+        value, used = derived
+        return value, tuple(used), "+".join(used)
+    return _field(row, key, role, where), (key,), key
 
 
 def _field(row: RawRow, key: str, role: str, where: str) -> Any:

@@ -23,16 +23,20 @@ _SETTING = (
     "then one input, and writes the output."
 )
 
-GRADIENT = (
-    _SETTING
-    + """
+_FAILED = """
 
 Current instruction:
 "{prompt}"
 
 With this instruction the model got these examples wrong:
 {errors}
+"""
+"""What the gradient and the edit are both shown: the instruction and its errors."""
 
+GRADIENT = (
+    _SETTING
+    + _FAILED
+    + """
 Give up to 3 short reasons why the instruction could have led to these mistakes. \
 Write one reason per line."""
 )
@@ -40,14 +44,8 @@ Write one reason per line."""
 
 EDIT = (
     _SETTING
+    + _FAILED
     + """
-
-Current instruction:
-"{prompt}"
-
-With this instruction the model got these examples wrong:
-{errors}
-
 What is wrong with the instruction:
 {critique}
 
