@@ -110,8 +110,6 @@ def diagnose_command(
     an optimizer at equal budget and compare on test, paired by example.
     """
     with friendly_errors():
-        settings = models.settings()
-        root = home_dir(models.home)
         if target in RERUNS:
             if only is not None or split is not None:
                 raise ValueError(f"--only and --split apply to a run id, not to `{target}`")
@@ -129,40 +127,56 @@ def diagnose_command(
                 test_data=data_flags.test_data,
                 seed=data_flags.seed,
             )
-            optimizer_factory(optimizer, request.budget)  # no `auto`: fail before a server
-            CorruptionConfig(rate=rate, seed=corruption_seed)  # likewise a bad --rate
-            select_examples(EvalRequest(data=data, prompts=(prompt,), columns=request.columns))
-            with ModelRuntime(settings) as runtime, _arm_progress(stderr, budget) as on_event:
-                if target == "labels":
-                    coroutine = diagnose_labels(
-                        request, runtime, home=root, rate=rate,
-                        corruption_seed=corruption_seed, on_event=on_event,
-                    )  # fmt: skip
-                else:
-                    coroutine = diagnose_proposals(request, runtime, home=root, on_event=on_event)
-                payload = asyncio.run(coroutine).to_dict()
+            payload = _rerun(
+                target, request, models, CorruptionConfig(rate=rate, seed=corruption_seed)
+            )
         else:
             if data is not None or prompt is not None:
                 raise ValueError(
                     "--data and --prompt apply to `labels` / `proposals`; a run's data and "
                     "prompts come from its record"
                 )
-            chosen = check_run_diagnostics(
-                (only or ",".join(RUN_DIAGNOSTICS)).split(","), split or "test"
-            )
-            finished_run(root, target)  # an unknown or unfinished run fails before a server
-            with (
-                ModelRuntime(settings, roles=("task",)) as runtime,
-                stderr.status(f"diagnosing {target}: {', '.join(chosen)}"),
-            ):
-                result = asyncio.run(
-                    diagnose_run(target, runtime, home=root, only=chosen, split=split or "test")
-                )
-            payload = result.to_dict()
+            payload = _diagnose_run(target, models, only=only, split=split or "test")
         if as_json or out is not None:
             write_json(payload, to_stdout=as_json, out=out)
         if not as_json:
             show_diagnostics(payload, stdout_console())
+
+
+def _rerun(
+    target: str, request: OptimizeRequest, models: opt.ModelFlags, corruption: CorruptionConfig
+) -> dict[str, Any]:
+    """``diagnose labels`` / ``proposals``: re-run the optimizer in two arms, compare on test."""
+    optimizer_factory(request.optimizer, request.budget)  # no `auto`: fail before a server
+    select_examples(
+        EvalRequest(data=request.data, prompts=(request.prompt,), columns=request.columns)
+    )
+    root = home_dir(models.home)
+    max_queries = request.budget.max_queries or 0
+    with ModelRuntime(models.settings()) as runtime, _arm_progress(stderr, max_queries) as on_event:
+        if target == "labels":
+            coroutine = diagnose_labels(
+                request, runtime, home=root, rate=corruption.rate,
+                corruption_seed=corruption.seed, on_event=on_event,
+            )  # fmt: skip
+        else:
+            coroutine = diagnose_proposals(request, runtime, home=root, on_event=on_event)
+        return asyncio.run(coroutine).to_dict()
+
+
+def _diagnose_run(
+    target: str, models: opt.ModelFlags, *, only: str | None, split: str
+) -> dict[str, Any]:
+    """``diagnose RUN_ID``: re-score a finished run's seed and best prompts."""
+    chosen = check_run_diagnostics((only or ",".join(RUN_DIAGNOSTICS)).split(","), split)
+    root = home_dir(models.home)
+    finished_run(root, target)  # an unknown or unfinished run fails before a server
+    with (
+        ModelRuntime(models.settings(), roles=("task",)) as runtime,
+        stderr.status(f"diagnosing {target}: {', '.join(chosen)}"),
+    ):
+        result = asyncio.run(diagnose_run(target, runtime, home=root, only=chosen, split=split))
+    return result.to_dict()
 
 
 @contextmanager

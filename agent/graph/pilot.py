@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,60 +66,91 @@ async def run_pilot(
     home.mkdir(parents=True, exist_ok=True)
     async with _checkpointer(home) as saver:
         graph = build_graph(saver)
-        state = None
-        if request is None:
-            if run is None:
-                raise ValueError("resuming needs the run id")
-            snapshot = await graph.aget_state({"configurable": {"thread_id": run}})
-            if snapshot.values:
-                state = PilotState(**snapshot.values)
-                request = OptimizeRequest.from_config(state.request)
-                graph_input: Any = None
-                pending = [i.value for i in snapshot.interrupts]
-            else:  # killed before its first checkpoint: start it again from its record
-                request = _recorded_request(home, run)
-        if state is None:
-            run = run or new_run_id(request)
-            graph_input = initial_state(request.config(), run, list(request.directives))
-            pending = []
+        start = await _starting_point(graph, request, home, run)
+        request, run = start.request, start.run
         record_run(  # an old question is answered now (or asked again below)
             home, run, status="running", optimizer="auto", request=request.config(), question=None,
             error=None,
         )  # fmt: skip
-        config = {"configurable": {"thread_id": run}}
         with recording_failures(home, run):  # an outage is resumable: checkpointed up to its step
             session = RunSession.open(
                 request, runtime, home=home, run=run, embedder=embedder, on_event=on_event,
                 planner=planner or (runtime.optimizer if use_planner_model else None),
             )  # fmt: skip
             try:
-                if state is not None:
-                    await _restore(session, state)
+                if start.state is not None:
+                    await _restore(session, start.state)
                 if on_session is not None:
                     on_session(session)
-                while True:
-                    if pending:
-                        if answer is None:
-                            record_run(home, run, status="waiting", question=pending[0]["question"])
-                            return None
-                        graph_input = Command(resume=await answer(pending[0]["question"]))
-                    async for update in graph.astream(
-                        graph_input, config, context=session, stream_mode="updates",
-                        durability="sync",
-                    ):  # fmt: skip
-                        _show(update, on_message)
-                    snapshot = await graph.aget_state(config)
-                    pending = [i.value for i in snapshot.interrupts]
-                    if not pending:
-                        break
+                snapshot = await _drive(graph, start, session, answer, on_message)
             finally:
                 session.close()
+        if snapshot is None:  # waiting for an answer no callback gave
+            record_run(home, run, status="waiting", question=start.pending[0]["question"])
+            return None
         report = snapshot.values.get("report")
         if report is not None:
             report = {**report, "optimizer": "auto"}
             write_report(home, run, report)
         record_run(home, run, status="finished" if report else "stopped")
         return report
+
+
+@dataclass
+class _Start:
+    """Where a run starts: a new state, or a checkpoint and the questions it waits on."""
+
+    request: OptimizeRequest
+    run: str
+    state: PilotState | None  # restored from the checkpoint
+    graph_input: Any
+    pending: list[dict[str, Any]]  # interrupts the checkpoint waits on
+
+
+async def _starting_point(
+    graph: Any, request: OptimizeRequest | None, home: Path, run: str | None
+) -> _Start:
+    """A new run's initial state, or a resumed run's last checkpoint."""
+    if request is None:
+        if run is None:
+            raise ValueError("resuming needs the run id")
+        snapshot = await graph.aget_state({"configurable": {"thread_id": run}})
+        if snapshot.values:
+            state = PilotState(**snapshot.values)
+            pending = [i.value for i in snapshot.interrupts]
+            return _Start(OptimizeRequest.from_config(state.request), run, state, None, pending)
+        request = _recorded_request(home, run)  # killed before its first checkpoint: start again
+    run = run or new_run_id(request)
+    graph_input = initial_state(request.config(), run, list(request.directives))
+    return _Start(request, run, None, graph_input, [])
+
+
+async def _drive(
+    graph: Any,
+    start: _Start,
+    session: RunSession,
+    answer: AnswerFn | None,
+    on_message: MessageFn | None,
+) -> Any:
+    """Stream the graph until it ends; its final snapshot, or None if a question is unanswered.
+
+    ``start.pending`` is left holding the unanswered question.
+    """
+    config = {"configurable": {"thread_id": start.run}}
+    graph_input = start.graph_input
+    while True:
+        if start.pending:
+            if answer is None:
+                return None
+            graph_input = Command(resume=await answer(start.pending[0]["question"]))
+        async for update in graph.astream(
+            graph_input, config, context=session, stream_mode="updates", durability="sync"
+        ):
+            _show(update, on_message)
+        snapshot = await graph.aget_state(config)
+        start.pending = [i.value for i in snapshot.interrupts]
+        if not start.pending:
+            return snapshot
 
 
 @asynccontextmanager
