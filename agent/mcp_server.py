@@ -125,8 +125,13 @@ def build_server(
         version=_version(),
         log_level="WARNING",
     )
-    calls_llm = ToolAnnotations(read_only_hint=True, open_world_hint=True)
-    reads_runs = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+    _add_model_tools(server, root, settings)
+    _add_record_tools(server, root)
+    return server
+
+
+def _add_model_tools(server: MCPServer, root: Path, settings: RuntimeSettings) -> None:
+    """``optimize`` and ``evaluate``: the tools that call the models."""
 
     @server.tool(
         name="optimize",
@@ -167,7 +172,7 @@ def build_server(
 
     @server.tool(
         name="evaluate", title="Score prompts", description=EVALUATE_DESCRIPTION,
-        annotations=calls_llm,
+        annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True),
     )  # fmt: skip
     async def evaluate(
         data: DataArg,
@@ -185,6 +190,11 @@ def build_server(
                 metric=args.metric, home=root, settings=settings,
             )  # fmt: skip
         return evaluation_summary(report)
+
+
+def _add_record_tools(server: MCPServer, root: Path) -> None:
+    """``get_run`` and ``list_runs``: read the run records, call no model."""
+    reads_runs = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
     @server.tool(
         name="get_run",
@@ -214,8 +224,6 @@ def build_server(
     def list_runs(limit: ListLimitArg = 20) -> dict[str, Any]:
         records = _list_runs(root)
         return {"runs": [_run_entry(r) for r in records[:limit]], "total": len(records)}
-
-    return server
 
 
 def serve_stdio(*, home: str | Path | None = None, settings: RuntimeSettings | None = None) -> None:

@@ -17,7 +17,7 @@ and for the UI.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from optimizers.evaluation.chat_calls import Usage
 from optimizers.evaluation.evaluator import EvalResult, Evaluator
 from optimizers.evaluation.templates import parse_template
 from optimizers.registry import optimizer_class
+from optimizers.tasks import Example
 
 RUN_DIAGNOSTICS = ("classes", "ablation", "overfit")
 """What ``promptpilot diagnose RUN_ID`` runs, in this order."""
@@ -164,6 +165,34 @@ async def diagnose_run(
 
     seed, best = report["seed_prompt"], report["best_prompt"]
     before = evaluator.caller.usage.snapshot()
+    found, skipped = await _findings(
+        chosen, score, evaluator, seed, best, examples, split=split, min_shift=min_shift
+    )
+    return RunDiagnostics(
+        run=run,
+        task=report["task"],
+        optimizer=report.get("optimizer", ""),
+        split=split,
+        seed_prompt=seed,
+        best_prompt=best,
+        skipped=skipped,
+        usage=evaluator.caller.usage.since(before),
+        **found,
+    )
+
+
+async def _findings(
+    chosen: Sequence[str],
+    score: Callable[[str, str], Awaitable[EvalResult]],
+    evaluator: Evaluator,
+    seed: str,
+    best: str,
+    examples: dict[str, list[Example]],
+    *,
+    split: str,
+    min_shift: float,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The chosen diagnostics' results, and why any of them could not run."""
     found: dict[str, Any] = {}
     skipped: dict[str, str] = {}
     if "classes" in chosen:
@@ -193,17 +222,7 @@ async def diagnose_run(
             best_test=await score(best, "test"),
             train=examples["train"],
         )
-    return RunDiagnostics(
-        run=run,
-        task=report["task"],
-        optimizer=report.get("optimizer", ""),
-        split=split,
-        seed_prompt=seed,
-        best_prompt=best,
-        skipped=skipped,
-        usage=evaluator.caller.usage.since(before),
-        **found,
-    )
+    return found, skipped
 
 
 def optimizer_factory(name: str, budget: Budget) -> OptimizerFactory:
