@@ -3,286 +3,34 @@
     from agent.langchain_tool import evaluate_prompts_tool, optimize_prompt_tool
     tools = [optimize_prompt_tool(train=12, dev=8, test=12), evaluate_prompts_tool()]
 
-The argument schemas and their descriptions are what the calling LLM reads, so
-they say what each value means and what it costs. The tools return a compact,
-JSON-ready summary (headline numbers with intervals), not the whole trajectory:
-an agent's context is small, and the full report stays on disk (``get_run``).
-The MCP server (:mod:`agent.mcp_server`) uses the same schemas and summaries.
+The argument schemas, their descriptions and the compact results are shared with the
+MCP server (:mod:`agent.mcp_server`) in :mod:`agent.tool_contract`.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from langchain_core.tools import StructuredTool, ToolException
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from agent.api import OptimizationResult, aevaluate, aoptimize, evaluate, optimize
-from agent.llm.local_server import LocalServerError
+from agent.api import aevaluate, aoptimize, evaluate, optimize
 from agent.llm.runtime import RuntimeSettings
-from agent.run.report import compact_difference, compact_score
-from optimizers.evaluation.chat_calls import EndpointError
-from optimizers.evaluation.metrics import BUILTIN_METRICS, MetricError
-from optimizers.registry import CHOICES, REGISTRY
-from optimizers.tasks import BUILTIN_TASKS, DataError, SplitSpec
-
-EXPECTED_ERRORS: tuple[type[Exception], ...] = (
-    DataError,
-    MetricError,
-    ValueError,
-    EndpointError,
-    LocalServerError,
+from agent.tool_contract import (
+    EVALUATE_DESCRIPTION,
+    OPTIMIZE_DESCRIPTION,
+    EvaluatePromptsArgs,
+    OptimizePromptArgs,
+    evaluation_summary,
+    expected_errors_as,
+    optimization_summary,
+    optimize_options,
 )
-"""Failures the caller can act on (bad data, bad argument, endpoint down): reported as text."""
-
-# The optimizers come from the registry; the metrics are kept in step with BUILTIN_METRICS
-# (a unit test checks). User metric functions (module:function) are deliberately not offered:
-# a tool argument comes from an LLM, and must never name code to import.
-OptimizerName = Literal[CHOICES]  # type: ignore[valid-type]
-MetricName = Literal["exact", "contains", "f1", "choice", "regex", "numeric", "set"]
-SplitName = Literal["train", "dev", "test", "all"]
-
-_SPLITS = SplitSpec()
-_MISSES_SHOWN = 3
-_TEXT_SHOWN = 300
-
-DataArg = Annotated[
-    str,
-    Field(
-        min_length=1,
-        description="The eval data: a path to a CSV/TSV (header row), JSONL or JSON file of "
-        "examples with an input and a target column (guessed from names like input/question/"
-        "text and output/target/answer/label), or the name of a built-in task: "
-        + ", ".join(sorted(BUILTIN_TASKS))
-        + ".",
-    ),
-]
-PromptArg = Annotated[
-    str,
-    Field(
-        min_length=1,
-        description="The prompt to start from: the instruction the task model receives "
-        "before each input.",
-    ),
-]
-OptimizerArg = Annotated[
-    OptimizerName,
-    Field(
-        description="Search method: 'auto' (an agent plans and switches methods) or one "
-        "method alone: " + "; ".join(f"'{i.name}' ({i.summary})" for i in REGISTRY) + "."
-    ),
-]
-BudgetArg = Annotated[
-    int,
-    Field(
-        ge=1,
-        le=1000,
-        description="Dev queries: how many prompts, the starting one included, may be scored "
-        "on the dev split. More finds better prompts and costs more LLM calls and time "
-        "(each query is one call per dev example).",
-    ),
-]
-ConstraintsArg = Annotated[
-    list[Annotated[str, Field(min_length=1)]],
-    Field(
-        description="Hard constraints every new prompt must satisfy, in plain words, e.g. "
-        "'at most 30 words'. Prompts that break one are never scored nor chosen."
-    ),
-]
-MetricArg = Annotated[
-    MetricName,
-    Field(
-        description="How an answer is scored against its target: "
-        + "; ".join(f"{name}: {text}" for name, text in BUILTIN_METRICS.items())
-        + "."
-    ),
-]
-
-
-def _size_arg(split: str, default: float) -> Any:
-    # int first: 12 is a count, 0.2 a fraction (SplitSpec tells them apart by type).
-    return Annotated[
-        Annotated[int, Field(ge=1)] | Annotated[float, Field(gt=0, lt=1)] | None,
-        Field(
-            description=f"Size of the {split} split: a count of examples (e.g. 12) or a "
-            f"fraction of the data (e.g. {default}). Default {default}.",
-        ),
-    ]
-
-
-TrainArg = _size_arg("train", _SPLITS.train)
-DevArg = _size_arg("dev", _SPLITS.dev)
-TestArg = _size_arg("test (held out, scored once at the end)", _SPLITS.test)
-MaxSecondsArg = Annotated[
-    float | None,
-    Field(
-        gt=0,
-        description="Stop the search after this many seconds; the test report still runs. "
-        "Default: no time limit.",
-    ),
-]
-PromptsArg = Annotated[
-    list[Annotated[str, Field(min_length=1)]],
-    Field(
-        min_length=1,
-        max_length=20,
-        description="The prompts to score on the same examples. Every prompt after the first "
-        "is compared to the first, paired by example (difference, 95% interval, p-value).",
-    ),
-]
-EvalSplitArg = Annotated[
-    SplitName,
-    Field(
-        description="Which examples: 'all', or the deterministic 'train', 'dev' or 'test' "
-        f"split ({_SPLITS.train}/{_SPLITS.dev}/{_SPLITS.test} of the data, seed {_SPLITS.seed})."
-    ),
-]
-LimitArg = Annotated[
-    int | None,
-    Field(ge=1, description="Score only the first N examples of the split (faster, less precise)."),
-]
-
-
-class OptimizePromptArgs(BaseModel):
-    """Arguments of the ``optimize`` tools (LangChain and MCP)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    data: DataArg
-    prompt: PromptArg
-    optimizer: OptimizerArg = "auto"
-    budget: BudgetArg = 20
-    constraints: ConstraintsArg = []
-    metric: MetricArg = "exact"
-    train: TrainArg = None
-    dev: DevArg = None
-    test: TestArg = None
-    max_seconds: MaxSecondsArg = None
-
-
-class EvaluatePromptsArgs(BaseModel):
-    """Arguments of the ``evaluate`` tools (LangChain and MCP)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    data: DataArg
-    prompts: PromptsArg
-    split: EvalSplitArg = "all"
-    limit: LimitArg = None
-    metric: MetricArg = "exact"
-
-
-OPTIMIZE_DESCRIPTION = (
-    "Optimize a prompt for a task. Searches for a better prompt using only the train and dev "
-    "splits of the eval data, then scores the starting prompt and the best one on the held-out "
-    "test split. Returns the best prompt, both test scores with 95% intervals, and the paired "
-    "test gain with its 95% interval (an interval above 0 is a real improvement) plus the split "
-    "sizes. Slow: minutes, one LLM call per dev example per query. The run is recorded under "
-    "its id with its full report."
-)
-EVALUATE_DESCRIPTION = (
-    "Score one or more prompts on an eval set with the task model. Returns each prompt's mean "
-    "score with a 95% interval, a few examples it got wrong, and each prompt's paired "
-    "difference to the first (95% interval and p-value). Use it to compare prompts honestly "
-    "before or after optimizing."
-)
-
-
-# --- compact results -------------------------------------------------------------------------
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _TEXT_SHOWN else text[: _TEXT_SHOWN - 1] + "…"
-
-
-def optimization_summary(result: OptimizationResult) -> dict[str, Any]:
-    """The headline of a run: best prompt, test scores, the gain with its interval, splits."""
-    report = result.report
-    scores = report.get("scores", {})
-    initial, best = scores.get("initial", {}), scores.get("best", {})
-    gain = compact_difference(report.get("test_difference"))
-    usage = report.get("usage", {})
-    return {
-        "run": result.run,
-        "task": report.get("task"),
-        "optimizer": report.get("optimizer"),
-        "initial_prompt": report.get("seed_prompt"),
-        "best_prompt": result.best_prompt,
-        "initial_test": compact_score(initial.get("test")),
-        "best_test": compact_score(best.get("test")),
-        "test_gain": gain,
-        "gain_is_significant": gain is not None and gain["ci95"][0] > 0,
-        "initial_dev": compact_score(initial.get("dev")),
-        "best_dev": compact_score(best.get("dev")),
-        "splits": report.get("config", {}).get("splits"),
-        "dev_queries": report.get("dev_queries"),
-        "stopped": report.get("stopped"),
-        "llm_calls": sum(role.get("calls", 0) for role in usage.values()),
-        "wall_time_s": report.get("wall_time_s"),
-    }
-
-
-def evaluation_summary(report: dict[str, Any]) -> dict[str, Any]:
-    """Scores with intervals, a few misses per prompt, paired differences to the first."""
-    results = []
-    for result in report["results"]:
-        examples = result.get("examples", [])
-        misses = [e for e in examples if e["score"] < 1.0][:_MISSES_SHOWN]
-        results.append(
-            {
-                "prompt": result["prompt"],
-                "mean": result["mean"],
-                "ci95": list(result["ci95"]),
-                "n": result["n"],
-                "failed_calls": sum(1 for e in examples if e.get("error")),
-                "misses": [
-                    {
-                        "input": _clip(e["input"]),
-                        "output": _clip(e["output"]),
-                        "expected": list(e["targets"]),
-                    }
-                    for e in misses
-                ],
-            }
-        )
-    first = report["results"][0]
-    return {
-        "task": report["task"],
-        "split": report["split"],
-        "metric": first["metric"],
-        "template": first["template"],
-        "n": first["n"],
-        "results": results,
-        "comparisons_to_first": [
-            {"prompt": c["prompt"], **compact_difference(c)} for c in report["comparisons_to_first"]
-        ],
-    }
-
-
-# --- calling the API -------------------------------------------------------------------------
 
 _FILLABLE = ("train", "dev", "test", "max_seconds")  # schema fields whose default is "unset"
-
-
-@contextmanager
-def expected_errors_as(error: type[Exception]) -> Iterator[None]:
-    """Re-raise the failures a caller can act on as ``error`` with the same message."""
-    try:
-        yield
-    except EXPECTED_ERRORS as exc:
-        raise error(str(exc)) from exc
-
-
-def optimize_options(
-    args: OptimizePromptArgs, defaults: dict[str, Any]
-) -> tuple[str, str, dict[str, Any]]:
-    """``(data, prompt, keyword arguments)`` for :func:`agent.api.aoptimize`."""
-    options = {**defaults, **args.model_dump(exclude={"data", "prompt"}, exclude_none=True)}
-    return args.data, args.prompt, options
 
 
 def _check_defaults(defaults: dict[str, Any], api: Any, schema: type[BaseModel]) -> None:

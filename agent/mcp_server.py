@@ -30,7 +30,9 @@ from pydantic import Field
 from agent.api import OptimizationResult, aevaluate, aoptimize
 from agent.api import get_run as _get_run
 from agent.api import list_runs as _list_runs
-from agent.langchain_tool import (
+from agent.llm.environment import home_dir, runtime_settings
+from agent.llm.runtime import RuntimeSettings
+from agent.tool_contract import (
     EVALUATE_DESCRIPTION,
     OPTIMIZE_DESCRIPTION,
     BudgetArg,
@@ -53,8 +55,6 @@ from agent.langchain_tool import (
     optimization_summary,
     optimize_options,
 )
-from agent.llm.environment import home_dir, runtime_settings
-from agent.llm.runtime import RuntimeSettings
 from optimizers.events import CandidateScored, EventFn, RunEvent
 
 INSTRUCTIONS = (

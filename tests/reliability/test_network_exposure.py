@@ -32,8 +32,8 @@ from typer.testing import CliRunner
 
 from agent.cli.app import app
 from agent.cli.output import EXIT_BAD_INPUT
-from agent.langchain_tool import EvaluatePromptsArgs, OptimizePromptArgs
 from agent.llm.local_server import LocalLLMServer, ServerSettings, free_port, is_loopback
+from agent.tool_contract import EvaluatePromptsArgs, OptimizePromptArgs
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "pp-serve-key-0123456789abcdef"

@@ -15,20 +15,19 @@ from langchain_core.tools import ToolException
 from pydantic import ValidationError
 
 from agent.api import OptimizationResult
-from agent.langchain_tool import (
-    EvaluatePromptsArgs,
-    MetricName,
-    OptimizePromptArgs,
-    evaluate_prompts_tool,
-    evaluation_summary,
-    optimization_summary,
-    optimize_options,
-    optimize_prompt_tool,
-)
+from agent.langchain_tool import evaluate_prompts_tool, optimize_prompt_tool
 from agent.llm.runtime import RuntimeSettings
 from agent.llm.settings import ModelSettings
 from agent.mcp_server import build_server
 from agent.run.evaluate import EvalRequest, run_eval
+from agent.tool_contract import (
+    EvaluatePromptsArgs,
+    MetricName,
+    OptimizePromptArgs,
+    evaluation_summary,
+    optimization_summary,
+    optimize_options,
+)
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.metrics import BUILTIN_METRICS
 from optimizers.registry import CHOICES, NAMES
