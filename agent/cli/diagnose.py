@@ -49,53 +49,64 @@ _RUN = "For a run id"
 _RERUN = "For labels / proposals"
 
 
+_Target = Annotated[
+    str,
+    typer.Argument(
+        help="A finished run's id (see `promptpilot runs list`), or `labels` (re-run an "
+        "optimizer with corrupted train labels) or `proposals` (its candidates vs as many "
+        "paraphrases of the seed)."
+    ),
+]
+_Only = Annotated[
+    str | None,
+    typer.Option(
+        help="Diagnostics to run, comma-separated: classes, ablation, overfit (default: all).",
+        rich_help_panel=_RUN,
+    ),
+]
+_Split = Annotated[
+    str | None,
+    typer.Option(
+        help="Split for class shares and the ablation: dev or test (default: test).",
+        rich_help_panel=_RUN,
+    ),
+]
+_Data = Annotated[
+    str | None,
+    typer.Option(help="Eval set file or built-in task name.", rich_help_panel=_RERUN),
+]
+_Prompt = Annotated[
+    str | None,
+    typer.Option("--prompt", "-p", help="The prompt to start from.", rich_help_panel=_RERUN),
+]
+_Optimizer = Annotated[
+    str,
+    typer.Option(help="zopo, gpo, textgrad, ape or random.", rich_help_panel=_RERUN),
+]
+_Budget = Annotated[
+    int,
+    typer.Option(help="Dev queries per arm, the seed included.", rich_help_panel=_RERUN),
+]
+_Rate = Annotated[
+    float,
+    typer.Option(help="labels: share of train labels to corrupt.", rich_help_panel=_RERUN),
+]
+_CorruptionSeed = Annotated[
+    int, typer.Option(help="labels: seed of the corruption.", rich_help_panel=_RERUN)
+]
+
+
 @opt.with_flag_groups
 def diagnose_command(
-    target: Annotated[
-        str,
-        typer.Argument(
-            help="A finished run's id (see `promptpilot runs list`), or `labels` (re-run an "
-            "optimizer with corrupted train labels) or `proposals` (its candidates vs as many "
-            "paraphrases of the seed)."
-        ),
-    ],
-    only: Annotated[
-        str | None,
-        typer.Option(
-            help="Diagnostics to run, comma-separated: classes, ablation, overfit (default: all).",
-            rich_help_panel=_RUN,
-        ),
-    ] = None,
-    split: Annotated[
-        str | None,
-        typer.Option(
-            help="Split for class shares and the ablation: dev or test (default: test).",
-            rich_help_panel=_RUN,
-        ),
-    ] = None,
-    data: Annotated[
-        str | None,
-        typer.Option(help="Eval set file or built-in task name.", rich_help_panel=_RERUN),
-    ] = None,
-    prompt: Annotated[
-        str | None,
-        typer.Option("--prompt", "-p", help="The prompt to start from.", rich_help_panel=_RERUN),
-    ] = None,
-    optimizer: Annotated[
-        str,
-        typer.Option(help="zopo, gpo, textgrad, ape or random.", rich_help_panel=_RERUN),
-    ] = GPO,
-    budget: Annotated[
-        int,
-        typer.Option(help="Dev queries per arm, the seed included.", rich_help_panel=_RERUN),
-    ] = 20,
-    rate: Annotated[
-        float,
-        typer.Option(help="labels: share of train labels to corrupt.", rich_help_panel=_RERUN),
-    ] = 1.0,
-    corruption_seed: Annotated[
-        int, typer.Option(help="labels: seed of the corruption.", rich_help_panel=_RERUN)
-    ] = 0,
+    target: _Target,
+    only: _Only = None,
+    split: _Split = None,
+    data: _Data = None,
+    prompt: _Prompt = None,
+    optimizer: _Optimizer = GPO,
+    budget: _Budget = 20,
+    rate: _Rate = 1.0,
+    corruption_seed: _CorruptionSeed = 0,
     metric: opt.Metric = "exact",
     template: opt.Template = "inline",
     as_json: opt.AsJson = False,

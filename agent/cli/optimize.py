@@ -30,38 +30,43 @@ from agent.run.single import run_optimize
 from optimizers.budget import Budget
 from optimizers.registry import AUTO, NAMES
 
+_Optimizer = Annotated[
+    str,
+    typer.Option(
+        help="auto (the agent plans and switches methods) or one method alone: "
+        + ", ".join(NAMES)
+        + "."
+    ),
+]
+_Budget = Annotated[
+    int | None,
+    typer.Option(
+        help="Dev queries: evaluations of new prompts on the dev split, the seed included. "
+        "With no limit given, a run stops after 250 paid calls or 210 s of search."
+    ),
+]
+_MaxCalls = Annotated[
+    int | None,
+    typer.Option(help="Stop after this many paid LLM calls of the search (both models)."),
+]
+_Constraint = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="A standing constraint for new prompts, e.g. 'at most 30 words'; repeatable."
+    ),
+]
+
 
 @opt.with_flag_groups
 def optimize_command(
     data: Annotated[str, typer.Argument(help="Eval set file or built-in task name.")],
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="The prompt to start from.")],
-    optimizer: Annotated[
-        str,
-        typer.Option(
-            help="auto (the agent plans and switches methods) or one method alone: "
-            + ", ".join(NAMES)
-            + "."
-        ),
-    ] = AUTO,
+    optimizer: _Optimizer = AUTO,
     run_id: Annotated[str | None, typer.Option(help="Name the run (default: generated).")] = None,
-    budget: Annotated[
-        int | None,
-        typer.Option(
-            help="Dev queries: evaluations of new prompts on the dev split, the seed included. "
-            "With no limit given, a run stops after 250 paid calls or 210 s of search."
-        ),
-    ] = None,
-    max_calls: Annotated[
-        int | None,
-        typer.Option(help="Stop after this many paid LLM calls of the search (both models)."),
-    ] = None,
+    budget: _Budget = None,
+    max_calls: _MaxCalls = None,
     max_seconds: Annotated[float | None, typer.Option(help="Also stop after this long.")] = None,
-    constraint: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="A standing constraint for new prompts, e.g. 'at most 30 words'; repeatable."
-        ),
-    ] = None,
+    constraint: _Constraint = None,
     metric: opt.Metric = "exact",
     template: opt.Template = "inline",
     as_json: opt.AsJson = False,
