@@ -13,6 +13,7 @@ from typing import Any
 
 from optimizers.budget import Budget
 from optimizers.registry import NAMES, ROTATION, info
+from ui.panels.report_fields import Difference, ReportFields, Score
 
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
 
@@ -147,72 +148,81 @@ def _interval(low: float, high: float, signed: bool = False) -> str:
     return f"[{fmt.format(low)}, {fmt.format(high)}]"
 
 
-def result_text(report: dict[str, Any]) -> str:
-    """The finished run in plain words: what changed, by how much, on which split, how sure."""
-    scores = report["scores"]
-    seed_dev, best_dev = scores["initial"]["dev"], scores["best"]["dev"]
-    same = (
-        not report["changed_parts"]
-        if "changed_parts" in report  # reports from before prompts had parts have none
-        else report["best_prompt"].strip() == report["seed_prompt"].strip()
-    )
-    guard = report.get("guard") or {}
-    lines = []
+def _scored(score: Score) -> str:
+    """``0.600 [0.400, 0.800]``."""
+    return f"{score.mean:.3f} {_interval(score.low, score.high)}"
+
+
+def _unchanged(report: ReportFields) -> bool:
+    """True when the best prompt is still the person's (by its parts, or by its text)."""
+    if report.changed_parts is not None:
+        return not report.changed_parts
+    return report.best_prompt.strip() == report.seed_prompt.strip()  # reports before parts
+
+
+def _dev_text(report: ReportFields, same: bool) -> str:
+    """The best prompt and its dev score against the person's, or why it is still theirs."""
+    seed_dev, best_dev = report.seed_dev, report.best_dev
     if same:
         why = (
-            f" ({escape_markdown(guard['reason'])})"
-            if guard.get("reason") and guard.get("dev_vs_seed")
+            f" ({escape_markdown(report.guard_reason)})"
+            if report.guard_reason and report.guard_compared
             else ""
         )
-        lines.append(
-            f"No candidate beat your prompt clearly on dev ({seed_dev['mean']:.3f}, "
-            f"n={seed_dev['n']}), so the best prompt is still yours{why}."
+        return (
+            f"No candidate beat your prompt clearly on dev ({seed_dev.mean:.3f}, "
+            f"n={seed_dev.n}), so the best prompt is still yours{why}."
         )
-    else:
-        changed = ", ".join(p.replace("_", " ") for p in report.get("changed_parts", []))
-        shown = (
-            "\n\n" + fenced(report["best_rendered"]) + "\n\n"
-            if report.get("best_rendered")
-            else f" {quote(report['best_prompt'], 500)}\n\n"
-        )
-        lines.append(
-            f"Best prompt{f' (changed: {changed})' if changed else ''}:{shown}"
-            f"On **dev** (the split the search used, n={best_dev['n']}) it scores "
-            f"{best_dev['mean']:.3f} {_interval(*best_dev['ci95'])} against "
-            f"{seed_dev['mean']:.3f} {_interval(*seed_dev['ci95'])} for yours."
-        )
-    difference = report.get("test_difference")
-    seed_test, best_test = scores["initial"]["test"], scores["best"]["test"]
-    if difference and seed_test and best_test and not same:
-        low, high = difference["interval"]["low"], difference["interval"]["high"]
-        verdict = (
-            "the interval excludes 0: a real improvement on held-out data"
-            if low > 0
-            else "the interval excludes 0 in the wrong direction: it is worse on held-out data"
-            if high < 0
-            else "the interval includes 0: the difference may be noise"
-        )
-        lines.append(
-            f"On the held-out **test** split (n={difference['n']}, never seen by the search): "
-            f"{best_test['mean']:.3f} {_interval(*best_test['ci95'])} against "
-            f"{seed_test['mean']:.3f} {_interval(*seed_test['ci95'])}, a paired difference of "
-            f"**{difference['diff']:+.3f}** (95% CI {_interval(low, high, signed=True)}, "
-            f"p = {difference['p_value']:.3g}; better on {difference['wins']} examples, worse "
-            f"on {difference['losses']}) — {verdict}."
-        )
-    elif seed_test:
-        lines.append(
-            f"On the held-out **test** split your prompt scores {seed_test['mean']:.3f} "
-            f"{_interval(*seed_test['ci95'])} (n={seed_test['n']})."
-        )
-    else:
-        lines.append("The test split was not scored (the run was interrupted).")
-    usage = report.get("usage", {})
-    calls = sum(role.get("calls", 0) for role in usage.values())
-    lines.append(
-        f"Stopped: {escape_markdown(str(report.get('stopped', '?')))} after "
-        f"{report.get('steps', 0)} steps, {report.get('dev_queries', 0)} dev queries, "
-        f"{calls} paid LLM calls, {report.get('wall_time_s', 0):.0f} s. The diff, candidates and "
-        "per-example results are in **Inspect**; the report is in **Report**."
+    changed = ", ".join(p.replace("_", " ") for p in report.changed_parts or ())
+    shown = (
+        "\n\n" + fenced(report.best_rendered) + "\n\n"
+        if report.best_rendered
+        else f" {quote(report.best_prompt, 500)}\n\n"
     )
-    return "\n\n".join(lines)
+    return (
+        f"Best prompt{f' (changed: {changed})' if changed else ''}:{shown}"
+        f"On **dev** (the split the search used, n={best_dev.n}) it scores "
+        f"{_scored(best_dev)} against {_scored(seed_dev)} for yours."
+    )
+
+
+def _verdict(difference: Difference) -> str:
+    """What the paired test interval says about the change."""
+    if difference.low > 0:
+        return "the interval excludes 0: a real improvement on held-out data"
+    if difference.high < 0:
+        return "the interval excludes 0 in the wrong direction: it is worse on held-out data"
+    return "the interval includes 0: the difference may be noise"
+
+
+def _test_text(report: ReportFields, same: bool) -> str:
+    """The held-out test split: the paired difference, the person's score alone, or nothing."""
+    difference, seed_test, best_test = report.difference, report.seed_test, report.best_test
+    if difference and seed_test and best_test and not same:
+        interval = _interval(difference.low, difference.high, signed=True)
+        return (
+            f"On the held-out **test** split (n={difference.n}, never seen by the search): "
+            f"{_scored(best_test)} against {_scored(seed_test)}, a paired difference of "
+            f"**{difference.diff:+.3f}** (95% CI {interval}, "
+            f"p = {difference.p_value:.3g}; better on {difference.wins} examples, worse "
+            f"on {difference.losses}) — {_verdict(difference)}."
+        )
+    if seed_test:
+        return (
+            f"On the held-out **test** split your prompt scores {_scored(seed_test)} "
+            f"(n={seed_test.n})."
+        )
+    return "The test split was not scored (the run was interrupted)."
+
+
+def result_text(report: dict[str, Any]) -> str:
+    """The finished run in plain words: what changed, by how much, on which split, how sure."""
+    fields = ReportFields.of(report)
+    same = _unchanged(fields)
+    stopped = (
+        f"Stopped: {escape_markdown(fields.stopped)} after "
+        f"{fields.steps} steps, {fields.dev_queries} dev queries, "
+        f"{fields.spend.calls} paid LLM calls, {fields.wall_time_s:.0f} s. The diff, candidates "
+        "and per-example results are in **Inspect**; the report is in **Report**."
+    )
+    return "\n\n".join([_dev_text(fields, same), _test_text(fields, same), stopped])

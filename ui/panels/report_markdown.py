@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from ui.chat.text import escape_markdown, fenced
+from ui.panels.report_fields import ReportFields, Score
 
 
-def _score(score: dict[str, Any] | None) -> str:
+def _score(score: Score | None) -> str:
     if score is None:
         return "not scored"
-    low, high = score["ci95"]
-    return f"{score['mean']:.3f} [{low:.3f}, {high:.3f}] (n={score['n']})"
+    return f"{score.mean:.3f} [{score.low:.3f}, {score.high:.3f}] (n={score.n})"
 
 
 def _model(settings: dict[str, Any] | None) -> str:
@@ -34,16 +34,14 @@ def _model(settings: dict[str, Any] | None) -> str:
     )
 
 
-def report_markdown(report: dict[str, Any]) -> str:
-    """The report (``OptimizeReport.to_dict()`` shape) as a Markdown document."""
-    config = report.get("config") or {}
-    scores = report["scores"]
+def _setup_lines(report: ReportFields) -> list[str]:
+    """The title, then the task, the models, the splits, the metric and the template."""
+    config = report.config
     splits = config.get("splits") or {}
-    usage = report.get("usage") or {}
-    lines = [
-        f"# PromptPilot report · {escape_markdown(report['run'])}",
+    return [
+        f"# PromptPilot report · {escape_markdown(report.run)}",
         "",
-        f"- **Task**: {escape_markdown(str(report.get('task')))} "
+        f"- **Task**: {escape_markdown(report.task)} "
         f"(data: {escape_markdown(str(config.get('data', '?')))})",
         f"- **Task model**: {_model(config.get('task_model'))}",
         f"- **Optimizer model**: {_model(config.get('optimizer_model'))}",
@@ -53,77 +51,97 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"- **Metric**: {escape_markdown(str(config.get('metric', '?')))} · **template**: "
         f"{escape_markdown(str(config.get('template', '?')))}",
         "",
+    ]
+
+
+def _prompt_lines(report: ReportFields) -> list[str]:
+    """Both prompts fenced, the prompt as sent when it has parts, and the guard's choice."""
+    lines = [
         "## Prompts",
         "",
         "Initial prompt:",
         "",
-        fenced(report["seed_prompt"]),
+        fenced(report.seed_prompt),
         "",
         "Best prompt (chosen on dev):",
         "",
-        fenced(report["best_prompt"]),
+        fenced(report.best_prompt),
         "",
-        *(
-            [
-                "The prompt to use, every message as sent ({input} is where each input goes); "
-                "changed: " + ", ".join(report.get("changed_parts") or ["nothing"]) + ":",
-                "",
-                fenced(report["best_rendered"]),
-                "",
-            ]
-            if report.get("best_rendered")
-            else []
-        ),
-        *(
-            [f"Choice: {escape_markdown(report['guard']['reason'])}", ""]
-            if report.get("guard")
-            else []
-        ),
+    ]
+    if report.best_rendered:
+        lines += [
+            "The prompt to use, every message as sent ({input} is where each input goes); "
+            "changed: " + ", ".join(report.changed_parts or ["nothing"]) + ":",
+            "",
+            fenced(report.best_rendered),
+            "",
+        ]
+    if report.guard_reason is not None:
+        lines += [f"Choice: {escape_markdown(report.guard_reason)}", ""]
+    return lines
+
+
+def _score_lines(report: ReportFields) -> list[str]:
+    """The scores table, then the paired test difference (or why there is none)."""
+    lines = [
         "## Scores (mean [95% bootstrap CI])",
         "",
         "| prompt | dev | test |",
         "|---|---|---|",
-        f"| initial | {_score(scores['initial']['dev'])} | {_score(scores['initial']['test'])} |",
-        f"| best | {_score(scores['best']['dev'])} | {_score(scores['best']['test'])} |",
+        f"| initial | {_score(report.seed_dev)} | {_score(report.seed_test)} |",
+        f"| best | {_score(report.best_dev)} | {_score(report.best_test)} |",
         "",
     ]
-    difference = report.get("test_difference")
-    if difference:
-        interval = difference["interval"]
-        lines += [
-            f"**Paired test difference** (best − initial, same {difference['n']} examples): "
-            f"{difference['diff']:+.3f}, 95% CI [{interval['low']:+.3f}, {interval['high']:+.3f}], "
-            f"p = {difference['p_value']:.3g} (sign-flip permutation test); better on "
-            f"{difference['wins']}, worse on {difference['losses']}, tied on {difference['ties']}.",
-            "",
-        ]
-    else:
-        lines += ["**Paired test difference**: not computed (the test split was not scored).", ""]
-    calls = sum(role.get("calls", 0) for role in usage.values())
-    tokens = sum(r.get("prompt_tokens", 0) + r.get("completion_tokens", 0) for r in usage.values())
-    hits = sum(role.get("cache_hits", 0) for role in usage.values())
-    budget = config.get("budget") or {}
-    lines += [
+    difference = report.difference
+    if difference is None:
+        not_computed = "not computed (the test split was not scored)."
+        return [*lines, f"**Paired test difference**: {not_computed}", ""]
+    return [
+        *lines,
+        f"**Paired test difference** (best − initial, same {difference.n} examples): "
+        f"{difference.diff:+.3f}, 95% CI [{difference.low:+.3f}, {difference.high:+.3f}], "
+        f"p = {difference.p_value:.3g} (sign-flip permutation test); better on "
+        f"{difference.wins}, worse on {difference.losses}, tied on {difference.ties}.",
+        "",
+    ]
+
+
+def _budget_lines(report: ReportFields) -> list[str]:
+    """What the run spent, why it stopped, its directives and its whole config."""
+    spend = report.spend
+    max_queries = (report.config.get("budget") or {}).get("max_queries")
+    return [
         "## Budget",
         "",
-        f"- Dev queries: {report.get('dev_queries', 0)}"
-        + (f" of {budget['max_queries']}" if budget.get("max_queries") else ""),
-        f"- Paid LLM calls: {calls} ({hits} answered from the cache); tokens: {tokens:,}",
-        f"- Steps: {report.get('steps', 0)}; time: {report.get('wall_time_s', 0):.0f} s; "
-        f"stopped: {escape_markdown(str(report.get('stopped', '?')))}",
-        f"- Candidates scored: {len(report.get('trajectory', []))}; rejected by a rule: "
-        f"{len(report.get('rejected', []))}",
+        f"- Dev queries: {report.dev_queries}" + (f" of {max_queries}" if max_queries else ""),
+        f"- Paid LLM calls: {spend.calls} ({spend.cache_hits} answered from the cache); "
+        f"tokens: {spend.tokens:,}",
+        f"- Steps: {report.steps}; time: {report.wall_time_s:.0f} s; "
+        f"stopped: {escape_markdown(report.stopped)}",
+        f"- Candidates scored: {report.candidates}; rejected by a rule: {report.rejections}",
         "",
         "## Directives",
         "",
-        *([f"- {escape_markdown(d)}" for d in report.get("directives", [])] or ["- none"]),
+        *([f"- {escape_markdown(d)}" for d in report.directives] or ["- none"]),
         "",
         "## Config",
         "",
-        fenced(json.dumps(config, indent=2, ensure_ascii=False), "json"),
+        fenced(json.dumps(report.config, indent=2, ensure_ascii=False), "json"),
         "",
     ]
-    return "\n".join(lines)
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    """The report (``OptimizeReport.to_dict()`` shape) as a Markdown document."""
+    fields = ReportFields.of(report)
+    return "\n".join(
+        [
+            *_setup_lines(fields),
+            *_prompt_lines(fields),
+            *_score_lines(fields),
+            *_budget_lines(fields),
+        ]
+    )
 
 
 def write_report_files(report: dict[str, Any], folder: Path) -> tuple[Path, Path]:

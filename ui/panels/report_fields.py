@@ -1,0 +1,163 @@
+"""The JSON report read through typed fields: what the chat, the panels and the views use.
+
+The report stays the dict ``agent.run.report.OptimizeReport.to_dict`` makes (it is what
+``--json`` prints, ``report.json`` holds and the downloads are); :meth:`ReportFields.of`
+reads it once, so the modules that show it never key into it. Reports written before a
+field existed read with that field's old default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from optimizers.evaluation.chat_calls import Usage
+
+_USAGE_FIELDS = tuple(f.name for f in fields(Usage))
+
+
+def usage_of(data: Mapping[str, Mapping[str, Any]]) -> dict[str, Usage]:
+    """Per-role usage from its JSON (``{role: asdict(Usage)}``); unknown counters are ignored."""
+    return {
+        role: Usage(**{name: counts[name] for name in _USAGE_FIELDS if name in counts})
+        for role, counts in data.items()
+    }
+
+
+@dataclass(frozen=True)
+class Spend:
+    """What the roles' usage adds up to: paid calls, free cache hits, tokens."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    tokens: int = 0
+
+    @classmethod
+    def of(cls, usage: Mapping[str, Usage]) -> Spend:
+        """The totals over every role of ``usage``."""
+        roles = usage.values()
+        return cls(
+            calls=sum(role.calls for role in roles),
+            cache_hits=sum(role.cache_hits for role in roles),
+            tokens=sum(role.prompt_tokens + role.completion_tokens for role in roles),
+        )
+
+
+@dataclass(frozen=True)
+class Score:
+    """A split's score: mean, 95% interval, examples."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any] | None) -> Score | None:
+        """A report's score entry (``split, mean, ci95, n``), or None when not scored."""
+        if data is None:
+            return None
+        low, high = data["ci95"]
+        return cls(mean=data["mean"], low=low, high=high, n=data["n"])
+
+
+@dataclass(frozen=True)
+class Difference:
+    """The paired test difference, best − initial (``asdict(PairedComparison)``)."""
+
+    n: int
+    diff: float
+    low: float
+    high: float
+    p_value: float
+    wins: int
+    losses: int
+    ties: int
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any] | None) -> Difference | None:
+        """The report's ``test_difference``, or None when it was not computed."""
+        if not data:
+            return None
+        interval = data["interval"]
+        return cls(
+            n=data["n"], diff=data["diff"], low=interval["low"], high=interval["high"],
+            p_value=data["p_value"], wins=data["wins"], losses=data["losses"], ties=data["ties"],
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ReportFields:
+    """What the app reads of a report.
+
+    ``changed_parts`` is None in reports from before prompts had parts; ``guard_reason``
+    is None without a guard, and ``guard_compared`` says whether the guard compared the
+    best prompt with yours on dev.
+    """
+
+    run: str
+    task: str
+    seed_prompt: str
+    best_prompt: str
+    best_rendered: str | None
+    changed_parts: tuple[str, ...] | None
+    guard_reason: str | None
+    guard_compared: bool
+    seed_dev: Score
+    best_dev: Score
+    seed_test: Score | None
+    best_test: Score | None
+    difference: Difference | None
+    directives: tuple[str, ...]
+    steps: int
+    dev_queries: int
+    wall_time_s: float
+    stopped: str
+    usage: dict[str, Usage]
+    candidates: int
+    rejections: int
+    config: dict[str, Any]
+    """The run's configuration as recorded (free-form JSON: shown, and printed whole)."""
+
+    @classmethod
+    def of(cls, report: Mapping[str, Any]) -> ReportFields:
+        """Read ``report`` (the ``OptimizeReport.to_dict()`` shape)."""
+        scores, guard = report["scores"], report.get("guard") or {}
+        changed = (report.get("changed_parts") or ()) if "changed_parts" in report else None
+        return cls(
+            run=report.get("run", ""),
+            task=str(report.get("task")),
+            seed_prompt=report["seed_prompt"],
+            best_prompt=report["best_prompt"],
+            best_rendered=report.get("best_rendered") or None,
+            changed_parts=None if changed is None else tuple(changed),
+            guard_reason=guard.get("reason") if guard else None,
+            guard_compared=bool(guard.get("dev_vs_seed")),
+            seed_dev=_score(scores["initial"]["dev"]),
+            best_dev=_score(scores["best"]["dev"]),
+            seed_test=Score.of(scores["initial"]["test"]),
+            best_test=Score.of(scores["best"]["test"]),
+            difference=Difference.of(report.get("test_difference")),
+            directives=tuple(report.get("directives", ())),
+            steps=report.get("steps", 0),
+            dev_queries=report.get("dev_queries", 0),
+            wall_time_s=report.get("wall_time_s", 0.0),
+            stopped=str(report.get("stopped", "?")),
+            usage=usage_of(report.get("usage") or {}),
+            candidates=len(report.get("trajectory", [])),
+            rejections=len(report.get("rejected", [])),
+            config=report.get("config") or {},
+        )  # fmt: skip
+
+    @property
+    def spend(self) -> Spend:
+        """The run's paid calls, cache hits and tokens over both models."""
+        return Spend.of(self.usage)
+
+
+def _score(data: Mapping[str, Any]) -> Score:
+    score = Score.of(data)
+    if score is None:
+        raise ValueError("expected a dev score in the report, found none")
+    return score
