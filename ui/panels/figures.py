@@ -84,71 +84,10 @@ def map_figure(emap: EmbeddingMap | None) -> Figure:
     xy = np.asarray(emap.xy)
     field = emap.field
     if field is not None and len(field["xy"]) >= 4:
-        points = np.asarray(field["xy"])
-        std = np.asarray(field["std"])
-        try:
-            triangles = Triangulation(points[:, 0], points[:, 1])
-            ax.tricontourf(triangles, std, levels=6, cmap="Greys", vmin=0, vmax=1, alpha=0.3)
-        except (ValueError, RuntimeError):  # collinear points: no triangulation, no shading
-            pass
-        label = "unscored (shade: GP std, darker = less sure)"
-        ax.scatter(points[:, 0], points[:, 1], s=6, color="#999999", alpha=0.5, label=label)
+        _draw_field(ax, np.asarray(field["xy"]), np.asarray(field["std"]))
     if emap.path:
-        path = xy[emap.path]
-        ax.plot(
-            path[:, 0],
-            path[:, 1],
-            "-",
-            color=COLORS[ZOPO],
-            linewidth=1.2,
-            alpha=0.8,
-            label="ZOPO path",
-        )
-        ax.annotate(
-            "",
-            xy=path[-1],
-            xytext=path[-2] if len(path) > 1 else xy[emap.seed],
-            arrowprops={"arrowstyle": "->", "color": COLORS[ZOPO]},
-        )
-    sizes = [
-        30 + 220 * u if u is not None and source == ZOPO else 40
-        for u, source in zip(emap.uncertainty, emap.sources, strict=True)
-    ]
-    dots = ax.scatter(
-        xy[:, 0],
-        xy[:, 1],
-        c=emap.scores,
-        s=sizes,
-        cmap="viridis",
-        vmin=0.0,
-        vmax=max(1.0, max(emap.scores)),
-        edgecolors="black",
-        linewidths=0.4,
-        zorder=3,
-    )
-    figure.colorbar(dots, ax=ax, label="dev score", shrink=0.8, pad=0.01)
-    ax.scatter(
-        *xy[emap.seed],
-        marker="s",
-        s=110,
-        facecolors="none",
-        edgecolors="black",
-        linewidths=1.5,
-        label="#0 (your prompt)",
-        zorder=4,
-    )
-    if emap.best is not None:
-        ax.scatter(
-            *xy[emap.best],
-            marker="*",
-            s=260,
-            color="gold",
-            edgecolors="black",
-            label=f"best (#{emap.numbers[emap.best]})",
-            zorder=5,
-        )
-    for (x, y), number in zip(xy, emap.numbers, strict=True):
-        ax.annotate(str(number), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        _draw_path(ax, xy[emap.path], xy[emap.seed])
+    _draw_points(figure, ax, emap, xy)
     ax.set_title("Prompt embeddings (PCA), coloured by dev score", fontsize=10)
     _pad_limits(ax, np.vstack([xy, np.asarray(field["xy"])]) if field else xy)
     first, second = emap.explained
@@ -157,6 +96,55 @@ def map_figure(emap: EmbeddingMap | None) -> Figure:
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, fontsize=6, frameon=False)
     ax.grid(alpha=0.2)
     return figure
+
+
+def _draw_field(ax: Axes, points: np.ndarray, std: np.ndarray) -> None:
+    """The unscored candidates ZOPO's GP knows, shaded by its std where they triangulate."""
+    try:
+        triangles = Triangulation(points[:, 0], points[:, 1])
+        ax.tricontourf(triangles, std, levels=6, cmap="Greys", vmin=0, vmax=1, alpha=0.3)
+    except (ValueError, RuntimeError):  # collinear points: no triangulation, no shading
+        pass
+    label = "unscored (shade: GP std, darker = less sure)"
+    ax.scatter(points[:, 0], points[:, 1], s=6, color="#999999", alpha=0.5, label=label)
+
+
+def _draw_path(ax: Axes, path: np.ndarray, seed: np.ndarray) -> None:
+    """ZOPO's choices joined in order, an arrow on the last step (from the seed if only one)."""
+    ax.plot(
+        path[:, 0], path[:, 1], "-", color=COLORS[ZOPO], linewidth=1.2, alpha=0.8,
+        label="ZOPO path",
+    )  # fmt: skip
+    ax.annotate(
+        "",
+        xy=path[-1],
+        xytext=path[-2] if len(path) > 1 else seed,
+        arrowprops={"arrowstyle": "->", "color": COLORS[ZOPO]},
+    )
+
+
+def _draw_points(figure: Figure, ax: Axes, emap: EmbeddingMap, xy: np.ndarray) -> None:
+    """The scored prompts coloured by dev score, numbered, with the seed and the best marked."""
+    sizes = [
+        30 + 220 * u if u is not None and source == ZOPO else 40
+        for u, source in zip(emap.uncertainty, emap.sources, strict=True)
+    ]
+    dots = ax.scatter(
+        xy[:, 0], xy[:, 1], c=emap.scores, s=sizes, cmap="viridis", vmin=0.0,
+        vmax=max(1.0, max(emap.scores)), edgecolors="black", linewidths=0.4, zorder=3,
+    )  # fmt: skip
+    figure.colorbar(dots, ax=ax, label="dev score", shrink=0.8, pad=0.01)
+    ax.scatter(
+        *xy[emap.seed], marker="s", s=110, facecolors="none", edgecolors="black",
+        linewidths=1.5, label="#0 (your prompt)", zorder=4,
+    )  # fmt: skip
+    if emap.best is not None:
+        ax.scatter(
+            *xy[emap.best], marker="*", s=260, color="gold", edgecolors="black",
+            label=f"best (#{emap.numbers[emap.best]})", zorder=5,
+        )  # fmt: skip
+    for (x, y), number in zip(xy, emap.numbers, strict=True):
+        ax.annotate(str(number), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
 
 
 def _pad_limits(ax: Axes, points: np.ndarray, pad: float = 0.08) -> None:
