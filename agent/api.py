@@ -41,6 +41,11 @@ class OptimizationResult:
     test_gain_ci95: tuple[float, float] | None
     report: dict[str, Any] = field(repr=False)
 
+    @property
+    def diagnosis(self) -> dict[str, Any] | None:
+        """Why the starting prompt scored (near) zero on dev and the fixes to try, else None."""
+        return self.report.get("diagnosis")
+
     @classmethod
     def from_report(cls, report: dict[str, Any]) -> OptimizationResult:
         """Read the headline numbers out of a report."""

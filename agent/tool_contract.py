@@ -215,6 +215,7 @@ def optimization_summary(result: OptimizationResult) -> dict[str, Any]:
         "stopped": report.get("stopped"),
         "llm_calls": sum(role.get("calls", 0) for role in usage.values()),
         "wall_time_s": report.get("wall_time_s"),
+        "diagnosis": result.diagnosis,
     }
 
 

@@ -57,3 +57,22 @@ class Budget:
             raise ValueError("a budget needs at least one limit (queries, calls or seconds)")
         if any(limit is not None and limit <= 0 for limit in limits):
             raise ValueError(f"budget limits must be positive, got {self}")
+
+
+def plain_stop(reason: str, budget: Budget | None = None) -> str:
+    """Why a run stopped, in a person's words ("used its 250 LLM calls").
+
+    The JSON report keeps the precise ``reason``; the CLI and the chat say this.
+    """
+    limits = budget or Budget.default()
+    said = {
+        "budget: queries": f"used its {limits.max_queries} evaluations on the dev examples",
+        "budget: calls": f"used its {limits.max_calls} LLM calls",
+        "budget: time": f"reached its time limit ({limits.max_seconds or 0:.0f} s)",
+        "converged": "found nothing better to try",
+        "no new candidates": "ran out of new prompts to try",
+        "stop requested": "stopped as you asked",
+        "accepted by user": "ended on the prompt you accepted",
+        "interrupted": "was interrupted",
+    }
+    return said.get(reason, reason)

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agent.cli.console import literal
-from optimizers.budget import Budget
+from optimizers.budget import Budget, plain_stop
 from optimizers.events import CandidateRejected, CandidateScored, EventFn, Raced, RunEvent
 
 
@@ -106,18 +106,54 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             f"({optimism['dev_minus_test']:+.3f}) for the chosen prompt"
         )
     task, opt = report["usage"]["task"], report["usage"]["optimizer"]
+    budget = (
+        Budget(**report["config"]["budget"]) if report.get("config", {}).get("budget") else None
+    )
     lines.append(
-        f"stopped: {literal(report['stopped'])} after {report['steps']} steps, "
-        f"{report['dev_queries']} dev queries, {report['wall_time_s']:.0f}s"
+        f"stopped: {literal(plain_stop(report['stopped'], budget))} after {report['steps']} "
+        f"steps, {report['dev_queries']} prompts evaluated on the dev examples, "
+        f"{report['wall_time_s']:.0f} s"
     )
     if "search_calls" in report:
-        lines.append(f"calls paid by the search: {report['search_calls']} (test scoring apart)")
+        lines.append(f"LLM calls of the search: {report['search_calls']} (test scoring apart)")
     lines.append(
-        f"calls paid: task {task['calls']} ({task['prompt_tokens']}+{task['completion_tokens']} "
-        f"tokens), optimizer {opt['calls']} ({opt['prompt_tokens']}+{opt['completion_tokens']} "
-        f"tokens); cache hits: {task['cache_hits'] + opt['cache_hits']}"
+        f"LLM calls: task model {task['calls']} ({task['prompt_tokens']}+"
+        f"{task['completion_tokens']} tokens), optimizer model {opt['calls']} "
+        f"({opt['prompt_tokens']}+{opt['completion_tokens']} tokens); answered from the cache: "
+        f"{task['cache_hits'] + opt['cache_hits']}{_cost(report)}"
     )
+    lines += diagnosis_lines(report)
     return lines
+
+
+def _cost(report: dict[str, Any]) -> str:
+    """The cost note when both models ran on the embedded server (free, local)."""
+    config = report.get("config", {})
+    roles = (config.get("task_model"), config.get("optimizer_model"))
+    local = all(role is not None and role.get("base_url") is None for role in roles)
+    return " (cost: free, local model)" if local else ""
+
+
+def diagnosis_lines(report: dict[str, Any]) -> list[str]:
+    """Why the starting prompt scored (near) zero, and what to try (rich markup)."""
+    diagnosis = report.get("diagnosis")
+    if not diagnosis:
+        return []
+    lines = [
+        f"[yellow]why the starting prompt scored {diagnosis['mean']:.2f} on dev:[/] "
+        f"{literal(diagnosis['sentence'])}"
+    ]
+    for fix in diagnosis["fixes"]:
+        lines.append(f"  to try: {literal(fix['label'])} ({literal(_fix_flag(fix, report))})")
+    return lines
+
+
+def _fix_flag(fix: dict[str, Any], report: dict[str, Any]) -> str:
+    if fix["kind"] == "metric":
+        return f"--metric {fix['value']}"
+    if fix["kind"] == "max_tokens":
+        return f"--task-max-tokens {fix['value']}"
+    return f'-p "{report["seed_prompt"]} {fix["value"]}"'
 
 
 def prompt_to_use(report: dict[str, Any]) -> str | None:

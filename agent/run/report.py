@@ -13,6 +13,7 @@ from typing import Any
 
 from agent.run.session import RunSession
 from memory.prompt_record import prompt_id
+from optimizers.diagnostics.low_score import LowScore, explain_low_score
 from optimizers.evaluation.chat_calls import Usage
 from optimizers.evaluation.evaluator import EvalResult
 from optimizers.evaluation.stats import PairedComparison
@@ -45,6 +46,8 @@ class OptimizeReport:
     config: dict[str, Any]
     search_calls: int = 0
     """Paid calls of the search (both models), before test scoring."""
+    diagnosis: LowScore | None = None
+    """Why the seed scored (near) zero on dev, and the fixes to offer; None otherwise."""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` / ``--out`` payload."""
@@ -89,6 +92,7 @@ class OptimizeReport:
             "usage": {role: asdict(usage) for role, usage in self.usage.items()},
             "wall_time_s": self.wall_time_s,
             "config": self.config,
+            "diagnosis": None if self.diagnosis is None else self.diagnosis.to_dict(),
         }
 
 
@@ -152,6 +156,11 @@ def build_report(
         },
         wall_time_s=time.monotonic() - started,
         search_calls=session.search.calls - _test_calls(tested),
+        diagnosis=explain_low_score(
+            outcome.seed.dev,
+            session.splits.get("train"),
+            max_tokens=runtime.settings.task.max_tokens,
+        ),
         config={
             **request.config(),
             "run": session.run,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import openai
 import pytest
@@ -158,3 +160,35 @@ async def test_a_run_id_cannot_be_reused_for_another_single_optimizer_request(
     with pytest.raises(ValueError, match="already exists with another request"):
         await run_optimize(other, fake_runtime(), home=home, run="g", embedder=bundled_embedder)
     assert load_run(home, "g")["request"]["prompt"] == request.prompt  # the record is intact
+
+
+def chatty_task_model(message: str) -> str:
+    """Sentences with the right label in them, unless the prompt names the labels."""
+    item = int(re.findall(r"item (\d+)", message)[-1])
+    truth = "positive" if item % 2 == 0 else "negative"
+    if "exactly one of" in message:
+        return truth
+    return f"This review is {truth}, I would say, after reading it."
+
+
+async def test_a_seed_scoring_zero_on_sentences_is_diagnosed_in_the_report(
+    data_file, tmp_path, bundled_embedder
+):
+    request = single(data_file)
+    runtime = runtime_with(chatty_task_model, tmp_path)
+    report = (
+        await run_optimize(request, runtime, home=tmp_path, run="z", embedder=bundled_embedder)
+    ).to_dict()
+    assert report["scores"]["initial"]["dev"]["mean"] == 0.0
+    diagnosis = report["diagnosis"]
+    assert diagnosis["cause"] == "sentences"
+    assert diagnosis["fixes"][0]["value"] == "Answer with exactly one of: negative, positive."
+    assert [fix["kind"] for fix in diagnosis["fixes"]] == ["output_spec", "metric"]
+
+
+async def test_a_seed_that_scores_needs_no_diagnosis(data_file, tmp_path, bundled_embedder):
+    request = single(data_file)
+    report = await run_optimize(
+        request, fake_runtime(), home=tmp_path, run="y", embedder=bundled_embedder
+    )
+    assert report.to_dict()["diagnosis"] is None
