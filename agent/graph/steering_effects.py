@@ -1,6 +1,6 @@
 """What a steering message does to a running run, and the answer the person sees.
 
-:func:`~agent.graph.steering.read_steering` says what a message asks for; here it is
+:func:`~agent.graph.reading.read_message` says what a message asks for; here it is
 carried out on the state and the live session, and every message gets a short
 reply in the chat saying what was applied, or why nothing was ("I did not
 understand …", "there is no candidate #12 …"). A message that is not
@@ -23,8 +23,9 @@ from langchain_core.messages import HumanMessage
 from agent.graph.candidates import CandidateNotFound, describe_candidate, resolve_candidate
 from agent.graph.node_updates import progress, say
 from agent.graph.policy import EXHAUSTED
+from agent.graph.reading import Reading, Situation, read_message
 from agent.graph.state import PilotState
-from agent.graph.steering import Steering, read_steering
+from agent.graph.steering import Steering
 from agent.run.session import RunSession
 from optimizers.budget import Budget
 from optimizers.propose.constraints import hard_checks
@@ -57,9 +58,10 @@ def _apply_one(state: PilotState, session: RunSession, text: str) -> tuple[dict[
         if state.paused:
             return {"paused": False}, "No answer: resuming."
         return {}, "No answer: carrying on."
-    steering = read_steering(text, list(state.directives))
+    reading = read_message(text, Situation(live=True, directives=tuple(state.directives)))
+    steering = reading.steering or Steering()
     if not steering.understood:
-        return {}, _not_understood(state, text)
+        return {}, _not_understood(state, reading)
     if state.report is not None:
         return {}, "The run is already reported; nothing changed."
     change: dict[str, Any] = {}
@@ -75,8 +77,14 @@ def _apply_one(state: PilotState, session: RunSession, text: str) -> tuple[dict[
     return change, " ".join(replies)
 
 
-def _not_understood(state: PilotState, text: str) -> str:
-    reply = f"I did not understand {text!r}; I kept it as a note for the planner. Try: {COMMANDS}."
+def _not_understood(state: PilotState, reading: Reading) -> str:
+    if reading.intent == "greeting":
+        reply = "Hello! The run goes on; say 'stop' or 'pause' at any time."
+    else:
+        reply = (
+            f"I read {reading.text!r} as {reading.understood}, not a command; the planner "
+            f"sees it. Commands: {COMMANDS}."
+        )
     return reply + (" Still paused: say 'resume' to go on." if state.paused else "")
 
 

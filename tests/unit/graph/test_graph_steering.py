@@ -98,7 +98,8 @@ async def test_pause_holds_without_spending_and_only_a_request_resumes(
     assert person.said("steering") == [
         "Not paused; carrying on.",
         "Paused: nothing is spent until you say 'resume'.",
-        "I did not understand 'what is this?'; I kept it as a note for the planner. Try: stop, "
+        "I read 'what is this?' as a question about what I can do, not a command; the planner "
+        "sees it. Commands: stop, "
         "pause, resume, try structure/gpo/zopo/textgrad/ape/random, budget N, accept N, roll back "
         "to N, "
         "or a rule such as 'keep it under 30 words'. Still paused: say 'resume' to go on.",
