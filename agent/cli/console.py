@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from agent.run.evaluate import EvalReport
 from optimizers.propose.safe_text import strip_control
@@ -54,24 +55,26 @@ def eval_progress(console: Console, prompts: int) -> Iterator[callable]:
         yield update
 
 
-def eval_table(report: EvalReport) -> Table:
-    """One row per prompt: score with interval, paired difference to prompt 1, cost."""
+TABLE_MIN_WIDTH = 110
+"""Below this many columns the eval results are lines, not a table (columns would be cut)."""
+
+
+def eval_results(report: EvalReport, width: int) -> Table | Group:
+    """The eval results for a console ``width`` columns wide: a table, or lines when narrow."""
+    return eval_table(report) if width >= TABLE_MIN_WIDTH else eval_lines(report)
+
+
+def _title(report: EvalReport) -> str:
     first = report.results[0]
-    table = Table(
-        title=literal(
-            f"{report.task} · split {report.split} · n={first.n} · "
-            f"metric {first.metric} · template {first.template}"
-        )
+    return literal(
+        f"{report.task} · split {report.split} · n={first.n} · "
+        f"metric {first.metric} · template {first.template}"
     )
-    table.add_column("#", justify="right")
-    table.add_column("prompt", no_wrap=True)
-    table.add_column("score", justify="right", no_wrap=True)
-    table.add_column("95% CI", justify="right", no_wrap=True)
-    table.add_column("Δ vs #1 [95% CI]", justify="right", no_wrap=True)
-    table.add_column("p", justify="right", no_wrap=True)
-    table.add_column("calls", justify="right", no_wrap=True)
-    table.add_column("cached", justify="right", no_wrap=True)
-    table.add_column("time", justify="right", no_wrap=True)
+
+
+def _cells(report: EvalReport) -> list[tuple[str, ...]]:
+    """Per prompt: #, prompt, score, interval, difference to #1, p, calls, cached, time."""
+    rows = []
     comparisons = (None, *report.comparisons)
     for index, (result, comparison) in enumerate(zip(report.results, comparisons, strict=True)):
         if comparison is None:
@@ -80,9 +83,9 @@ def eval_table(report: EvalReport) -> Table:
             low, high = comparison.interval.low, comparison.interval.high
             delta = f"{comparison.diff:+.3f} [{low:+.3f}, {high:+.3f}]"
             p_value = f"{comparison.p_value:.3g}"
-        table.add_row(
+        rows.append((
             str(index + 1),
-            literal(_truncate(result.prompt)),
+            literal(_truncate(result.prompt, 120)),
             f"{result.mean:.3f}",
             f"[{result.interval.low:.3f}, {result.interval.high:.3f}]",
             delta,
@@ -90,5 +93,32 @@ def eval_table(report: EvalReport) -> Table:
             str(result.usage.calls),
             str(result.usage.cache_hits),
             f"{result.wall_time_s:.1f}s",
-        )
+        ))  # fmt: skip
+    return rows
+
+
+def eval_table(report: EvalReport) -> Table:
+    """One row per prompt: score with interval, paired difference to prompt 1, cost.
+
+    Only the prompt column wraps, so the numbers are never cut.
+    """
+    table = Table(title=_title(report))
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("prompt", min_width=16, ratio=1)
+    for header in ("score", "95% CI", "Δ vs #1 [95% CI]", "p", "calls", "cached", "time"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for row in _cells(report):
+        table.add_row(*row)
     return table
+
+
+def eval_lines(report: EvalReport) -> Group:
+    """The same results as lines, one block per prompt, for narrow terminals."""
+    lines = [Text.from_markup(f"[bold]{_title(report)}[/]")]
+    for number, prompt, score, interval, delta, p_value, calls, cached, time in _cells(report):
+        lines.append(Text.from_markup(f"#{number} {prompt}"))
+        versus = "" if delta == "—" else f"; vs #1 {delta}, p = {p_value}"
+        lines.append(Text.from_markup(
+            f"   score {score} {literal(interval)}{versus}; {calls} calls, {cached} cached, {time}"
+        ))  # fmt: skip
+    return Group(*lines)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from agent.cli.console import eval_progress, eval_table
+from agent.cli.console import eval_progress, eval_results
 from agent.llm.runtime import ModelRuntime
 from agent.run.evaluate import EvalRequest, run_eval
 
@@ -31,7 +31,7 @@ async def run_demo(runtime: ModelRuntime, out: Console, progress_console: Consol
     dev_request = EvalRequest(data=DEMO_TASK, prompts=DEMO_PROMPTS, split="dev")
     with eval_progress(progress_console, len(DEMO_PROMPTS)) as progress:
         dev = await run_eval(dev_request, runtime, progress=progress)
-    out.print(eval_table(dev))
+    out.print(eval_results(dev, out.width))
 
     best = max(dev.results, key=lambda result: result.mean)
     out.print(f"\nBest on dev: [green]{best.prompt!r}[/] ({best.mean:.3f}). "
@@ -39,7 +39,7 @@ async def run_demo(runtime: ModelRuntime, out: Console, progress_console: Consol
     test_request = EvalRequest(data=DEMO_TASK, prompts=(DEMO_PROMPTS[0], best.prompt), split="test")
     with eval_progress(progress_console, 2) as progress:
         test = await run_eval(test_request, runtime, progress=progress)
-    out.print(eval_table(test))
+    out.print(eval_results(test, out.width))
     usage = runtime.task.usage  # both evaluations, dev and test
     out.print(f"\nLLM calls paid: {usage.calls}, answered from cache: {usage.cache_hits}, "
               f"tokens: {usage.prompt_tokens} in / {usage.completion_tokens} out.")  # fmt: skip

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from agent.cli import options as opt
-from agent.cli.console import eval_progress, eval_table, stdout_console
+from agent.cli.console import eval_progress, eval_results, stdout_console
 from agent.cli.output import friendly_errors, stderr, write_json
 from agent.llm.runtime import ModelRuntime
 from agent.run.evaluate import EvalRequest, run_eval, select_examples
@@ -66,4 +66,5 @@ def eval_command(
         if as_json or out is not None:
             write_json(report.to_dict(), to_stdout=as_json, out=out)
         if not as_json:
-            stdout_console().print(eval_table(report))
+            console = stdout_console()
+            console.print(eval_results(report, console.width))
