@@ -47,6 +47,7 @@ class Reading:
     follow_up: FollowUp | None = None  # intent "feedback"
     topic: Topic | None = None  # intent "question"
     builtin: str | None = None  # intent "data"
+    rule: str | None = None  # feedback "refine": the rule the prompt should follow next
 
 
 _END = r"\s*[.!?]*\s*(?:[:;][-)(DP]|[\U0001F300-\U0001FAFF☀-➿])?\s*$"
@@ -104,6 +105,7 @@ _QUESTION_START = re.compile(
 _ABOUT_PROMPT = re.compile(
     r"\b(?:the|my|this|your) (?:prompt|instruction)\b|\bmake it\b", re.IGNORECASE
 )
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|i'd|i've|my|we|we're)\b", re.IGNORECASE)
 _MIN_PROMPT_WORDS = 3
 
 
@@ -127,7 +129,8 @@ def read_message(text: str, situation: Situation) -> Reading:
     if situation.finished and (follow_up := read_follow_up(text)) is not None:
         said = {"continue": "carry on from the best prompt", "wait": "hold on",
                 "refine": "a change to the best prompt"}[follow_up]  # fmt: skip
-        return Reading("feedback", text, said, follow_up=follow_up)
+        rule = text if follow_up == "refine" else None
+        return Reading("feedback", text, said, follow_up=follow_up, rule=rule)
     if steering.command:
         return Reading("steer", text, "a command for a run (none is going on)", steering=steering)
     return _prompt_or_unclear(text, situation)
@@ -200,6 +203,13 @@ def _prompt_or_unclear(text: str, situation: Situation) -> Reading:
             "unclear", text, "a change to a prompt, but no run has finished to apply it to",
             unsure=True,
         )  # fmt: skip
+    if _FIRST_PERSON.search(text) and words <= 15 and "\n" not in text:  # talk, not a prompt
+        if situation.finished:
+            return Reading(
+                "feedback", text, "a wish about the best prompt", unsure=True,
+                follow_up="refine", rule=text,
+            )  # fmt: skip
+        return Reading("unclear", text, "a remark, not a prompt", unsure=True)
     if words < _MIN_PROMPT_WORDS and "\n" not in text:
         return Reading("unclear", text, "too short to be a prompt", unsure=True)
     said = "a prompt to improve" if situation.has_data else "a prompt to improve (no data yet)"

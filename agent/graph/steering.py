@@ -139,7 +139,8 @@ FollowUp = Literal["continue", "wait", "refine"]
 
 _WAIT = re.compile(r"^\s*(?:please\s+)?(?:hold on|hold|wait|hang on|one moment)\b", re.IGNORECASE)
 _FEEDBACK = re.compile(
-    r"^\s*(?:please\s+)?(?:make\s+(?:it|the prompt|them)|it\s+(?:should|must|needs?)|"
+    r"^\s*(?:please\s+)?(?:(?:can|could|would)\s+(?:you|it|we)\s+(?:make|be|sound|add|mention|"
+    r"include|drop|use|say|get)\b|make\s+(?:it|the prompt|them)|it\s+(?:should|must|needs?)|"
     r"(?:be|sound)\s+\w+er\b|shorter|longer|simpler|clearer|friendlier|more\b|less\b|"
     r"fewer\b|add\b|mention\b|include\b|drop\b)",
     re.IGNORECASE,

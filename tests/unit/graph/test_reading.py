@@ -60,6 +60,9 @@ TABLE = [
     ("it should mention refunds", FINISHED, "feedback"),
     ("hold on", FINISHED, "feedback"),
     ("again", FINISHED, "feedback"),
+    ("can it be a bit warmer?", FINISHED, "feedback"),
+    ("honestly I expected it to feel warmer", FINISHED, "feedback"),
+    ("I think it looks fine", IDLE, "unclear"),
     # answers to "shall I start?"
     ("yes", ASKED, "confirm"),
     ("ok, go", ASKED, "confirm"),
