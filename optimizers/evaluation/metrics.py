@@ -25,15 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from optimizers.evaluation.metric_error import MetricError
-from optimizers.evaluation.scorers import (
-    _FACTORIES,
-    _OPTIONS,
-    BUILTIN_METRICS,
-    MAX_REGEX_LENGTH,
-    REGEX_TIMEOUT_S,
-    preview,
-)
+from optimizers.evaluation.metric_error import MetricError, preview
+from optimizers.evaluation.regex_scorer import MAX_REGEX_LENGTH, REGEX_TIMEOUT_S
+from optimizers.evaluation.scorers import _FACTORIES, _OPTIONS, BUILTIN_METRICS
 from optimizers.tasks.example import Example
 
 __all__ = [

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from optimizers.evaluation import scorers
+from optimizers.evaluation import regex_scorer
 from optimizers.evaluation.metrics import (
     BUILTIN_METRICS,
     FunctionMetric,
@@ -246,7 +246,9 @@ def test_regex_misconfiguration() -> None:
         get_metric("regex", options={"timeout": "0"})
 
 
-@pytest.mark.skipif(scorers._timeout_regex is None, reason="the `regex` module is not installed")
+@pytest.mark.skipif(
+    regex_scorer._timeout_regex is None, reason="the `regex` module is not installed"
+)
 def test_regex_catastrophic_pattern_times_out_as_no_match() -> None:
     metric = get_metric("regex", options={"timeout": "0.05"})
     assert metric.score("a" * 5000 + "!", ex(r"^(a|aa)+$")) == 0.0
