@@ -27,6 +27,7 @@ from ui.live_runs import LiveRuns
 from ui.panels import inspect as rv
 from ui.panels.figures import map_figure, score_figure
 from ui.panels.report_markdown import report_markdown, write_report_files
+from ui.panels.run_view import RunView
 from ui.panels.stored_view import run_table
 
 SET_URL = """(run) => {
@@ -89,7 +90,7 @@ class Handlers:
         self.downloads = downloads
         self.ui = ui
 
-    def _view(self, conv: Conversation) -> dict[str, Any] | None:
+    def _view(self, conv: Conversation) -> RunView | None:
         return self.runs.view(conv.run) if conv.run else None
 
     def chat_and_status(self, conv: Conversation) -> Updates:
@@ -181,32 +182,29 @@ class Handlers:
         unchanged = {ui.status: gr.skip()}  # Gradio reads an empty dict as one value
         if view is None:
             return unchanged
-        changed = seen.get("run") != view["run"] or seen.get("version") != view["version"]
-        if not changed and view["status"] not in ACTIVE:
+        changed = seen.get("run") != view.run or seen.get("version") != view.version
+        if not changed and view.status not in ACTIVE:
             return unchanged
         status = escape_markdown(rv.status_line(view))
         if not changed:  # time passes while a run goes on: the meter and status stay fresh
             return {ui.status: status, ui.budget_meter: rv.budget_markdown(view)}
-        trajectory, report = view["trajectory"], view.get("report")
-        emap = rv.EmbeddingMap.from_dict(view["map"]) if view.get("map") else None
+        trajectory, report = view.trajectory, view.report
         files: tuple[str | None, str | None] = (None, None)
         if report is not None:
             json_file, md_file = write_report_files(report, self.downloads)
             files = (str(json_file), str(md_file))
         return {
-            ui.seen: {"run": view["run"], "version": view["version"]},
+            ui.seen: {"run": view.run, "version": view.version},
             ui.chat: conv.messages(view),
-            ui.run_id: view["run"],
+            ui.run_id: view.run,
             ui.status: status,
-            ui.score_plot: score_figure(rv.score_series(trajectory, view["best_prompt"])),
+            ui.score_plot: score_figure(rv.score_series(trajectory, view.best_prompt)),
             ui.candidates: pd.DataFrame(
                 rv.candidate_rows(trajectory), columns=rv.CANDIDATE_HEADERS
             ),
-            ui.diff: rv.word_diff(view["seed_prompt"], view["best_prompt"]) if trajectory else [],
-            ui.examples: pd.DataFrame(
-                rv.example_rows(view["examples"]), columns=rv.EXAMPLE_HEADERS
-            ),
-            ui.embedding_map: map_figure(emap),
+            ui.diff: rv.word_diff(view.seed_prompt, view.best_prompt) if trajectory else [],
+            ui.examples: pd.DataFrame(rv.example_rows(view.examples), columns=rv.EXAMPLE_HEADERS),
+            ui.embedding_map: map_figure(view.map),
             ui.report: report_markdown(report) if report is not None else NO_REPORT,
             ui.download_json: gr.update(value=files[0], interactive=files[0] is not None),
             ui.download_md: gr.update(value=files[1], interactive=files[1] is not None),

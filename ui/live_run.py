@@ -1,10 +1,10 @@
-"""One run going on in this process, in its own thread, seen through a JSON view.
+"""One run going on in this process, in its own thread, seen through its view.
 
 The app must never block its web server's event loop. A :class:`LiveRun` drives
 :func:`agent.graph.pilot.run_pilot` (the same graph as ``promptpilot optimize``) in a
 background thread with its own event loop; the callbacks of the run (events, agent
-messages, questions, the session) update a view dict under a lock, and
-:meth:`LiveRun.snapshot` hands out copies that the UI polls. The person's messages
+messages, questions, the session) update a :class:`~ui.panels.run_view.RunView` under a
+lock, and :meth:`LiveRun.snapshot` hands out copies that the UI polls. The person's messages
 reach the run from the UI thread: the answer to a pending question (``ask_user``,
 pause) or else steering (``RunSession.send``), read at the planner's next turn.
 """
@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,10 @@ from optimizers.events import (
 from optimizers.registry import ZOPO
 from optimizers.tasks import DataError
 from ui.chat.text import agent_message, escape_markdown, message, result_text, user_message
-from ui.panels.inspect import embedding_map, examples_view, unique_prompts
+from ui.panels.embedding_map import embedding_map, unique_prompts
+from ui.panels.inspect import examples_view
+from ui.panels.report_fields import from_fields
+from ui.panels.run_view import Limits, Rejected, RunView, Used, ViewEntry
 from ui.panels.stored_view import save_view
 
 logger = logging.getLogger(__name__)
@@ -68,16 +70,6 @@ def error_text(exc: BaseException) -> str:
     return f"internal error ({type(exc).__name__}: {exc}); the app log has the details"
 
 
-def _json_safe(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-def _view_entry(entry: TrajectoryEntry) -> dict[str, Any]:
-    """A trajectory entry as the saved view holds it (its ``meta`` made JSON-safe)."""
-    fields = entry.as_dict()
-    return fields | {"meta": _json_safe(fields["meta"])}
-
-
 class LiveRun:
     """One run in a background thread; build with :meth:`LiveRuns.start` or ``resume``."""
 
@@ -90,7 +82,7 @@ class LiveRun:
         home: Path,
         embedder: Embedder,
         runtime_factory: RuntimeFactory,
-        view: dict[str, Any],
+        view: RunView,
         steer: Sequence[str] = (),
         use_planner_model: bool | None = None,
     ) -> None:
@@ -136,7 +128,7 @@ class LiveRun:
             if self._pending is not None:
                 loop, future = self._pending
                 self._pending = None
-                self._view.update(status="running", question=None)
+                self._view.status, self._view.question = "running", None
                 loop.call_soon_threadsafe(_settle, future, text)
             else:
                 if self._session is not None:
@@ -145,7 +137,7 @@ class LiveRun:
                     self._inbox.append(text)
                 self._add(message(STEERING_NOTED))
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> RunView:
         """A copy of the run's view, with the budget spent read fresh while it runs."""
         with self._lock:
             if self._session is not None:
@@ -162,7 +154,8 @@ class LiveRun:
         except Exception as exc:  # shown to the person in one line; the log keeps the traceback
             logger.exception("run %s failed", self.run)
             with self._lock:
-                self._view.update(status="error", detail=error_text(exc), question=None)
+                self._view.status, self._view.detail = "error", error_text(exc)
+                self._view.question = None
                 self._add(
                     message(f"⚠️ The run stopped with an error: {escape_markdown(error_text(exc))}")
                 )
@@ -184,15 +177,12 @@ class LiveRun:
     def _end(self, report: dict[str, Any] | None) -> None:
         if self._session is not None:
             self._read_usage(self._session)
+        self._view.question = None
         if report is None:
-            self._view.update(status="stopped", question=None)
+            self._view.status = "stopped"
             return
-        self._view.update(
-            status="finished", question=None, report=report, best_prompt=report["best_prompt"],
-            best_dev=report["scores"]["best"]["dev"]["mean"], usage=report["usage"],
-            trajectory=report["trajectory"], rejected=report["rejected"], steps=report["steps"],
-        )  # fmt: skip
-        self._view["used"]["seconds"] = report["wall_time_s"]
+        self._view.status = "finished"
+        self._view.take_report(report)
         self._add(message(result_text(report)))
         self._refresh_map(None)
 
@@ -201,13 +191,13 @@ class LiveRun:
             self._session = session
             outcome = session.search.outcome
             if outcome is not None:  # a resumed run: show what it had found
-                self._view["trajectory"] = [
-                    _view_entry(TrajectoryEntry.of(s)) for s in outcome.history
+                self._view.trajectory = [
+                    ViewEntry.scored(TrajectoryEntry.of(s)) for s in outcome.history
                 ]
-                self._view["steps"] = outcome.steps
+                self._view.steps = outcome.steps
                 self._note_best(session)
-            self._view["status"] = "running"
-            self._view["version"] += 1
+            self._view.status = "running"
+            self._view.version += 1
             texts, self._inbox = [*self._steer, *self._inbox], []
         for text in texts:
             session.send(text)
@@ -225,49 +215,48 @@ class LiveRun:
     def _record(self, event: RunEvent) -> None:
         session = self._session
         if isinstance(event, CandidateScored):
-            self._view["trajectory"].append(_view_entry(event.entry))
+            self._view.trajectory.append(ViewEntry.scored(event.entry))
             if session is not None:
                 self._note_best(session)
         elif isinstance(event, CandidateRejected):
-            self._view["rejected"].append(
-                {"text": event.text, "source": event.source, "violations": list(event.violations)}
-            )
+            self._view.rejected.append(Rejected(event.text, event.source, event.violations))
         elif isinstance(event, StepDone):
-            self._view["steps"] = event.step
-        self._view["version"] += 1
+            self._view.steps = event.step
+        self._view.version += 1
 
     def _note_best(self, session: RunSession) -> None:
         outcome = session.search.outcome
         if outcome is None:
             return
-        best = outcome.best
-        if best.candidate.text != self._view["best_prompt"] or not self._view["examples"]:
-            self._view["examples"] = examples_view(best.dev.examples)
-        self._view.update(best_prompt=best.candidate.text, best_dev=best.score)
+        best, view = outcome.best, self._view
+        if best.candidate.text != view.best_prompt or not view.examples:
+            view.examples = examples_view(best.dev.examples)
+        view.best_prompt, view.best_dev = best.candidate.text, best.score
         rolled_back = getattr(outcome, "rolled_back", ())  # "roll back to N" marks later ones
-        for number, entry in enumerate(self._view["trajectory"]):
-            entry["rolled_back"] = number in rolled_back
+        view.trajectory = [
+            replace(entry, rolled_back=number in rolled_back)
+            for number, entry in enumerate(view.trajectory)
+        ]
 
     def _refresh_map(self, session: RunSession | None) -> None:
         """Recompute the embedding map (in the run's thread: the ZOPO state is read here).
 
         Called with the lock held; embeddings of scored prompts come from the embedder's memo.
         """
-        trajectory = self._view["trajectory"]
+        trajectory = self._view.trajectory
         if not trajectory:
             return
-        texts = [trajectory[i]["prompt"] for i in unique_prompts(trajectory)]
+        texts = [trajectory[i].prompt for i in unique_prompts(trajectory)]
         zopo = None if session is None else session.optimizers.get(ZOPO)
         if zopo is not None and hasattr(zopo, "surrogate_view"):
             self._surrogate = zopo.surrogate_view()  # kept: the last one outlives the session
-        emap = embedding_map(
+        self._view.map = embedding_map(
             trajectory,
             self._embedder.embed(texts),
-            best_prompt=self._view["best_prompt"],
+            best_prompt=self._view.best_prompt,
             surrogate=self._surrogate,
         )
-        self._view["map"] = emap.to_dict()
-        self._view["version"] += 1
+        self._view.version += 1
 
     def _on_message(self, msg: AIMessage) -> None:
         text = str(msg.content)
@@ -283,29 +272,29 @@ class LiveRun:
         with self._lock:
             self._pending = (loop, future)
             self._asked.add(question)
-            self._view.update(status="waiting", question=question)
+            self._view.status, self._view.question = "waiting", question
             self._add(message(escape_markdown(question) + "\n\n*(your next message answers)*"))
             save_view(self._home, self._view)
         return await future
 
     def _add(self, msg: dict[str, Any]) -> None:
-        self._view["messages"].append(msg)
-        self._view["version"] += 1
+        self._view.messages.append(msg)
+        self._view.version += 1
 
     def _read_usage(self, session: RunSession) -> None:
         search = session.search
         outcome = search.outcome
-        self._view["used"] = {
-            "queries": outcome.queries if outcome else 0,
-            "calls": search.calls,
-            "seconds": round(search.seconds, 1),
-        }
-        self._view["limits"] = asdict(search.budget)
+        self._view.used = Used(
+            queries=outcome.queries if outcome else 0,
+            calls=search.calls,
+            seconds=round(search.seconds, 1),
+        )
+        self._view.limits = from_fields(Limits, asdict(search.budget))
         runtime = self._runtime
         if runtime is not None and runtime.task is not None and runtime.optimizer is not None:
-            self._view["usage"] = {
-                "task": asdict(runtime.task.usage),
-                "optimizer": asdict(runtime.optimizer.usage),
+            self._view.usage = {
+                "task": runtime.task.usage.snapshot(),
+                "optimizer": runtime.optimizer.usage.snapshot(),
             }
 
 

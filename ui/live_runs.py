@@ -19,8 +19,9 @@ from agent.run.records import load_run
 from agent.run.request import OptimizeRequest, new_run_id
 from memory.embeddings import Embedder, SentenceTransformerEmbedder
 from ui.live_run import ACTIVE, LiveRun, RuntimeFactory, is_run_id
-from ui.panels.inspect import embedding_map, unique_prompts
-from ui.panels.stored_view import load_view, new_view, view_from_record, view_path
+from ui.panels.embedding_map import embedding_map, unique_prompts
+from ui.panels.run_view import RunView
+from ui.panels.stored_view import load_view, view_from_record, view_path
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class LiveRuns:
         self._embedder = embedder
         self._use_planner_model = use_planner_model
         self._runs: dict[str, LiveRun] = {}
-        self._stored: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._stored: dict[str, tuple[float, RunView]] = {}
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -65,7 +66,7 @@ class LiveRuns:
         run: str,
         request: OptimizeRequest | None,
         settings: RuntimeSettings,
-        view: dict[str, Any],
+        view: RunView,
         steer: Sequence[str],
     ) -> LiveRun:
         live = LiveRun(
@@ -87,7 +88,7 @@ class LiveRuns:
     ) -> LiveRun:
         """Start a new run; ``opening`` messages begin its chat, ``steer`` texts go first."""
         run = new_run_id(request)
-        view = new_view(run, request.config(), list(opening))
+        view = RunView.new(run, request.config(), list(opening))
         return self._launch(run, request, settings, view, steer)
 
     def resume(
@@ -101,7 +102,7 @@ class LiveRuns:
             raise ValueError(f"not a run id: {run!r}")
         record = load_run(self.home, run)  # ValueError naming the run if unknown
         earlier = load_view(self.home, run) or view_from_record(record)
-        view = new_view(run, record.get("request") or {}, [*earlier["messages"], *opening])
+        view = RunView.new(run, record.get("request") or {}, [*earlier.messages, *opening])
         return self._launch(run, None, settings, view, ())
 
     def get(self, run: str) -> LiveRun | None:
@@ -109,7 +110,7 @@ class LiveRuns:
         with self._lock:
             return self._runs.get(run)
 
-    def view(self, run: str) -> dict[str, Any] | None:
+    def view(self, run: str) -> RunView | None:
         """The view of ``run``: live, saved by the app, or made from its record; None if unknown."""
         if not is_run_id(run):
             return None
@@ -127,15 +128,14 @@ class LiveRuns:
                 view = view_from_record(load_run(self.home, run))
             except ValueError:
                 return None
-        if view["status"] in ACTIVE:  # its process is gone: it can only be resumed
-            view.update(status="stopped", question=None)
-        if view["map"] is None and view["trajectory"]:
-            trajectory = view["trajectory"]
-            texts = [trajectory[i]["prompt"] for i in unique_prompts(trajectory)]
-            emap = embedding_map(
-                trajectory, self.embedder.embed(texts), best_prompt=view["best_prompt"]
+        if view.status in ACTIVE:  # its process is gone: it can only be resumed
+            view.status, view.question = "stopped", None
+        if view.map is None and view.trajectory:
+            trajectory = view.trajectory
+            texts = [trajectory[i].prompt for i in unique_prompts(trajectory)]
+            view.map = embedding_map(
+                trajectory, self.embedder.embed(texts), best_prompt=view.best_prompt
             )
-            view["map"] = emap.to_dict()
         self._stored[run] = (stamp, view)
         return copy.deepcopy(view)
 

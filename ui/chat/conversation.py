@@ -30,6 +30,7 @@ from ui.chat.text import (
 )
 from ui.chat.uploads import DataPreview, builtin_name, data_error_text, preview_data
 from ui.live_runs import LiveRuns
+from ui.panels.run_view import RunView
 
 _HELP = re.compile(r"^\s*(?:help|\?|what can i (?:say|do)\??)\s*$", re.IGNORECASE)
 _BUILTIN = re.compile(
@@ -53,9 +54,9 @@ class Conversation:
     history: list[dict[str, Any]] = field(default_factory=list)  # before the run's messages
     tail: list[dict[str, Any]] = field(default_factory=list)  # after them
 
-    def messages(self, view: dict[str, Any] | None) -> list[dict[str, Any]]:
+    def messages(self, view: RunView | None) -> list[dict[str, Any]]:
         """The chat as shown: own messages around the attached run's."""
-        return [*self.history, *(view["messages"] if view else []), *self.tail]
+        return [*self.history, *(view.messages if view else []), *self.tail]
 
     def say(self, text: str, reply: str) -> None:
         """Record an exchange that does not belong to a run."""
@@ -96,11 +97,12 @@ def respond(conv: Conversation, text: str, form: RunForm, runs: LiveRuns) -> Dat
         builtin_name(match.group(1)) or re.search(r"built-?in|task\b", text, re.IGNORECASE)
     ):
         return _use_builtin(conv, text, match.group(1), form)
-    if _RESUME.match(text) and view is not None and view["status"] in RESUMABLE:
+    if _RESUME.match(text) and view is not None and view.status in RESUMABLE:
         _resume(conv, form, runs, said=text)
         return None
-    finished = view is not None and view["status"] == "finished" and view.get("best_prompt")
-    if finished and (follow_up := read_follow_up(text)) is not None and conv.data is not None:
+    finished = view is not None and view.status == "finished" and view.best_prompt
+    follow_up = read_follow_up(text) if finished and conv.data is not None else None
+    if view is not None and follow_up is not None:
         _follow_up(conv, text, follow_up, form, runs, view)
         return None
     if read_steering(text, []).command:
@@ -119,7 +121,7 @@ def _follow_up(
     follow_up: FollowUp,
     form: RunForm,
     runs: LiveRuns,
-    view: dict[str, Any],
+    view: RunView,
 ) -> None:
     """A message about the finished run: go on from its best prompt, or hold."""
     if follow_up == "wait":
@@ -130,7 +132,7 @@ def _follow_up(
     said = "with your rule" if rules else "where the last run ended"
     conv.tail.append(message(f"Continuing from the best prompt so far ({said}); to optimize "
                              "another prompt instead, send it as a longer message."))  # fmt: skip
-    _start(conv, text, form, runs, view, prompt=view["best_prompt"], rules=rules)
+    _start(conv, text, form, runs, view, prompt=view.best_prompt, rules=rules)
 
 
 def _use_builtin(conv: Conversation, text: str, name: str, form: RunForm) -> DataPreview | None:
@@ -148,18 +150,19 @@ def _use_builtin(conv: Conversation, text: str, name: str, form: RunForm) -> Dat
     return preview
 
 
-def _pick_reply(text: str, view: dict[str, Any] | None) -> str | None:
+def _pick_reply(text: str, view: RunView | None) -> str | None:
     """After a run: "accept N" shows candidate N, to copy or to start from."""
     match = _PICK.search(text)
-    if match is None or view is None or not view["trajectory"]:
+    if match is None or view is None or not view.trajectory:
         return None
     number = int(match.group(1))
-    trajectory = view["trajectory"]
+    trajectory = view.trajectory
     if number >= len(trajectory):
         return f"The run has candidates #0 to #{len(trajectory) - 1}; there is no #{number}."
+    picked = trajectory[number]
     return (
         f"The run is over, so there is nothing to steer. Candidate #{number} "
-        f"(dev {trajectory[number]['dev']:.3f}) is {quote(trajectory[number]['prompt'], 1000)}: "
+        f"(dev {picked.dev:.3f}) is {quote(picked.prompt, 1000)}: "
         "send it as a new prompt to optimize from there."
     )
 
@@ -169,7 +172,7 @@ def _start(
     text: str,
     form: RunForm,
     runs: LiveRuns,
-    view: dict[str, Any] | None,
+    view: RunView | None,
     *,
     prompt: str | None = None,
     rules: tuple[str, ...] = (),
@@ -233,7 +236,7 @@ def attach(conv: Conversation, run: str, runs: LiveRuns) -> bool:
         current = runs.view(conv.run) if conv.run else None
         conv.history, conv.tail = conv.messages(current), []
         conv.run = run
-    data = (view.get("request") or {}).get("data")
+    data = view.data
     if data and conv.data is None:
         conv.data, conv.data_label = data, Path(data.removeprefix("builtin:")).name
     return True
@@ -246,7 +249,8 @@ def open_run(conv: Conversation, run: str, form: RunForm, runs: LiveRuns) -> str
         return "Pick a run id from the list first."
     if not attach(conv, run, runs):
         return f"There is no run {escape_markdown(run)} in this app's home."
-    view = runs.view(run) or {}
-    if view.get("status") in RESUMABLE:  # not running here, and not finished: continue it
+    view = runs.view(run)
+    status = None if view is None else view.status
+    if status in RESUMABLE:  # not running here, and not finished: continue it
         return _resume(conv, form, runs, said=None)
-    return f"Opened run {escape_markdown(run)} ({escape_markdown(str(view.get('status')))})."
+    return f"Opened run {escape_markdown(run)} ({escape_markdown(str(status))})."

@@ -1,5 +1,6 @@
 """What the panels show, free of Gradio.
 
-The Inspect tables and series, a run's view saved as JSON, the figures, and the
-Markdown report.
+A run's typed view and its JSON (``run_view``, saved by ``stored_view``), the report
+read through typed fields, the Inspect tables and series, the embedding map, the
+figures, and the Markdown report.
 """

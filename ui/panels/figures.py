@@ -13,7 +13,8 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.tri import Triangulation
 
 from optimizers.registry import REGISTRY, ZOPO
-from ui.panels.inspect import EmbeddingMap, ScoreSeries
+from ui.panels.inspect import ScoreSeries
+from ui.panels.run_view import EmbeddingMap
 
 COLORS = {
     "seed": "#555555",
@@ -82,14 +83,14 @@ def map_figure(emap: EmbeddingMap | None) -> Figure:
     figure = Figure(figsize=SIZE, dpi=110, layout="constrained")
     ax = figure.add_subplot()
     xy = np.asarray(emap.xy)
-    field = emap.field
-    if field is not None and len(field["xy"]) >= 4:
-        _draw_field(ax, np.asarray(field["xy"]), np.asarray(field["std"]))
+    gp = emap.field
+    if gp is not None and len(gp.xy) >= 4:
+        _draw_field(ax, np.asarray(gp.xy), np.asarray(gp.std))
     if emap.path:
         _draw_path(ax, xy[emap.path], xy[emap.seed])
     _draw_points(figure, ax, emap, xy)
     ax.set_title("Prompt embeddings (PCA), coloured by dev score", fontsize=10)
-    _pad_limits(ax, np.vstack([xy, np.asarray(field["xy"])]) if field else xy)
+    _pad_limits(ax, np.vstack([xy, np.asarray(gp.xy)]) if gp else xy)
     first, second = emap.explained
     ax.set_xlabel(f"PC1 ({first:.0%} of variance)")
     ax.set_ylabel(f"PC2 ({second:.0%})")

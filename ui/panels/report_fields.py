@@ -10,19 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from optimizers.evaluation.chat_calls import Usage
 
-_USAGE_FIELDS = tuple(f.name for f in fields(Usage))
+T = TypeVar("T")
+
+
+def from_fields(cls: type[T], data: Mapping[str, Any]) -> T:
+    """A dataclass of plain fields from its JSON.
+
+    A missing field takes its default, and keys it has no field for are ignored (JSON
+    written by an older or a newer version).
+    """
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    return cls(**{name: data[name] for name in names if name in data})
 
 
 def usage_of(data: Mapping[str, Mapping[str, Any]]) -> dict[str, Usage]:
-    """Per-role usage from its JSON (``{role: asdict(Usage)}``); unknown counters are ignored."""
-    return {
-        role: Usage(**{name: counts[name] for name in _USAGE_FIELDS if name in counts})
-        for role, counts in data.items()
-    }
+    """Per-role usage from its JSON (``{role: asdict(Usage)}``)."""
+    return {role: from_fields(Usage, counts) for role, counts in data.items()}
 
 
 @dataclass(frozen=True)

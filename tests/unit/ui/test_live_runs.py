@@ -1,4 +1,4 @@
-"""Runs in background threads, seen through their JSON view (fake models, real graph)."""
+"""Runs in background threads, seen through their views (fake models, real graph)."""
 
 from __future__ import annotations
 
@@ -39,46 +39,47 @@ def wait_for(live, condition, timeout=60.0):
         if condition(view):
             return view
         time.sleep(0.05)
-    raise AssertionError(f"timed out; last view status {live.snapshot()['status']}")
+    raise AssertionError(f"timed out; last view status {live.snapshot().status}")
 
 
 def texts(view, role):
-    return [m["content"] for m in view["messages"] if m["role"] == role]
+    return [m["content"] for m in view.messages if m["role"] == role]
 
 
 def test_a_run_goes_on_in_its_thread_pauses_for_the_person_and_finishes(runs, data_file):
     opening = [{"role": "user", "content": "Answer the question\\."}]
     live = runs.start(request_for(data_file, budget=2), RuntimeSettings(), opening=opening)
     live.send("pause")  # before the session exists: delivered when it does
-    view = wait_for(live, lambda v: v["status"] == "waiting")
+    view = wait_for(live, lambda v: v.status == "waiting")
     assert status_line(view) == "paused"
-    assert "your next message answers" in view["messages"][-1]["content"]
+    assert "your next message answers" in view.messages[-1]["content"]
     live.send("resume")
     assert live.join(60)
 
     view = runs.view(live.run)
-    assert view["status"] == "finished"
-    assert view["run"] == live.run
+    assert view.status == "finished"
+    assert view.run == live.run
     assert texts(view, "user") == ["Answer the question\\.", "pause", "resume"]
-    contents = [m["content"] for m in view["messages"]]
+    contents = [m["content"] for m in view.messages]
     # acknowledged at once, before the run gets to it
     assert contents[contents.index("pause") + 1] == STEERING_NOTED
-    assert view["trajectory"][0]["source"] == "seed"
-    assert view["trajectory"] == view["report"]["trajectory"]
-    assert view["used"]["queries"] == view["report"]["dev_queries"] <= 2
-    assert view["usage"]["task"]["calls"] > 0
-    scores = [e["score"] for e in view["examples"]]
+    assert view.trajectory[0].source == "seed"
+    assert [entry.to_json() for entry in view.trajectory] == view.report["trajectory"]
+    assert view.used.queries == view.report["dev_queries"] <= 2
+    assert view.usage["task"].calls > 0
+    scores = [e.score for e in view.examples]
     assert scores == sorted(scores)
     assert len(scores) == 8
-    assert len(view["map"]["xy"]) == len({e["prompt"] for e in view["trajectory"]})
-    titles = [m.get("metadata", {}).get("title", "") for m in view["messages"]]
+    assert len(view.map.xy) == len({e.prompt for e in view.trajectory})
+    titles = [m.get("metadata", {}).get("title", "") for m in view.messages]
     assert any(t.startswith("evaluate\\:") for t in titles)  # titles are escaped too
-    assert "held-out **test** split" in view["messages"][-1]["content"]
+    assert "held-out **test** split" in view.messages[-1]["content"]
     # the question is shown once, not again when the pause node reports it
-    assert sum("Paused before" in m["content"] for m in view["messages"]) == 1
+    assert sum("Paused before" in m["content"] for m in view.messages) == 1
     saved = json.loads(view_path(runs.home, live.run).read_text(encoding="utf-8"))
     assert saved["status"] == "finished"
-    assert saved["report"] == view["report"]
+    assert saved["report"] == view.report
+    assert saved == json.loads(json.dumps(view.to_json()))
 
 
 def test_an_unreachable_endpoint_is_a_chat_message_not_a_traceback(tmp_path, free_port):
@@ -89,11 +90,11 @@ def test_an_unreachable_endpoint_is_a_chat_message_not_a_traceback(tmp_path, fre
     live = runs.start(request, settings)
     assert live.join(30)
     view = runs.view(live.run)
-    assert view["status"] == "error"
-    assert f"cannot reach the LLM endpoint at http://127.0.0.1:{free_port}/v1" in view["detail"]
+    assert view.status == "error"
+    assert f"cannot reach the LLM endpoint at http://127.0.0.1:{free_port}/v1" in view.detail
     assert status_line(view).startswith("error: cannot reach")
-    assert "Traceback" not in json.dumps(view)
-    assert "cannot reach" in view["messages"][-1]["content"]
+    assert "Traceback" not in json.dumps(view.to_json())
+    assert "cannot reach" in view.messages[-1]["content"]
     assert not runs.shared.running  # no role was embedded: the shared server never started
 
 
@@ -106,16 +107,16 @@ def test_a_waiting_run_from_an_earlier_process_is_stopped_and_resumes(
     assert report is None
     (record_run,) = [p.parent.name for p in (runs.home / "runs").glob("*/run.json")]
     view = runs.view(record_run)
-    assert view["status"] == "stopped"  # nothing here is running it: it can only be resumed
+    assert view.status == "stopped"  # nothing here is running it: it can only be resumed
 
     live = runs.resume(record_run, RuntimeSettings())
     assert runs.resume(record_run, RuntimeSettings()) is live  # one thread per run
-    wait_for(live, lambda v: v["status"] == "waiting")
+    wait_for(live, lambda v: v.status == "waiting")
     live.send("resume")
     assert live.join(60)
     view = runs.view(record_run)
-    assert view["status"] == "finished"
-    assert view["report"]["directives"] == ["keep it under 9 words"]
+    assert view.status == "finished"
+    assert view.report["directives"] == ["keep it under 9 words"]
 
 
 def await_pilot(request, runs, embedder):

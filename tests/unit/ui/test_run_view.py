@@ -6,20 +6,18 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from optimizers.evaluation.chat_calls import Usage
 from ui.panels import inspect as rv
+from ui.panels.embedding_map import embedding_map, pca_2d
 from ui.panels.figures import map_figure, score_figure
+from ui.panels.run_view import EmbeddingMap, Limits, RunView, Used, ViewEntry
 
 
-def entry(prompt, dev, source="gpo", step=1, reused=False, meta=None):
-    return {
-        "prompt": prompt,
-        "dev": dev,
-        "source": source,
-        "step": step,
-        "reused": reused,
-        "ci95": [dev, dev],
-        "meta": meta or {},
-    }
+def entry(prompt, dev, source="gpo", step=1, reused=False, meta=None, rolled_back=False):
+    return ViewEntry(
+        prompt=prompt, dev=dev, source=source, step=step, reused=reused, ci95=(dev, dev),
+        complete=True, examples=8, parts={}, meta=meta or {}, rolled_back=rolled_back,
+    )  # fmt: skip
 
 
 TRAJECTORY = [
@@ -27,7 +25,7 @@ TRAJECTORY = [
     entry("Classify the sentiment.", 0.5),
     entry("Answer the question.", 0.25, "gpo", 1, reused=True),
     entry("Classify the review sentiment.", 0.75, "zopo", 2, meta={"uncertainty": 0.4}),
-    entry("Say good or bad.", 0.5, "zopo", 3, meta={"uncertainty": 0.9}) | {"rolled_back": True},
+    entry("Say good or bad.", 0.5, "zopo", 3, meta={"uncertainty": 0.9}, rolled_back=True),
 ]
 
 
@@ -78,7 +76,7 @@ def test_example_rows_keep_the_order_given_failures_first():
             self.input, self.targets, self.error = "x", ("positive", "pos"), None
 
     view = rv.examples_view([Result(1.0, "positive"), Result(0.0, "meh")])
-    assert [e["score"] for e in view] == [0.0, 1.0]
+    assert [e.score for e in view] == [0.0, 1.0]
     assert rv.example_rows(view)[0] == [0.0, "x", "positive | pos", "meh", ""]
 
 
@@ -87,7 +85,7 @@ def test_pca_recovers_the_plane_of_points_on_it():
     plane = rng.normal(size=(2, 10))
     coords = rng.normal(size=(30, 2)) * [3.0, 1.0]
     points = coords @ plane + 5.0
-    projection = rv.pca_2d(points)
+    projection = pca_2d(points)
     assert sum(projection.explained) == pytest.approx(1.0)
     assert projection.explained[0] > projection.explained[1]
     # distances within the plane are kept exactly by an orthonormal projection
@@ -96,22 +94,22 @@ def test_pca_recovers_the_plane_of_points_on_it():
 
 
 def test_pca_of_one_point_is_the_origin_and_bad_shapes_fail():
-    assert rv.pca_2d(np.ones((1, 4))).apply(np.ones((1, 4))).tolist() == [[0.0, 0.0]]
+    assert pca_2d(np.ones((1, 4))).apply(np.ones((1, 4))).tolist() == [[0.0, 0.0]]
     with pytest.raises(ValueError, match=r"shape \(n, d\)"):
-        rv.pca_2d(np.ones(4))
+        pca_2d(np.ones(4))
 
 
 def test_embedding_map_has_one_point_per_prompt_and_the_zopo_path_in_order():
     vectors = np.eye(4)[:, :4] + 0.1
-    emap = rv.embedding_map(TRAJECTORY, vectors)
+    emap = embedding_map(TRAJECTORY, vectors)
     assert emap.numbers == [0, 1, 3, 4]  # #2 repeats #0
     assert emap.scores == [0.25, 0.5, 0.75, 0.5]
     assert emap.path == [2, 3]
     assert emap.best == 2
     assert emap.uncertainty == [None, None, 0.4, 0.9]
-    assert rv.EmbeddingMap.from_dict(emap.to_dict()) == emap
+    assert EmbeddingMap.from_dict(emap.to_dict()) == emap
     with pytest.raises(ValueError, match="expected 4 vectors"):
-        rv.embedding_map(TRAJECTORY, vectors[:3])
+        embedding_map(TRAJECTORY, vectors[:3])
 
 
 def test_embedding_map_projects_the_surrogate_on_the_same_plane():
@@ -121,17 +119,19 @@ def test_embedding_map_projects_the_surrogate_on_the_same_plane():
         mean = np.array([0.1, 0.2, 0.3, 0.4])
         std = np.array([0.0, 0.5, 0.7, 1.0])
 
-    emap = rv.embedding_map(TRAJECTORY, np.eye(4) + 0.1, surrogate=View())
-    assert emap.field["std"] == [0.0, 0.5, 0.7, 1.0]
-    assert emap.field["xy"] == emap.xy  # same points, same plane
+    emap = embedding_map(TRAJECTORY, np.eye(4) + 0.1, surrogate=View())
+    assert emap.field.std == [0.0, 0.5, 0.7, 1.0]
+    assert emap.field.xy == emap.xy  # same points, same plane
+    assert EmbeddingMap.from_dict(emap.to_dict()) == emap
 
 
 def test_budget_meter_shows_use_against_limits():
-    view = {
-        "used": {"queries": 5, "calls": 40, "seconds": 75},
-        "limits": {"max_queries": 10, "max_calls": None, "max_seconds": None},
-        "usage": {"task": {"prompt_tokens": 1000, "completion_tokens": 200, "cache_hits": 3}},
-    }
+    view = RunView(
+        run="r",
+        used=Used(queries=5, calls=40, seconds=75),
+        limits=Limits(max_queries=10),
+        usage={"task": Usage(prompt_tokens=1000, completion_tokens=200, cache_hits=3)},
+    )
     text = rv.budget_markdown(view)
     assert "**Dev queries** 5 —" in text
     assert "50% of 10" in text
@@ -153,7 +153,7 @@ def test_budget_meter_shows_use_against_limits():
     ],
 )
 def test_status_line(view, line):
-    assert rv.status_line(view) == line
+    assert rv.status_line(None if view is None else RunView(run="r", **view)) == line
 
 
 def test_figures_draw_data_and_say_when_there_is_none():
@@ -161,7 +161,7 @@ def test_figures_draw_data_and_say_when_there_is_none():
     figure = score_figure(rv.score_series(TRAJECTORY))
     (ax,) = figure.axes
     assert {line.get_label() for line in ax.lines} >= {"seed", "gpo", "zopo", "best so far", "best"}
-    emap = rv.embedding_map(TRAJECTORY, np.eye(4) + 0.1)
+    emap = embedding_map(TRAJECTORY, np.eye(4) + 0.1)
     figure = map_figure(emap)
     assert "ZOPO path" in [line.get_label() for line in figure.axes[0].lines]
     assert map_figure(None).axes[0].texts[0].get_text().startswith("the map needs")

@@ -15,7 +15,8 @@ from ui.chat.conversation import Conversation
 from ui.cli import app as cli
 from ui.cli import check_exposure, parse_auth
 from ui.live_runs import LiveRuns
-from ui.panels.stored_view import new_view, save_view
+from ui.panels.run_view import RunView
+from ui.panels.stored_view import save_view
 
 gr = pytest.importorskip("gradio")
 
@@ -101,14 +102,9 @@ def page(runs, downloads):
 
 
 def test_refresh_renders_a_finished_run_once_then_skips(runs, tmp_path):
-    view = new_view(REPORT["run"], REPORT["config"] | {"prompt": REPORT["seed_prompt"]}, [])
-    view.update(
-        status="finished",
-        report=REPORT,
-        trajectory=REPORT["trajectory"],
-        best_prompt=REPORT["best_prompt"],
-        version=7,
-    )
+    view = RunView.new(REPORT["run"], REPORT["config"] | {"prompt": REPORT["seed_prompt"]}, [])
+    view.take_report(REPORT)
+    view.status, view.version = "finished", 7
     save_view(runs.home, view)
     ui, handlers = page(runs, tmp_path / "downloads")
     conv = Conversation(run=REPORT["run"])

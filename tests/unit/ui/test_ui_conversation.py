@@ -72,9 +72,9 @@ def test_the_first_prompt_starts_a_run_then_messages_steer_it(runs, tmp_path):
         "Answer the question\\.\nGoal\\: keep it under 9 words",
         "stop",
     ]
-    assert view["report"]["stopped"] == "stop requested"
-    assert view["report"]["directives"] == ["keep it under 9 words"]
-    assert view["request"]["prompt"] == "Answer the question."
+    assert view.report["stopped"] == "stop requested"
+    assert view.report["directives"] == ["keep it under 9 words"]
+    assert view.request["prompt"] == "Answer the question."
     # another session sees none of it
     assert other.messages(runs.view(other.run) if other.run else None) == []
     # after the run, "accept N" shows the candidate instead of steering nothing
@@ -83,7 +83,7 @@ def test_the_first_prompt_starts_a_run_then_messages_steer_it(runs, tmp_path):
     # a reloaded page (new session) reattaches by run id
     fresh = Conversation()
     assert attach(fresh, conv.run, runs)
-    assert fresh.messages(runs.view(conv.run))[: len(view["messages"])] == view["messages"]
+    assert fresh.messages(runs.view(conv.run))[: len(view.messages)] == view.messages
     assert not attach(Conversation(), "no-such-run", runs)
     assert not attach(Conversation(), "../../etc", runs)  # ids come from URLs
     assert "no run" in open_run(Conversation(), "no-such-run", FORM, runs)
@@ -115,7 +115,7 @@ def test_a_run_that_failed_before_its_first_step_cannot_resume(tmp_path, free_po
     choose_data(conv, preview_data(str(write_items(tmp_path / "i.jsonl")), split=FORM.split_spec()))
     respond(conv, "Answer.", form, runs)
     assert runs.get(conv.run).join(30)
-    assert runs.view(conv.run)["status"] == "error"
+    assert runs.view(conv.run).status == "error"
     respond(conv, "resume", form, runs)
     assert "nothing to resume" in last_reply(conv)
 
@@ -126,7 +126,7 @@ def test_after_a_run_feedback_continues_from_its_best_prompt(runs, tmp_path):
     respond(conv, "Answer the question.", FORM, runs)
     first = conv.run
     assert runs.get(first).join(60)
-    best = runs.view(first)["best_prompt"]
+    best = runs.view(first).best_prompt
 
     respond(conv, "hold on", FORM, runs)
     assert conv.run == first  # nothing started
@@ -136,7 +136,7 @@ def test_after_a_run_feedback_continues_from_its_best_prompt(runs, tmp_path):
     second = conv.run
     assert second != first
     assert runs.get(second).join(60)
-    request = runs.view(second)["request"]
+    request = runs.view(second).request
     assert request["prompt"] == best  # not "make it shorter"
     assert list(request["directives"]) == ["make it shorter"]
 
@@ -144,5 +144,5 @@ def test_after_a_run_feedback_continues_from_its_best_prompt(runs, tmp_path):
     third = conv.run
     assert third not in (first, second)
     assert runs.get(third).join(60)
-    assert runs.view(third)["request"]["prompt"] == runs.view(second)["best_prompt"]
-    assert not runs.view(third)["request"]["directives"]
+    assert runs.view(third).request["prompt"] == runs.view(second).best_prompt
+    assert not runs.view(third).request["directives"]
