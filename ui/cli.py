@@ -11,7 +11,9 @@ and read every run.
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import threading
 from typing import Annotated
 
@@ -88,14 +90,18 @@ def ui_command(
         launch(app, host=host, port=port, auth=credentials)
         shown = host if ":" not in host else f"[{host}]"
         typer.echo(f"PromptPilot UI: http://{shown}:{port}/")
-        while not stop.wait(0.5):
-            pass
+        stop.wait()
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        runs.close()  # the model server first: it is what must not outlive the app
         app.close()
-        runs.close()
+    # Everything is closed; the interpreter's own teardown (torch, Gradio's threads) would
+    # keep a stopped app alive 2-7 s more. Leave at once.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 app.command("ui")(ui_command)
