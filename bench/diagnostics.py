@@ -29,7 +29,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from machine import cpu_name  # bench/machine.py (scripts run as bench/NAME.py)
+from bench_common import II_EXECUTE, ROOT, table_head  # bench/ (scripts run as bench/NAME.py)
+from machine import cpu_name
 from rich import box
 from rich.console import Console
 
@@ -53,8 +54,6 @@ from optimizers.budget import Budget
 from optimizers.diagnostics.rerun import score_dict
 from optimizers.tasks import SplitSpec
 
-ROOT = Path(__file__).resolve().parents[1]
-EXECUTE = ROOT.parent / "shared" / "data" / "instruction_induction" / "execute"
 SPLIT = SplitSpec(train=20, dev=20, test=40, seed=0)
 
 
@@ -79,19 +78,19 @@ TASKS = (
     ),
     BenchTask(
         "sentiment",
-        str(EXECUTE / "sentiment.json"),
+        str(II_EXECUTE / "sentiment.json"),
         "Say whether the review is positive or negative.",
         SENTIMENT_PROMPTS,
     ),
     BenchTask(
         "singular_to_plural",
-        str(EXECUTE / "singular_to_plural.json"),
+        str(II_EXECUTE / "singular_to_plural.json"),
         "Give the plural of the word.",
         ("Change the word.", "Write the plural form."),
     ),
     BenchTask(
         "first_word_letter",
-        str(EXECUTE / "first_word_letter.json"),
+        str(II_EXECUTE / "first_word_letter.json"),
         "Give the first letter of the word.",
         ("What is this?", "Write the first letter."),
     ),
@@ -122,7 +121,7 @@ def header(args: argparse.Namespace) -> str:
 
 
 async def screen(args: argparse.Namespace) -> str:
-    lines = [header(args), "", "| task | seed prompt | dev [95% CI] |", "|---|---|---|"]
+    lines = [header(args), "", *table_head("| task | seed prompt | dev [95% CI] |")]
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(args.home or tmp)
         with ModelRuntime(settings_for(home, args), roles=("task",)) as runtime:
@@ -276,12 +275,11 @@ def prevalence(classes: dict[str, Any] | None) -> str:
 
 
 def summary(results: list[dict[str, Any]]) -> list[str]:
-    lines = [
+    lines = table_head(
         "| task | optimizer | test: seed → best | prevalence hacking (test / dev) | "
         "sentences carrying the score | overfit warnings | corrupted − clean labels (test) | "
-        "optimizer − paraphrases (test) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+        "optimizer − paraphrases (test) |"
+    )
     for result in results:
         scores = result["optimize"]["scores"]
         run, dev = result["run"], result["classes_dev"]

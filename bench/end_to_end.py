@@ -28,13 +28,16 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from contextlib import closing
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from end_to_end_report import RunConfig, build_report  # bench/ (scripts run as bench/NAME.py)
+# bench/ (scripts run as bench/NAME.py)
+from bench_common import II_EXECUTE, ROOT, SHARED_DATA
+from end_to_end_report import RunConfig, build_report
 
 from agent.graph.pilot import run_pilot
 from agent.llm.local_server import ServerSettings
@@ -55,12 +58,12 @@ from optimizers.evaluation.templates import parse_template
 from optimizers.registry import AUTO, NAMES
 from optimizers.tasks import SplitSpec, split_task
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "bench" / "results"
 METHODS = (*NAMES, AUTO)
 REQUEST_TIMEOUT_S = 900.0
 ATTEMPTS = 3  # a run the endpoint fails is started again from scratch, this many times in all
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,13 +89,13 @@ TASKS: dict[str, TaskSpec] = {
     for spec in (
         TaskSpec(
             name="sentiment",
-            data=str(SHARED / "instruction_induction" / "execute" / "sentiment.json"),
+            data=str(II_EXECUTE / "sentiment.json"),
             prompt="Is the sentiment of this sentence positive or negative? Answer with one word.",
             source="instruction induction, execute",
         ),
         TaskSpec(
             name="negation",
-            data=str(SHARED / "instruction_induction" / "execute" / "negation.json"),
+            data=str(II_EXECUTE / "negation.json"),
             prompt="Rewrite the sentence so that it means the opposite, by adding 'not'. "
             "Answer with the sentence only.",
             source="instruction induction, execute",
@@ -105,7 +108,7 @@ TASKS: dict[str, TaskSpec] = {
         ),
         TaskSpec(
             name="boolean_expressions",
-            data=str(SHARED / "bbh" / "boolean_expressions.json"),
+            data=str(SHARED_DATA / "bbh" / "boolean_expressions.json"),
             prompt="Evaluate the boolean expression. Answer True or False.",
             source="Big-Bench Hard",
         ),
@@ -126,6 +129,30 @@ def runtime_settings(cache: Path) -> RuntimeSettings:
         optimizer=replace(DEFAULT_OPTIMIZER_SETTINGS, timeout_s=REQUEST_TIMEOUT_S),
         cache_path=cache,
     )
+
+
+@contextmanager
+def task_evaluator(
+    shared: SharedServer, cache: Path, request: OptimizeRequest
+) -> Iterator[Evaluator]:
+    """The request's metric and template on the task model alone, answers cached in ``cache``."""
+    with SharedServerRuntime(runtime_settings(cache), shared, roles=("task",)) as runtime:
+        assert runtime.task is not None
+        yield Evaluator(
+            runtime.task,
+            metric=get_metric(request.metric),
+            template=parse_template(request.template),
+        )
+
+
+async def retried(what: str, run: Callable[[], Awaitable[T]]) -> T | None:
+    """``run()``, started again from scratch when the endpoint fails it; None if it never ends."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return await run()
+        except EndpointError as exc:
+            print(f"  {what}, attempt {attempt}: {exc}", flush=True)
+    return None
 
 
 def request_for(
@@ -163,16 +190,10 @@ async def seed_scoring(
     request = request_for(spec, "random", seed, 2, config)
     splits = split_task(resolve_task(request.data, columns=request.columns), request.split_spec)
     started = time.monotonic()
-    with SharedServerRuntime(runtime_settings(cache), shared, roles=("task",)) as runtime:
-        assert runtime.task is not None
-        evaluator = Evaluator(
-            runtime.task,
-            metric=get_metric(request.metric),
-            template=parse_template(request.template),
-        )
+    with task_evaluator(shared, cache, request) as evaluator:
         dev = await evaluator.evaluate(spec.prompt, splits.dev, split="dev")
         test = await evaluator.evaluate(spec.prompt, splits.test, split="test")
-        usage = runtime.task.usage.snapshot()
+        usage = evaluator.caller.usage.snapshot()
     payload = {
         "dev": dev.mean,
         "test": test.mean,
@@ -391,7 +412,10 @@ async def run_all(
     try:
         for number, (budget, seed, spec, method) in enumerate(todo, 1):
             name = f"{spec.name} {method} budget {budget} seed {seed}"
-            result = await attempts(shared, embedder, spec, method, seed, budget, config, work)
+            result = await retried(
+                f"{spec.name} {method} seed {seed}",
+                partial(one_run, shared, embedder, spec, method, seed, budget, config, work),
+            )
             if result is None:
                 failed.append(name)
                 continue
@@ -406,25 +430,6 @@ async def run_all(
     finally:
         shared.stop()
     return failed
-
-
-async def attempts(
-    shared: SharedServer,
-    embedder: Embedder,
-    spec: TaskSpec,
-    method: str,
-    seed: int,
-    budget: int,
-    config: RunConfig,
-    work: Path,
-) -> dict[str, Any] | None:
-    """One run, started again from scratch when the endpoint fails it; None if it never ends."""
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            return await one_run(shared, embedder, spec, method, seed, budget, config, work)
-        except EndpointError as exc:
-            print(f"  {spec.name} {method} seed {seed}, attempt {attempt}: {exc}", flush=True)
-    return None
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -462,7 +467,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.runs_dir = args.runs_dir or args.out / "end_to_end"
     missing = [name for name in args.tasks if not TASKS[name].available()]
     if missing:
-        parser.error(f"no data for {', '.join(missing)}: expected {SHARED} beside the repository")
+        parser.error(
+            f"no data for {', '.join(missing)}: expected {SHARED_DATA} beside the repository"
+        )
     if any(budget < 2 for budget in args.budgets):
         parser.error(f"budgets must be >= 2 dev queries (the seed takes one), got {args.budgets}")
     return args

@@ -15,7 +15,6 @@ noise; the spread between seeds' searches shows in the per-seed table.
 from __future__ import annotations
 
 import datetime
-import importlib.metadata
 import json
 import os
 import platform
@@ -26,7 +25,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from machine import cpu_name  # bench/machine.py
+from bench_common import table_head  # bench/ (scripts run as bench/NAME.py)
+from machine import cpu_name, version
 from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
 
 from agent.llm.local_server import bundled_model_path
@@ -288,21 +288,15 @@ def setup_lines(runs: list[dict[str, Any]], config: RunConfig, command: str) -> 
     ]
 
 
-def version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "?"
-
-
 def task_table(summaries: list[MethodSummary], tasks: Sequence[TaskInfo]) -> list[str]:
     """Each task with its data, metric, seed prompt and the seed prompt's scores."""
     lines = [
         "## Tasks",
         "",
-        "| task | data | metric | seed prompt | seed prompt dev | seed prompt test | "
-        "scoring it (calls, s) |",
-        "|---|---|---|---|---|---|---|",
+        *table_head(
+            "| task | data | metric | seed prompt | seed prompt dev | seed prompt test | "
+            "scoring it (calls, s) |"
+        ),
     ]
     for task in tasks:
         runs = [run for s in summaries if s.task == task.name for run in s.runs]
@@ -324,11 +318,10 @@ def task_table(summaries: list[MethodSummary], tasks: Sequence[TaskInfo]) -> lis
 
 def results_table(summaries: list[MethodSummary]) -> list[str]:
     """The main table: scores, the pooled paired difference, costs."""
-    lines = [
+    lines = table_head(
         "| task | method | seeds | initial test | final test | Δ test [95% CI] | p | "
-        "kept seed | best dev | queries used | calls task / opt | tokens task / opt | time (s) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+        "kept seed | best dev | queries used | calls task / opt | tokens task / opt | time (s) |"
+    )
     for s in summaries:
         paired = s.paired
         lines.append(
@@ -355,10 +348,7 @@ def results_table(summaries: list[MethodSummary]) -> list[str]:
 def per_seed_table(summaries: list[MethodSummary]) -> list[str]:
     """Per task: one row per method, one column per seed."""
     seeds = sorted({run["seed"] for s in summaries for run in s.runs})
-    lines = [
-        "| task | method | " + " | ".join(f"seed {seed}" for seed in seeds) + " |",
-        "|---|---|" + "---|" * len(seeds),
-    ]
+    lines = table_head("| task | method | " + " | ".join(f"seed {seed}" for seed in seeds) + " |")
     for s in summaries:
         by_seed = {run["seed"]: run for run in s.runs}
         cells = []

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.metadata
 import json
 import os
 import platform
@@ -37,13 +36,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 # bench/ (scripts run as bench/NAME.py): the end-to-end benchmark's runtime helpers
-from end_to_end import runtime_settings, write_atomically
+from end_to_end import retried, runtime_settings, task_evaluator, write_atomically
 from gains_tasks import TASKS, WEAK_SEED, GainsTask, task_by_name
-from machine import cpu_name
+from machine import cpu_name, version
 
 from agent.api import optimize_request
 from agent.graph.pilot import run_pilot
@@ -55,10 +55,7 @@ from agent.run.request import OptimizeRequest
 from agent.run.session import RunSession
 from agent.run.single import run_optimize
 from memory.embeddings import Embedder, SentenceTransformerEmbedder
-from optimizers.evaluation.chat_calls import EndpointError
-from optimizers.evaluation.evaluator import EvalResult, Evaluator
-from optimizers.evaluation.metrics import get_metric
-from optimizers.evaluation.templates import parse_template
+from optimizers.evaluation.evaluator import EvalResult
 from optimizers.registry import CHOICES
 from optimizers.tasks import split_task
 
@@ -66,8 +63,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "gains"
 DEFAULT_HOME = Path(tempfile.gettempdir()) / "promptpilot-gains-home"
 SMOKE_OUT = Path(tempfile.gettempdir()) / "promptpilot-gains-smoke"
-
-ATTEMPTS = 3  # a run the endpoint fails is started again from scratch, this many times in all
 
 
 # ------------------------------------------------------------------------------ records
@@ -202,18 +197,11 @@ def environment() -> dict[str, Any]:
             "cores": os.cpu_count(),
             "arch": platform.machine(),
             "python": platform.python_version(),
-            "llama_cpp_python": _version("llama_cpp_python"),
+            "llama_cpp_python": version("llama_cpp_python"),
         },
         "model_file": bundled_model_path().name,
         "load_average_1m": os.getloadavg()[0],  # other jobs on the machine slow the wall time
     }
-
-
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "?"
 
 
 # ------------------------------------------------------------------------------ running
@@ -307,13 +295,7 @@ async def score_hand_written(
     request = request_for(task, seed, "auto", None, None)
     splits = split_task(resolve_task(request.data, columns=request.columns), request.split_spec)
     records = []
-    with SharedServerRuntime(runtime_settings(cache), shared, roles=("task",)) as runtime:
-        assert runtime.task is not None
-        evaluator = Evaluator(
-            runtime.task,
-            metric=get_metric(request.metric),
-            template=parse_template(request.template),
-        )
+    with task_evaluator(shared, cache, request) as evaluator:
         for index, prompt in enumerate(task.hand_written):
             result = await evaluator.evaluate(prompt, splits.test, split="test")
             records.append(
@@ -339,23 +321,6 @@ async def score_hand_written(
                 }
             )
     return records
-
-
-async def attempts(
-    shared: SharedServer,
-    embedder: Embedder,
-    task: GainsTask,
-    seed: int,
-    optimizer: str,
-    args: argparse.Namespace,
-) -> dict[str, Any] | None:
-    """One run, started again from scratch when the endpoint fails it; None if it never ends."""
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            return await one_run(shared, embedder, task, seed, optimizer, args)
-        except EndpointError as exc:
-            print(f"  {task.name} seed {seed}, attempt {attempt}: {exc}", flush=True)
-    return None
 
 
 def check_budget(records: list[dict[str, Any]], budget: dict[str, int] | None, path: Path) -> None:
@@ -401,7 +366,10 @@ async def run_all(args: argparse.Namespace) -> list[str]:
                 continue
             embedder = embedder or SentenceTransformerEmbedder.bundled()
             name = f"{task.name} {args.optimizer} seed {seed}"
-            record = await attempts(shared, embedder, task, seed, args.optimizer, args)
+            record = await retried(
+                f"{task.name} seed {seed}",
+                partial(one_run, shared, embedder, task, seed, args.optimizer, args),
+            )
             if record is None:
                 failed.append(name)
                 continue

@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench_common import ROOT, table_head  # bench/ (scripts run as bench/NAME.py)
+
 from optimizers.evaluation.stats import mean_with_ci, paired_comparison
 from optimizers.registry import GPO, TEXTGRAD, ZOPO
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 DEFAULT = "auto"
 EXPECTED_SEEDS = (0, 1, 2)
@@ -563,11 +564,10 @@ def machine_lines(records: Records) -> list[str]:
 
 def per_task_table(rows: list[TaskRow]) -> list[str]:
     """Per task, over seeds: the headline table."""
-    lines = [
+    lines = table_head(
         "| task | seeds | initial test | final test | best hand-written test | "
-        "Δ test (paired) | p | search calls (all) | wall s | changed parts |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
+        "Δ test (paired) | p | search calls (all) | wall s | changed parts |"
+    )
     for row in rows:
         hand = "—" if row.hand is None else f"{row.hand.score.cell()} (#{row.hand.index + 1})"
         lines.append(
@@ -601,11 +601,10 @@ def per_task_table(rows: list[TaskRow]) -> list[str]:
 
 def per_run_table(rows: list[TaskRow]) -> list[str]:
     """One row per task and seed."""
-    lines = [
+    lines = table_head(
         "| task | seed | initial test | final test | hand-written test | Δ test [95% CI] | p | "
-        "search calls (all) | wall s | stopped | guard | changed parts |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+        "search calls (all) | wall s | stopped | guard | changed parts |"
+    )
     for row in rows:
         for run in row.runs:
             difference = run.get("test_difference")
@@ -666,8 +665,7 @@ def peers_section(records: Records, tasks: Sequence[str]) -> list[str]:
         "calls*: PromptPilot scores higher but the peer paid fewer calls (LabeledFewShot pays "
         "none).",
         "",
-        header,
-        "|---|---|" + "---|" * len(names) + "---|",
+        *table_head(header),
     ]
     for task in tasks:
         row = default.get(task)

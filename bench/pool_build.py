@@ -33,7 +33,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from machine import cpu_name  # bench/machine.py (scripts run as bench/NAME.py)
+from bench_common import II_EXECUTE, ROOT, table_head  # bench/ (scripts run as bench/NAME.py)
+from machine import cpu_name
 from replay.pool_file import PoolCandidate, PoolFile
 
 from agent.llm.environment import runtime_settings
@@ -57,8 +58,6 @@ from optimizers.tasks import (
     split_task,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-II_EXECUTE = ROOT.parent / "shared" / "data" / "instruction_induction" / "execute"
 POOLS = ROOT / "bench" / "pools"
 RESULTS = ROOT / "bench" / "results"
 GZIP_OVER_BYTES = 2_000_000
@@ -120,19 +119,20 @@ async def generate(
     optimizer: ChatCaller,
     train: Sequence[Example],
     seeds: Sequence[str],
+    args,
     *,
     size: int,
-    seed: int,
-    attempts: int,
     log: list[GeneratedPrompt],
 ) -> list[GeneratedPrompt]:
     """Ask for ``size - len(seeds)`` prompts: inductions and paraphrases of the seeds.
 
     The split between the two is :class:`DomainConfig`'s default paraphrase share (the
     paraphrases shared evenly among the seeds), the demos per induction its default
-    too. Each sampler has its own seeded rng and its own block of sample indices, so a
-    re-run asks exactly the same (cached) questions.
+    too. Each sampler has its own seeded rng (from ``--gen-seed``) and its own block of
+    sample indices (``--attempts`` a wanted prompt), so a re-run asks exactly the same
+    (cached) questions.
     """
+    seed, attempts = args.gen_seed, args.attempts
     config = DomainConfig()
     wanted = max(0, size - len(seeds))
     n_para = round(wanted * config.paraphrase_share)
@@ -285,13 +285,7 @@ async def build_one(runtime: ModelRuntime, embedder, name: str, args) -> PoolFil
     )
     try:
         generated = await generate(
-            runtime.optimizer,
-            splits.train,
-            seeds,
-            size=args.size,
-            seed=args.gen_seed,
-            attempts=args.attempts,
-            log=log,
+            runtime.optimizer, splits.train, seeds, args, size=args.size, log=log
         )
     finally:
         watcher.cancel()
@@ -403,13 +397,7 @@ async def screen_one(runtime: ModelRuntime, name: str, args) -> list[dict[str, A
     assert runtime.optimizer is not None
     started = time.monotonic()
     generated = await generate(
-        runtime.optimizer,
-        splits.train,
-        seeds,
-        size=args.screen_size,
-        seed=args.gen_seed,
-        attempts=args.attempts,
-        log=[],
+        runtime.optimizer, splits.train, seeds, args, size=args.screen_size, log=[]
     )
     texts = list(dict.fromkeys([*seeds, *(p.text for p in generated if p.kept)]))
     dev = splits.dev[: args.screen_dev]
@@ -453,8 +441,9 @@ def screen_table(rows: list[dict[str, Any]], runtime: ModelRuntime, args) -> str
         f"{args.screen_dev} dev examples (split seed {args.split_seed}); the same answers "
         f"scored with each metric.",
         "",
-        "| task | metric | prompts | min | median | max | sd | dev scores, best first |",
-        "|---|---|---|---|---|---|---|---|",
+        *table_head(
+            "| task | metric | prompts | min | median | max | sd | dev scores, best first |"
+        ),
     ]
     for r in sorted(rows, key=lambda r: (-(r["max"] - r["min"]), -r["sd"])):
         lines.append(

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from machine import cpu_name  # bench/machine.py (scripts run as bench/NAME.py)
+from bench_common import ROOT, table_head  # bench/ (scripts run as bench/NAME.py)
+from machine import cpu_name
 from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
 from replay import (
     GPUCB,
@@ -40,7 +41,6 @@ from replay import (
 
 from memory.embeddings import SentenceTransformerEmbedder
 
-ROOT = Path(__file__).resolve().parents[1]
 POOLS = ROOT / "bench" / "pools"
 RESULTS = ROOT / "bench" / "results"
 STRATEGIES: tuple[Strategy, ...] = (RandomOrder(), BestOfN(), GPUCB(), ZOPOReplay())
@@ -164,11 +164,10 @@ def pool_stats(file: PoolFile, pool: ScoredPool) -> list[str]:
 
 
 def table(result: PoolResult, budgets: Sequence[int]) -> list[str]:
-    lines = [
+    lines = table_head(
         "| strategy | budget | best dev found [95% CI] | regret [95% CI] | found a best | "
-        "test of the chosen prompt [95% CI] | queries spent |",
-        "|---|---|---|---|---|---|---|",
-    ]
+        "test of the chosen prompt [95% CI] | queries spent |"
+    )
     for strategy in STRATEGIES:
         for budget in budgets:
             s = result.summary(strategy.name, budget)
