@@ -118,6 +118,33 @@ def _examples(
     where: str,
     filename: str,
 ) -> list[Example]:
+    """One example per row; an exact repeat is an error (dropped in published benchmarks)."""
+    input_key, target_key = _input_and_target_keys(rows, kind, columns, where)
+    examples: list[Example] = []
+    seen: dict[tuple[str, tuple[str, ...]], int] = {}
+    for row in rows:
+        example = _example(row, columns, input_key, target_key, limits, where, filename)
+        key = (example.input, example.targets)
+        if key in seen:
+            first = examples[seen[key]]
+            if kind in _BENCHMARK_FORMATS:
+                first.meta.setdefault("duplicate_ids", []).append(row.id)
+                continue
+            raise DataError(
+                where,
+                f"duplicate example: the same input and target as {_place(first)} "
+                f"(ids {first.id} and {row.id}); remove one of them",
+                row.line,
+            )
+        seen[key] = len(examples)
+        examples.append(example)
+    return examples
+
+
+def _input_and_target_keys(
+    rows: list[RawRow], kind: str, columns: ColumnMapping, where: str
+) -> tuple[str, str]:
+    """The fields holding the input and the target ("" where a derived value serves)."""
     keys = _keys(rows)
     table = kind in ("CSV", "TSV")
     fixed = kind == INSTRUCTION_INDUCTION
@@ -140,42 +167,34 @@ def _examples(
         raise DataError(
             where, f'the input and the target are the same field "{input_key}"; name two fields'
         )
+    return input_key, target_key
 
-    examples: list[Example] = []
-    seen: dict[tuple[str, tuple[str, ...]], int] = {}
-    for row in rows:
-        fields = row.fields
-        raw_input, input_used, input_name = _value_of(row, columns.input, input_key, "input", where)
-        raw_target, target_used, target_name = _value_of(
-            row, columns.target, target_key, "target", where
-        )
-        text = _input_text(raw_input, input_name, row, where)
-        targets = _targets(raw_target, target_name, columns.target_separator, row, where)
-        _check_lengths(text, targets, input_name, target_name, limits, row, where)
 
-        used = set(input_used) | set(target_used)
-        example = Example(
-            id=row.id,
-            input=text,
-            targets=targets,
-            source=f"{filename}:{row.line}" if row.line is not None else filename,
-            meta={key: value for key, value in fields.items() if key not in used},
-        )
-        key = (text, targets)
-        if key in seen:
-            first = examples[seen[key]]
-            if kind in _BENCHMARK_FORMATS:
-                first.meta.setdefault("duplicate_ids", []).append(row.id)
-                continue
-            raise DataError(
-                where,
-                f"duplicate example: the same input and target as {_place(first)} "
-                f"(ids {first.id} and {row.id}); remove one of them",
-                row.line,
-            )
-        seen[key] = len(examples)
-        examples.append(example)
-    return examples
+def _example(
+    row: RawRow,
+    columns: ColumnMapping,
+    input_key: str,
+    target_key: str,
+    limits: LoadLimits,
+    where: str,
+    filename: str,
+) -> Example:
+    """One row as an example: its input and targets checked, its other fields kept as meta."""
+    raw_input, input_used, input_name = _value_of(row, columns.input, input_key, "input", where)
+    raw_target, target_used, target_name = _value_of(
+        row, columns.target, target_key, "target", where
+    )
+    text = _input_text(raw_input, input_name, row, where)
+    targets = _targets(raw_target, target_name, columns.target_separator, row, where)
+    _check_lengths(text, targets, input_name, target_name, limits, row, where)
+    used = set(input_used) | set(target_used)
+    return Example(
+        id=row.id,
+        input=text,
+        targets=targets,
+        source=f"{filename}:{row.line}" if row.line is not None else filename,
+        meta={key: value for key, value in row.fields.items() if key not in used},
+    )
 
 
 def _keys(rows: list[RawRow]) -> list[str]:
