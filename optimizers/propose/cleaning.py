@@ -143,13 +143,27 @@ def clean_instruction(raw: str, *, demos: Sequence[Example] = ()) -> Cleaned:
     text = _CHAT_DEBRIS.sub("", strip_control(raw or "")).strip()
     if not text:
         return Cleaned("", (), "empty reply")
+    text = _strip_lead_ins(_first_paragraph(text, notes), notes)
+    text = _unquote(_drop_endings(text, notes).strip().rstrip(" ,;:-"))
+    if not text:
+        return Cleaned("", tuple(notes), "nothing left after cleaning")
+    text = _as_sentence(text, notes)
+    return _judged(text, tuple(notes), demos)
+
+
+def _first_paragraph(text: str, notes: list[str]) -> str:
+    """Past "The instruction was to" (and its variants), the first paragraph only."""
     if (match := _LEAD_PHRASE.match(text)) is not None:
         text = text[match.end() :]
         notes.append("stripped 'The instruction was to'")
     block = _first_block(text)
     if block != re.sub(r"\s+", " ", text).strip():
         notes.append("kept the first paragraph")
-    text = block
+    return block
+
+
+def _strip_lead_ins(text: str, notes: list[str]) -> str:
+    """Quotes and lead-ins off the front, until none is left (at most three rounds)."""
     for _ in range(3):  # lead-ins can stack: 'Sure! Instruction: "to classify ..."'
         before = text
         text = _unquote(text)
@@ -159,6 +173,11 @@ def clean_instruction(raw: str, *, demos: Sequence[Example] = ()) -> Cleaned:
                 notes.append(note)
         if text == before:
             break
+    return text
+
+
+def _drop_endings(text: str, notes: list[str]) -> str:
+    """A chatty ending ("I hope this helps") and an unfinished last sentence off the end."""
     if (match := _TRAILING_CHAT.search(text)) is not None and match.start() > 0:
         text = text[: match.start()]
         notes.append("dropped a chatty ending")
@@ -168,27 +187,34 @@ def clean_instruction(raw: str, *, demos: Sequence[Example] = ()) -> Cleaned:
         if ends and len(_words(text[: ends[-1].end()])) >= MIN_WORDS:
             text = text[: ends[-1].end()]
             notes.append("dropped an unfinished sentence")
-    text = _unquote(text.strip().rstrip(" ,;:-"))
-    if not text:
-        return Cleaned("", tuple(notes), "nothing left after cleaning")
+    return text
+
+
+def _as_sentence(text: str, notes: list[str]) -> str:
+    """A capital first letter and an end mark (a period when there is none)."""
     if text[0].islower():
         text = text[0].upper() + text[1:]
         notes.append("capitalised")
     if text[-1] not in ".!?":
         text += "."
         notes.append("added a period")
+    return text
+
+
+def _judged(text: str, notes: tuple[str, ...], demos: Sequence[Example]) -> Cleaned:
+    """The cleaned text, with a problem if it is too short, too long or an echo of a demo."""
     n_words = len(_words(text))
     if n_words < MIN_WORDS:
-        return Cleaned(text, tuple(notes), f"too short ({n_words} words, need {MIN_WORDS})")
+        return Cleaned(text, notes, f"too short ({n_words} words, need {MIN_WORDS})")
     if n_words > MAX_WORDS:
-        return Cleaned(text, tuple(notes), f"too long ({n_words} words, at most {MAX_WORDS})")
+        return Cleaned(text, notes, f"too long ({n_words} words, at most {MAX_WORDS})")
     if len(text) > MAX_CHARS:
         return Cleaned(
             text[:MAX_CHARS],
-            tuple(notes),
+            notes,
             f"too long ({len(text):,} characters, at most {MAX_CHARS:,})",
         )
-    return Cleaned(text, tuple(notes), _echo(text, demos))
+    return Cleaned(text, notes, _echo(text, demos))
 
 
 # ---------------------------------------------------------------------------- sampling
