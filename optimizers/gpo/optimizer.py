@@ -23,17 +23,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import HumanMessage
 
 from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored, prompt_key
 from optimizers.evaluation.chat_calls import CallFailed
+from optimizers.gpo.config import GPOConfig
 from optimizers.gpo.edit_distance import word_edit_distance
 from optimizers.gpo.meta_prompt import build_meta_prompt, render_exemplar
-from optimizers.gpo.retrieval import RETRIEVAL_MODES, RetrievalMode, retrieve
-from optimizers.gpo.step_size import S_MAX, S_MIN, step_size
+from optimizers.gpo.retrieval import retrieve
+from optimizers.gpo.step_size import step_size
 from optimizers.gpo.trajectory import Trajectory
 from optimizers.propose.proposals import parse_proposal
 from optimizers.registry import GPO
@@ -41,57 +42,6 @@ from optimizers.structure.fallback import operator_candidates
 from optimizers.tasks.example import Example
 
 _PREVIEW_CHARS = 300
-
-
-@dataclass(frozen=True, kw_only=True)
-class GPOConfig:
-    """How GPO runs; the defaults are the paper's settings. Validated on construction."""
-
-    samples_per_step: int = field(
-        default=8, metadata={"doc": "independent optimizer-model samples per step"}
-    )
-    retrieval: RetrievalMode = field(
-        default="relevance",
-        metadata={"doc": "update direction: 'relevance' (paper's best), 'recency', 'importance'"},
-    )
-    k: int = field(default=3, metadata={"doc": "trajectory prompts shown in the meta-prompt"})
-    s_max: int = field(default=S_MAX, metadata={"doc": "words that may change at step 0"})
-    s_min: int = field(default=S_MIN, metadata={"doc": "words that may change at step T"})
-    n_exemplars: int = field(
-        default=3, metadata={"doc": "fixed train examples shown in the meta-prompt"}
-    )
-    max_exemplar_chars: int = field(
-        default=500, metadata={"doc": "exemplar inputs and outputs are cut at this length"}
-    )
-    retries: int = field(
-        default=1, metadata={"doc": "extra batches of samples when none of a step is usable"}
-    )
-    give_up_after: int = field(
-        default=3, metadata={"doc": "steps in a row without a usable sample before stopping"}
-    )
-    operator_fallback: bool = field(
-        default=True,
-        metadata={"doc": "propose operator neighbours when no proposal is usable (no model)"},
-    )
-
-    def __post_init__(self) -> None:
-        at_least = {
-            "samples_per_step": (self.samples_per_step, 1),
-            "k": (self.k, 1),
-            "s_min": (self.s_min, 0),
-            "s_max": (self.s_max, 1),
-            "n_exemplars": (self.n_exemplars, 0),
-            "max_exemplar_chars": (self.max_exemplar_chars, 20),
-            "retries": (self.retries, 0),
-            "give_up_after": (self.give_up_after, 1),
-        }
-        for name, (value, low) in at_least.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-        if self.s_min > self.s_max:
-            raise ValueError(f"s_min must be <= s_max, got s_min={self.s_min}, s_max={self.s_max}")
-        if self.retrieval not in RETRIEVAL_MODES:
-            raise ValueError(f"retrieval must be one of {RETRIEVAL_MODES}, got {self.retrieval!r}")
 
 
 @dataclass(frozen=True)
@@ -216,51 +166,75 @@ class GPO(Optimizer):
 
     def _screen(self, replies: Sequence[_Reply], size: int, attempt: int) -> list[Candidate]:
         """Parse, de-duplicate and budget-check the replies; record every rejection."""
-        current = self.current
-        current_key = prompt_key(current)
         first_seen: dict[str, int] = {}
         within: list[Candidate] = []
         over: list[Candidate] = []
         for reply in replies:
-            where = {"attempt": attempt, "sample": reply.sample, "reply": _preview(reply.text)}
-            if reply.text is None:
-                self._reject(where, reply.error or "no reply", rule="rejected")
-                continue
-            parsed = parse_proposal(reply.text)
-            if parsed.text is None:
-                self._reject(where, parsed.problem or "unparseable", rule=parsed.rule)
-                continue
-            key = prompt_key(parsed.text)
-            if key == current_key:
-                self._reject(
-                    where,
-                    "unchanged: same as the current prompt",
-                    rule=parsed.rule,
-                    text=parsed.text,
-                )
-                continue
-            if key in first_seen:
-                reason = f"duplicate of sample {first_seen[key]} in this step"
-                self._reject(where, reason, rule=parsed.rule, text=parsed.text)
-                continue
-            first_seen[key] = reply.sample
-            distance = word_edit_distance(parsed.text, current)
-            candidate = Candidate(
+            candidate = self._proposal(reply, size, attempt, first_seen)
+            if candidate is not None:
+                (over if candidate.meta["over_budget"] else within).append(candidate)
+        return self._within_budget(within, over, replies, size, attempt)
+
+    def _proposal(
+        self, reply: _Reply, size: int, attempt: int, first_seen: dict[str, int]
+    ) -> Candidate | None:
+        """One reply as a candidate, or None with why recorded.
+
+        Rejected: no reply, nothing parseable, the current prompt again, or a
+        prompt an earlier sample of this step gave (``first_seen``: key -> sample).
+        """
+        current = self.current
+        where = {"attempt": attempt, "sample": reply.sample, "reply": _preview(reply.text)}
+        if reply.text is None:
+            self._reject(where, reply.error or "no reply", rule="rejected")
+            return None
+        parsed = parse_proposal(reply.text)
+        if parsed.text is None:
+            self._reject(where, parsed.problem or "unparseable", rule=parsed.rule)
+            return None
+        key = prompt_key(parsed.text)
+        if key == prompt_key(current):
+            self._reject(
+                where,
+                "unchanged: same as the current prompt",
+                rule=parsed.rule,
                 text=parsed.text,
-                source=self.name,
-                step=self.step + 1,
-                parents=(current,),
-                meta={
-                    "edit_distance": distance,
-                    "step_size": size,
-                    "over_budget": distance > size,
-                    "rule": parsed.rule,
-                    "sample": reply.sample,
-                    "attempt": attempt,
-                    "retrieval": self.config.retrieval,
-                },
             )
-            (over if distance > size else within).append(candidate)
+            return None
+        if key in first_seen:
+            reason = f"duplicate of sample {first_seen[key]} in this step"
+            self._reject(where, reason, rule=parsed.rule, text=parsed.text)
+            return None
+        first_seen[key] = reply.sample
+        distance = word_edit_distance(parsed.text, current)
+        return Candidate(
+            text=parsed.text,
+            source=self.name,
+            step=self.step + 1,
+            parents=(current,),
+            meta={
+                "edit_distance": distance,
+                "step_size": size,
+                "over_budget": distance > size,
+                "rule": parsed.rule,
+                "sample": reply.sample,
+                "attempt": attempt,
+                "retrieval": self.config.retrieval,
+            },
+        )
+
+    def _within_budget(
+        self,
+        within: list[Candidate],
+        over: list[Candidate],
+        replies: Sequence[_Reply],
+        size: int,
+        attempt: int,
+    ) -> list[Candidate]:
+        """The candidates within the edit budget; when none is, the closest one, flagged.
+
+        The others over the budget are recorded as rejections.
+        """
         kept = within
         if not within and over:
             closest = min(over, key=lambda candidate: candidate.meta["edit_distance"])
