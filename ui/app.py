@@ -17,7 +17,14 @@ import gradio as gr
 import pandas as pd
 
 from optimizers.tasks import DataError
-from ui.chat.conversation import Conversation, attach, choose_data, open_run, respond
+from ui.chat.conversation import (
+    Conversation,
+    attach,
+    choose_data,
+    open_run,
+    respond,
+    start_pending,
+)
 from ui.chat.form import ModelForm, RunForm
 from ui.chat.text import WELCOME, escape_markdown, message
 from ui.chat.uploads import DataPreview, data_error_text, preview_data, store_upload
@@ -100,6 +107,7 @@ class Handlers:
             ui.chat: conv.messages(view),
             ui.run_id: conv.run or "",
             ui.status: escape_markdown(rv.status_line(view)),
+            ui.start: gr.update(visible=conv.pending is not None),
         }
 
     def preview(self, preview: DataPreview) -> Updates:
@@ -134,6 +142,16 @@ class Handlers:
             preview = None
         data = self.preview(preview) if preview else {}
         return {ui.chat_input: "", ui.conv: conv, **self.chat_and_status(conv), **data}
+
+    def start(self, values: Values) -> Updates:
+        """The Start button: run the proposed prompt (as "yes" would)."""
+        ui = self.ui
+        conv: Conversation = values[ui.conv]
+        try:
+            start_pending(conv, make_form(ui, values), self.runs)
+        except ValueError as exc:  # a form value the widgets let through
+            conv.say("", f"⚠️ {escape_markdown(str(exc))}")
+        return {ui.conv: conv, **self.chat_and_status(conv)}
 
     def upload(self, values: Values) -> Updates:
         """A file dropped on the Data panel: keep it, preview it, or say what is wrong."""
@@ -234,13 +252,13 @@ def wire(app: gr.Blocks, ui: Layout, on: Handlers) -> None:
     conv, seen = ui.conv, ui.seen
     form = {conv, *ui.form}
     data = [ui.preview, ui.input_col, ui.target_col, ui.data_status]
-    sent = [ui.chat_input, conv, ui.chat, ui.run_id, ui.status, *data]
+    chat = [conv, ui.chat, ui.run_id, ui.status, ui.start]
+    sent = [ui.chat_input, *chat, *data]
     quiet = {"show_progress": "minimal", "show_progress_on": [ui.chat]}
-    app.load(
-        on.load, [conv], [conv, ui.chat, ui.run_id, ui.status, ui.run_list], show_progress="hidden"
-    )
+    app.load(on.load, [conv], [*chat, ui.run_list], show_progress="hidden")
     ui.send.click(on.send, {ui.chat_input, *form}, sent, **quiet)
     ui.chat_input.submit(on.send, {ui.chat_input, *form}, sent, **quiet)
+    ui.start.click(on.start, form, chat, **quiet)
     for button, text in ui.commands:
         button.click(lambda v, _t=text: on.send(v, text=_t), form, sent, **quiet)
     ui.accept.click(
@@ -270,7 +288,7 @@ def wire(app: gr.Blocks, ui: Layout, on: Handlers) -> None:
         tab.select(lambda c: on.refresh(c, {}), [conv], shown, **refresh)
     ui.runs_tab.select(lambda: run_table(on.runs.home), None, [ui.run_list], show_progress="hidden")
     ui.run_list.select(on.pick, [ui.run_list], [ui.run_pick])
-    ui.resume_run.click(on.open, {ui.run_pick, *form}, [conv, ui.chat, ui.run_id, ui.status, seen])
+    ui.resume_run.click(on.open, {ui.run_pick, *form}, [*chat, seen])
 
 
 def build_app(runs: LiveRuns, *, downloads: Path | None = None) -> gr.Blocks:

@@ -36,6 +36,7 @@ class Layout:
     chat: gr.Chatbot
     chat_input: gr.Textbox
     send: gr.Button
+    start: gr.Button
     commands: list[tuple[gr.Button, str]]
     run_id: gr.Textbox
     status: gr.Markdown
@@ -128,6 +129,7 @@ def _chat_column() -> dict[str, object]:
             "try zopo now, keep it under 30 words…",
         )
         send = gr.Button("Send", variant="primary", elem_id="send", scale=1, min_width=80)
+    start = gr.Button("Start the run", variant="primary", elem_id="start", visible=False)
     commands = []
     for group in (QUICK_COMMANDS[:3], QUICK_COMMANDS[3:]):
         with gr.Row():
@@ -143,6 +145,7 @@ def _chat_column() -> dict[str, object]:
         "chat": chat,
         "chat_input": chat_input,
         "send": send,
+        "start": start,
         "commands": commands,
         "run_id": run_id,
         "status": status,

@@ -30,6 +30,7 @@ from agent.llm.runtime import ModelRuntime, RuntimeSettings
 from agent.run.request import OptimizeRequest
 from agent.run.session import RunSession
 from memory.embeddings import Embedder
+from optimizers.diagnostics.low_score import explain_low_score
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.metrics import MetricError
 from optimizers.events import (
@@ -41,6 +42,7 @@ from optimizers.events import (
 )
 from optimizers.registry import ZOPO
 from optimizers.tasks import DataError
+from ui.chat.answers import diagnosis_text
 from ui.chat.text import agent_message, escape_markdown, message, result_text, user_message
 from ui.panels.embedding_map import embedding_map, unique_prompts
 from ui.panels.inspect import examples_view
@@ -52,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 RuntimeFactory = Callable[[RuntimeSettings], AbstractContextManager[ModelRuntime]]
 ACTIVE = ("starting", "running", "waiting")
-STEERING_NOTED = "Noted: this applies at the run's next step; I'll confirm here when it does."
+STEERING_NOTED = "It applies within seconds; I'll confirm here when it does."
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")  # ids come from URLs: no paths
 
 
@@ -102,6 +104,7 @@ class LiveRun:
         self._pending: tuple[asyncio.AbstractEventLoop, asyncio.Future[str]] | None = None
         self._asked: set[str] = set()  # questions already shown (their node repeats them)
         self._surrogate: Any = None  # ZOPO's last SurrogateView, for the embedding map
+        self._zero_checked = False  # the seed's score was looked at (once per run)
         self._thread = threading.Thread(target=self._main, name=f"run-{run}", daemon=True)
 
     # ------------------------------------------------------------------ the UI's side
@@ -121,8 +124,12 @@ class LiveRun:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def send(self, text: str) -> None:
-        """The person's message: the answer to a pending question, or steering for the run."""
+    def send(self, text: str, understood: str = "") -> None:
+        """The person's message: the answer to a pending question, or steering for the run.
+
+        ``understood`` (what the reader took it for) is said back at once; the run
+        confirms when the change takes effect.
+        """
         with self._lock:
             self._add(user_message(text))
             if self._pending is not None:
@@ -135,7 +142,14 @@ class LiveRun:
                     self._session.send(text)
                 else:
                     self._inbox.append(text)
-                self._add(message(STEERING_NOTED))
+                said = f"Understood: {escape_markdown(understood)}. " if understood else ""
+                self._add(message(said + STEERING_NOTED))
+
+    def say(self, text: str, reply: str) -> None:
+        """An exchange beside the run (a greeting, a question answered): it steers nothing."""
+        with self._lock:
+            self._add(user_message(text))
+            self._add(message(reply))
 
     def snapshot(self) -> RunView:
         """A copy of the run's view, with the budget spent read fresh while it runs."""
@@ -218,6 +232,7 @@ class LiveRun:
             self._view.trajectory.append(ViewEntry.scored(event.entry))
             if session is not None:
                 self._note_best(session)
+                self._explain_zero(session)
         elif isinstance(event, CandidateRejected):
             self._view.rejected.append(Rejected(event.text, event.source, event.violations))
         elif isinstance(event, StepDone):
@@ -237,6 +252,21 @@ class LiveRun:
             replace(entry, rolled_back=number in rolled_back)
             for number, entry in enumerate(view.trajectory)
         ]
+
+    def _explain_zero(self, session: RunSession) -> None:
+        """Once the seed is scored: if it scores (near) zero, say why and offer the fixes."""
+        outcome = session.search.outcome
+        if outcome is None or self._view.diagnosis is not None or self._zero_checked:
+            return
+        self._zero_checked = True
+        diagnosis = explain_low_score(
+            outcome.seed.dev,
+            session.splits.train,
+            max_tokens=session.runtime.settings.task.max_tokens,
+        )
+        if diagnosis is not None:
+            self._view.diagnosis = diagnosis
+            self._add(message(diagnosis_text(diagnosis)))
 
     def _refresh_map(self, session: RunSession | None) -> None:
         """Recompute the embedding map (in the run's thread: the ZOPO state is read here).

@@ -19,7 +19,16 @@ from agent.graph.steering import FollowUp, Steering, read_follow_up, read_steeri
 from optimizers.tasks import BUILTIN_TASKS
 
 Intent = Literal[
-    "greeting", "question", "data", "prompt", "steer", "feedback", "confirm", "decline", "unclear"
+    "greeting",
+    "question",
+    "data",
+    "prompt",
+    "steer",
+    "feedback",
+    "confirm",
+    "decline",
+    "fix",
+    "unclear",
 ]
 Topic = Literal["abilities", "zero", "cost", "status", "words", "other"]
 
@@ -33,6 +42,7 @@ class Situation:
     finished: bool = False  # the attached run has finished with a best prompt
     awaiting_start: bool = False  # a prompt waits for "yes"
     directives: tuple[str, ...] = ()  # the live run's standing rules
+    fixes: int = 0  # fixes offered for a prompt that scored zero ("fix 1" …)
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class Reading:
     topic: Topic | None = None  # intent "question"
     builtin: str | None = None  # intent "data"
     rule: str | None = None  # feedback "refine": the rule the prompt should follow next
+    choice: int | None = None  # intent "fix": which offered fix (1-based)
 
 
 _END = r"\s*[.!?]*\s*(?:[:;][-)(DP]|[\U0001F300-\U0001FAFF☀-➿])?\s*$"
@@ -107,6 +118,7 @@ _ABOUT_PROMPT = re.compile(
 )
 _FIRST_PERSON = re.compile(r"\b(?:i|i'm|i'd|i've|my|we|we're)\b", re.IGNORECASE)
 _MIN_PROMPT_WORDS = 3
+_FIX = re.compile(r"^\s*(?:please\s+)?(?:apply |use |try |take )?fix\s*#?\s*(\d+)" + _END, re.I)
 
 
 def read_message(text: str, situation: Situation) -> Reading:
@@ -118,9 +130,14 @@ def read_message(text: str, situation: Situation) -> Reading:
         return found
     if _GREETING.match(text):
         return Reading("greeting", text, "a greeting")
+    if situation.fixes and (match := _FIX.match(text)) is not None:
+        choice = int(match.group(1))
+        return Reading("fix", text, f"apply fix {choice}", choice=choice)
     steering = read_steering(text, list(situation.directives))
-    if (match := _BUILTIN.match(text)) and match.group(1).lower() in BUILTIN_TASKS:
-        name = match.group(1).lower()
+    if (match := _BUILTIN.match(text)) and (
+        match.group(1).lower() in BUILTIN_TASKS or re.search(r"built-?in|task\b", text, re.I)
+    ):
+        name = match.group(1).lower()  # an unknown name is answered with the known ones
         return Reading("data", text, f"the built-in task {name}", builtin=name)
     if situation.live:
         return _while_live(text, steering)

@@ -53,7 +53,13 @@ class LowScore:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (the report's ``diagnosis``)."""
-        return asdict(self)
+        return {**asdict(self), "fixes": [asdict(fix) for fix in self.fixes]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LowScore:
+        """Read :meth:`to_dict`'s output back."""
+        fixes = tuple(Fix(**fix) for fix in data.get("fixes", ()))
+        return cls(data["cause"], data["sentence"], fixes, data["mean"], data["n"])
 
 
 def explain_low_score(

@@ -68,23 +68,23 @@ def write_items(path: Path) -> Path:
     return path
 
 
-def fake_runtime() -> ModelRuntime:
+def fake_runtime(task_model=sentiment_task_model) -> ModelRuntime:
     """A runtime whose task and optimizer models are the rule-based fakes."""
     fake = ModelSettings(base_url="fake://", model="rule")
     runtime = ModelRuntime(RuntimeSettings(task=fake, optimizer=fake))
-    runtime.task = ChatCaller(fake_backend(sentiment_task_model))
+    runtime.task = ChatCaller(fake_backend(task_model))
     runtime.optimizer = ChatCaller(fake_backend(proposer_model, role="proposer"))
     return runtime
 
 
-def fake_live_runs(home: Path, embedder: Embedder) -> LiveRuns:
+def fake_live_runs(home: Path, embedder: Embedder, task_model=sentiment_task_model) -> LiveRuns:
     """The app's run registry with every run on :func:`fake_runtime` and the policy planner."""
     return LiveRuns(
         home,
         RuntimeSettings(),
         embedder=embedder,
         use_planner_model=False,
-        runtime_factory=lambda settings: nullcontext(fake_runtime()),
+        runtime_factory=lambda settings: nullcontext(fake_runtime(task_model)),
     )
 
 

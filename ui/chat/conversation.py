@@ -1,26 +1,28 @@
-"""One browser session's conversation: which message starts a run, which one steers it.
+"""One browser session's conversation: what each message means, and what it starts.
 
-Rules (the app's contract): with no data chosen, the assistant asks for an upload or a
-built-in task; once data is loaded, the first message that is not a command is the seed
-prompt (an optional ``Goal: …`` line becomes a directive); while a run goes on, every
-message goes to the run (steering, or the answer to its question). The chat is the
-session's own messages around the attached run's messages. No Gradio here: the UI
-calls :func:`respond`, :func:`open_run` and :func:`attach` and shows the result.
+Every message is read by :func:`agent.graph.reading.read_message` in the session's
+situation: a greeting or a question is answered and starts nothing; a built-in task's
+name chooses the data; a prompt gets the plan, the cost and the time, and starts only on
+a yes (or the Start button); while a run goes on, steering goes to it and questions are
+answered beside it; after a run, feedback ("make it shorter", "carry on") continues from
+its best prompt; a zero score's offered fixes are taken with "fix 1". The chat is the
+session's own messages around the attached run's messages. No Gradio here: the UI calls
+:func:`respond`, :func:`start_pending`, :func:`open_run` and :func:`attach`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from agent.graph.steering import FollowUp, read_follow_up, read_steering
+from agent.graph.reading import Reading, Situation, read_message
 from optimizers.tasks import BUILTIN_TASKS, DataError
+from ui.chat.answers import START_HINT, answer, cost_text, greeting, unclear
 from ui.chat.form import RunForm
 from ui.chat.text import (
     ASK_FOR_DATA,
-    HELP,
     NO_RUN,
     escape_markdown,
     message,
@@ -29,28 +31,38 @@ from ui.chat.text import (
     user_message,
 )
 from ui.chat.uploads import DataPreview, builtin_name, data_error_text, preview_data
+from ui.live_run import LiveRun
 from ui.live_runs import LiveRuns
 from ui.panels.run_view import RunView
 
-_HELP = re.compile(r"^\s*(?:help|\?|what can i (?:say|do)\??)\s*$", re.IGNORECASE)
-_BUILTIN = re.compile(
-    r"^\s*(?:please\s+)?(?:use|load|open|try)\s+(?:the\s+)?(?:built-?in\s+)?([a-z_]+)"
-    r"(?:\s+task)?\s*[.!]?\s*$",
-    re.IGNORECASE,
-)
 _GOAL = re.compile(r"^\s*goal\s*:\s*(.*\S)\s*$", re.IGNORECASE)
-_RESUME = re.compile(r"^\s*(?:resume|continue)\s*[.!]?\s*$", re.IGNORECASE)
 _PICK = re.compile(r"(?:accept|roll\s*back\s+to)\s+#?(\d+)", re.IGNORECASE)
 RESUMABLE = ("stopped", "error")  # an error (endpoint down) resumes from the last checkpoint
+STARTED = (
+    "Started. Progress shows here and in **Inspect**; say *stop* or *pause* any time, or "
+    "steer (*try zopo now*, *keep it under 30 words*)."
+)
+
+
+@dataclass(frozen=True)
+class PendingStart:
+    """A run proposed and waiting for a yes: its prompt, its rules, and any fix's overrides."""
+
+    prompt: str
+    goal: str = ""
+    rules: tuple[str, ...] = ()
+    metric: str | None = None  # a fix: score with another metric
+    max_tokens: int | None = None  # a fix: a longer answer cap
 
 
 @dataclass
 class Conversation:
-    """The session's state: its data, its run, and the messages outside that run."""
+    """The session's state: its data, its run, the start it proposed, its own messages."""
 
     data: str | None = None  # a request's ``data``: a stored upload or ``builtin:NAME``
     data_label: str = ""
     run: str | None = None
+    pending: PendingStart | None = None
     history: list[dict[str, Any]] = field(default_factory=list)  # before the run's messages
     tail: list[dict[str, Any]] = field(default_factory=list)  # after them
 
@@ -60,7 +72,7 @@ class Conversation:
 
     def say(self, text: str, reply: str) -> None:
         """Record an exchange that does not belong to a run."""
-        self.tail += [user_message(text), message(reply)]
+        self.tail += [*([user_message(text)] if text else []), message(reply)]
 
 
 def split_prompt(text: str) -> tuple[str, str]:
@@ -80,59 +92,212 @@ def choose_data(conv: Conversation, preview: DataPreview) -> None:
     conv.data, conv.data_label = preview.data, preview.label
 
 
+def situation(conv: Conversation, runs: LiveRuns) -> Situation:
+    """What the reader needs to know about this session."""
+    live = _live(conv, runs)
+    view = runs.view(conv.run) if conv.run else None
+    finished = view is not None and view.status == "finished" and bool(view.best_prompt)
+    fixes = len(view.diagnosis.fixes) if view is not None and view.diagnosis else 0
+    directives = tuple(view.request.get("directives") or ()) if view is not None else ()
+    return Situation(
+        has_data=conv.data is not None, live=live is not None, finished=finished,
+        awaiting_start=conv.pending is not None, directives=directives, fixes=fixes,
+    )  # fmt: skip
+
+
+def _live(conv: Conversation, runs: LiveRuns) -> LiveRun | None:
+    live = runs.get(conv.run) if conv.run else None
+    return live if live is not None and not live.done else None
+
+
 def respond(conv: Conversation, text: str, form: RunForm, runs: LiveRuns) -> DataPreview | None:
     """Handle one chat message; returns a preview when the message chose new data."""
     text = text.strip()
     if not text:
         return None
-    live = runs.get(conv.run) if conv.run else None
-    if live is not None and not live.done:
-        live.send(text)
+    reading = read_message(text, situation(conv, runs))
+    live, view = _live(conv, runs), runs.view(conv.run) if conv.run else None
+    if live is not None:
+        _during_run(live, reading, view)
         return None
-    view = runs.view(conv.run) if conv.run else None
-    if _HELP.match(text):
-        conv.say(text, HELP)
-        return None
-    if (match := _BUILTIN.match(text)) and (
-        builtin_name(match.group(1)) or re.search(r"built-?in|task\b", text, re.IGNORECASE)
-    ):
-        return _use_builtin(conv, text, match.group(1), form)
-    if _RESUME.match(text) and view is not None and view.status in RESUMABLE:
-        _resume(conv, form, runs, said=text)
-        return None
-    finished = view is not None and view.status == "finished" and view.best_prompt
-    follow_up = read_follow_up(text) if finished and conv.data is not None else None
-    if view is not None and follow_up is not None:
-        _follow_up(conv, text, follow_up, form, runs, view)
-        return None
-    if read_steering(text, []).command:
-        conv.say(text, _pick_reply(text, view) or NO_RUN)
-        return None
-    if conv.data is None:
-        conv.say(text, ASK_FOR_DATA)
-        return None
-    _start(conv, text, form, runs, view)
+    if reading.intent == "data":
+        return _use_builtin(conv, text, reading.builtin or "", form)
+    if reading.intent == "confirm":
+        start_pending(conv, form, runs, said=text)
+    elif reading.intent == "decline":
+        conv.pending = None
+        conv.say(text, "OK, nothing started. Change the prompt or the settings and send it again.")
+    elif reading.intent in ("greeting", "question"):
+        reply = (
+            greeting(conv.data is not None, live=False)
+            if reading.intent == "greeting"
+            else (answer(reading, view, has_data=conv.data is not None))
+        )
+        conv.say(text, reply)
+    elif reading.intent == "steer":
+        _steer_without_run(conv, reading, form, runs, view)
+    elif reading.intent == "feedback" and view is not None:
+        _follow_up(conv, reading, form, runs, view)
+    elif reading.intent == "fix" and view is not None:
+        _fix(conv, reading, form, runs, view)
+    elif reading.intent == "prompt":
+        prompt, goal = split_prompt(text)
+        _propose(conv, text, form, runs, PendingStart(prompt, goal))
+    else:
+        conv.say(text, unclear(reading))
     return None
 
 
+def _during_run(live: LiveRun, reading: Reading, view: RunView | None) -> None:
+    """Steering goes to the run; greetings and questions are answered beside it."""
+    if reading.intent == "greeting":
+        live.say(reading.text, greeting(True, live=True))
+    elif reading.intent == "question" and (view is None or view.status != "waiting"):
+        live.say(reading.text, answer(reading, view, has_data=True))
+    else:
+        live.send(reading.text, reading.understood)
+
+
+def _steer_without_run(
+    conv: Conversation, reading: Reading, form: RunForm, runs: LiveRuns, view: RunView | None
+) -> None:
+    steering = reading.steering
+    if steering is not None and steering.resume and view is not None and view.status in RESUMABLE:
+        _resume(conv, form, runs, said=reading.text)
+        return
+    conv.say(reading.text, _pick_reply(reading.text, view) or NO_RUN)
+
+
 def _follow_up(
-    conv: Conversation,
-    text: str,
-    follow_up: FollowUp,
-    form: RunForm,
-    runs: LiveRuns,
-    view: RunView,
+    conv: Conversation, reading: Reading, form: RunForm, runs: LiveRuns, view: RunView
 ) -> None:
     """A message about the finished run: go on from its best prompt, or hold."""
-    if follow_up == "wait":
-        conv.say(text, "Nothing is running. Send a prompt to optimize, or *carry on* to "
-                       "continue from the best prompt so far.")  # fmt: skip
+    if reading.follow_up == "wait":
+        conv.say(reading.text, "Nothing is running. Send a prompt to optimize, or *carry on* "
+                               "to continue from the best prompt so far.")  # fmt: skip
         return
-    rules = (text,) if follow_up == "refine" else ()
+    rules = (reading.rule,) if reading.follow_up == "refine" and reading.rule else ()
+    pending = PendingStart(view.best_prompt, rules=rules)
+    if reading.unsure:  # say what was understood, and wait for a yes
+        _propose(conv, reading.text, form, runs, pending, intro=(
+            f"I read this as {escape_markdown(reading.understood)}: continue from the best "
+            f"prompt with the rule {quote(reading.rule or reading.text, 200)}."
+        ))  # fmt: skip
+        return
     said = "with your rule" if rules else "where the last run ended"
-    conv.tail.append(message(f"Continuing from the best prompt so far ({said}); to optimize "
-                             "another prompt instead, send it as a longer message."))  # fmt: skip
-    _start(conv, text, form, runs, view, prompt=view.best_prompt, rules=rules)
+    conv.say(reading.text, f"Continuing from the best prompt so far ({said}); to optimize "
+                           "another prompt instead, send it.")  # fmt: skip
+    _start(conv, form, runs, pending)
+
+
+def _fix(
+    conv: Conversation, reading: Reading, form: RunForm, runs: LiveRuns, view: RunView
+) -> None:
+    """Start again from the run's first prompt with the chosen fix."""
+    assert view.diagnosis is not None
+    fixes = view.diagnosis.fixes
+    choice = reading.choice or 0
+    if not 1 <= choice <= len(fixes):
+        conv.say(reading.text, f"There are fixes 1 to {len(fixes)}; say *fix 1* for the first.")
+        return
+    fix = fixes[choice - 1]
+    seed = view.seed_prompt
+    if fix.kind == "output_spec":
+        pending = PendingStart(f"{seed.rstrip()} {fix.value}")
+    elif fix.kind == "metric":
+        pending = PendingStart(seed, metric=fix.value)
+    else:
+        pending = PendingStart(seed, max_tokens=int(fix.value))
+    conv.say(reading.text, f"Starting again with fix {choice}: {escape_markdown(fix.label)}.")
+    _start(conv, form, runs, pending)
+
+
+def _propose(
+    conv: Conversation,
+    text: str,
+    form: RunForm,
+    runs: LiveRuns,
+    pending: PendingStart,
+    *,
+    intro: str = "",
+) -> None:
+    """Show what would start (prompt, data, plan, cost, time) and wait for a yes."""
+    if conv.data is None:
+        conv.pending = None
+        conv.say(text, "Got your prompt. " + ASK_FOR_DATA)
+        return
+    planned = _plan(conv, form, runs, pending)
+    if isinstance(planned, str):
+        conv.say(text, planned)
+        return
+    conv.pending = pending
+    shown = f"The prompt: {quote(pending.prompt, 500)}"
+    conv.say(text, "\n\n".join(part for part in (intro, shown, planned[1], START_HINT) if part))
+
+
+def start_pending(conv: Conversation, form: RunForm, runs: LiveRuns, *, said: str = "") -> None:
+    """Start the proposed run (on "yes" or the Start button)."""
+    pending, conv.pending = conv.pending, None
+    if pending is None:
+        conv.say(said, "There is nothing waiting to start: send the prompt you want to improve.")
+        return
+    conv.say(said, "Starting.")
+    _start(conv, form, runs, pending, announce=STARTED)
+
+
+def _plan(
+    conv: Conversation, form: RunForm, runs: LiveRuns, pending: PendingStart
+) -> tuple[Any, str] | str:
+    """The request and its plan in words, or what is wrong (a message)."""
+    assert conv.data is not None
+    try:
+        if not pending.prompt:
+            raise ValueError("the message holds only a goal; send the prompt to start from too")
+        rules = (pending.goal,) if pending.goal else pending.rules
+        request = form.request(conv.data, pending.prompt, rules)
+        if pending.metric is not None:
+            request = replace(request, metric=pending.metric)
+        preview = preview_data(
+            conv.data, columns=request.columns, split=request.split_spec, label=conv.data_label
+        )
+    except (DataError, ValueError) as exc:
+        problem = data_error_text(exc, conv.data_label) if isinstance(exc, DataError) else str(exc)
+        return f"⚠️ I can't start yet: {escape_markdown(problem)}"
+    plan = plan_text(
+        task=preview.label, sizes=preview.sizes, metric=request.metric,
+        template=request.template, budget=request.budget,
+        optimizer=form.optimizer, directives=list(request.directives),
+    )  # fmt: skip
+    local = runs.defaults.task.embedded and not form.task_model.url.strip()
+    return request, plan + "\n\n" + cost_text(request.budget, local=local)
+
+
+def _start(
+    conv: Conversation,
+    form: RunForm,
+    runs: LiveRuns,
+    pending: PendingStart,
+    *,
+    announce: str | None = None,
+) -> None:
+    """Start ``pending`` now; the run's chat opens with ``announce``, or else with the plan."""
+    planned = _plan(conv, form, runs, pending)
+    if isinstance(planned, str):
+        conv.say("", planned)
+        return
+    request, plan = planned
+    try:
+        settings = form.runtime_settings(runs.defaults)
+    except ValueError as exc:
+        conv.say("", f"⚠️ I can't start yet: {escape_markdown(str(exc))}")
+        return
+    if pending.max_tokens is not None:
+        settings = replace(settings, task=replace(settings.task, max_tokens=pending.max_tokens))
+    steer = [f"try {form.optimizer} now"] if form.optimizer != "auto" else []
+    view = runs.view(conv.run) if conv.run else None
+    conv.history, conv.tail = conv.messages(view), []
+    live = runs.start(request, settings, opening=[message(announce or plan)], steer=steer)
+    conv.run = live.run
 
 
 def _use_builtin(conv: Conversation, text: str, name: str, form: RunForm) -> DataPreview | None:
@@ -165,44 +330,6 @@ def _pick_reply(text: str, view: RunView | None) -> str | None:
         f"(dev {picked.dev:.3f}) is {quote(picked.prompt, 1000)}: "
         "send it as a new prompt to optimize from there."
     )
-
-
-def _start(
-    conv: Conversation,
-    text: str,
-    form: RunForm,
-    runs: LiveRuns,
-    view: RunView | None,
-    *,
-    prompt: str | None = None,
-    rules: tuple[str, ...] = (),
-) -> None:
-    """Start a run from ``text`` (its prompt and goal), or from ``prompt`` under ``rules``."""
-    goal = None
-    if prompt is None:
-        prompt, goal = split_prompt(text)
-    assert conv.data is not None
-    try:
-        if not prompt:
-            raise ValueError("the message holds only a goal; send the prompt to start from too")
-        request = form.request(conv.data, prompt, (goal,) if goal else rules)
-        settings = form.runtime_settings(runs.defaults)
-        preview = preview_data(
-            conv.data, columns=request.columns, split=request.split_spec, label=conv.data_label
-        )
-    except (DataError, ValueError) as exc:
-        problem = data_error_text(exc, conv.data_label) if isinstance(exc, DataError) else str(exc)
-        conv.say(text, f"⚠️ I can't start yet: {escape_markdown(problem)}")
-        return
-    plan = plan_text(
-        task=preview.label, sizes=preview.sizes, metric=request.metric,
-        template=request.template, budget=request.budget,
-        optimizer=form.optimizer, directives=list(request.directives),
-    )  # fmt: skip
-    steer = [f"try {form.optimizer} now"] if form.optimizer != "auto" else []
-    conv.history, conv.tail = conv.messages(view), []
-    live = runs.start(request, settings, opening=[user_message(text), message(plan)], steer=steer)
-    conv.run = live.run
 
 
 def _resume(conv: Conversation, form: RunForm, runs: LiveRuns, *, said: str | None) -> str:

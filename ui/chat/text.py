@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from optimizers.budget import Budget
+from optimizers.budget import Budget, plain_stop
 from optimizers.registry import NAMES, ROTATION, info
 from ui.panels.report_fields import Difference, ReportFields, Score
 
@@ -116,10 +116,10 @@ def plan_text(
     total = sum(sizes.values())
     splits = " · ".join(f"{sizes[name]} {name}" for name in ("train", "dev", "test"))
     limits = [
-        f"**{budget.max_queries} dev queries** (your prompt counts as one)"
+        f"**{budget.max_queries} prompts evaluated on the dev examples** (yours counts as one)"
         if budget.max_queries
         else "",
-        f"**{budget.max_calls} model calls**" if budget.max_calls else "",
+        f"**{budget.max_calls} LLM calls**" if budget.max_calls else "",
         f"**{budget.max_seconds:.0f} s**" if budget.max_seconds else "",
     ]
     budget_text = ", ".join(limit for limit in limits if limit) or "no limit"
@@ -219,10 +219,12 @@ def result_text(report: dict[str, Any]) -> str:
     """The finished run in plain words: what changed, by how much, on which split, how sure."""
     fields = ReportFields.of(report)
     same = _unchanged(fields)
+    limits = report.get("config", {}).get("budget")
+    why = plain_stop(fields.stopped, Budget(**limits) if limits else None)
     stopped = (
-        f"Stopped: {escape_markdown(fields.stopped)} after "
-        f"{fields.steps} steps, {fields.dev_queries} dev queries, "
-        f"{fields.spend.calls} paid LLM calls, {fields.wall_time_s:.0f} s. The diff, candidates "
+        f"The search {escape_markdown(why)}"
+        f" after {fields.steps} steps: {fields.dev_queries} prompts evaluated on the dev examples, "
+        f"{fields.spend.calls} LLM calls, {fields.wall_time_s:.0f} s. The candidates "
         "and per-example results are in **Inspect**; the report is in **Report**."
     )
     return "\n\n".join([_dev_text(fields, same), _test_text(fields, same), stopped])

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from optimizers.diagnostics.low_score import LowScore
 from optimizers.evaluation.chat_calls import Usage
 from optimizers.events import TrajectoryEntry
 from ui.panels.report_fields import ReportFields, from_fields, usage_of
@@ -213,6 +214,7 @@ class RunView:
     usage: dict[str, Usage] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     report: Json | None = None
+    diagnosis: LowScore | None = None  # why the seed scored (near) zero, and the fixes
 
     @classmethod
     def new(cls, run: str, request: Mapping[str, Any], messages: list[Json]) -> RunView:
@@ -238,6 +240,8 @@ class RunView:
         self.rejected = [Rejected.from_json(r) for r in report.get("rejected", [])]
         self.steps = read.steps
         self.used = replace(self.used, seconds=read.wall_time_s)
+        found = report.get("diagnosis")
+        self.diagnosis = LowScore.from_dict(found) if found else self.diagnosis
         return read
 
     def to_json(self) -> Json:
@@ -251,6 +255,7 @@ class RunView:
             "used": asdict(self.used),
             "usage": {role: asdict(usage) for role, usage in self.usage.items()},
             "limits": asdict(self.limits),
+            "diagnosis": None if self.diagnosis is None else self.diagnosis.to_dict(),
         }
 
     @classmethod
@@ -265,4 +270,5 @@ class RunView:
             used=from_fields(Used, data.get("used") or {}),
             usage=usage_of(data.get("usage") or {}),
             limits=from_fields(Limits, data.get("limits") or {}),
+            diagnosis=LowScore.from_dict(data["diagnosis"]) if data.get("diagnosis") else None,
         )

@@ -11,6 +11,7 @@ NO_DATA = Situation()
 LIVE = Situation(has_data=True, live=True, directives=("keep it under 30 words",))
 FINISHED = Situation(has_data=True, finished=True)
 ASKED = Situation(has_data=True, awaiting_start=True)
+ZERO = Situation(has_data=True, finished=True, fixes=2)
 
 TABLE = [
     # greetings and thanks start nothing, whatever the situation
@@ -72,6 +73,10 @@ TABLE = [
     ("no", ASKED, "decline"),
     ("cancel", ASKED, "decline"),
     ("Answer with one word.", ASKED, "prompt"),  # a new prompt replaces the waiting one
+    # a fix offered for a zero score
+    ("fix 1", ZERO, "fix"),
+    ("apply fix 2", ZERO, "fix"),
+    ("fix 1", FINISHED, "unclear"),  # none offered
     # ambiguous: nothing starts, the reader says it is unsure
     ("hmm", IDLE, "unclear"),
     ("ok", IDLE, "unclear"),
@@ -128,12 +133,17 @@ def test_feedback_says_how_it_continues():
     assert read_message("hold on", FINISHED).follow_up == "wait"
 
 
-def test_data_names_the_built_in_task_and_an_unknown_name_is_not_data():
+def test_data_names_the_built_in_task_even_an_unknown_one():
     assert read_message("use the built-in review_sentiment task", IDLE).builtin == (
         "review_sentiment"
     )
-    assert read_message("use the built-in nonsense task", IDLE).intent != "data"
+    assert read_message("use the built-in nonsense task", IDLE).builtin == "nonsense"
+    assert read_message("use a shorter sentence", IDLE).intent != "data"
 
 
 def test_a_prompt_without_data_says_so():
     assert "no data" in read_message("Summarize the text in one sentence.", NO_DATA).understood
+
+
+def test_a_fix_names_its_choice():
+    assert read_message("apply fix 2", ZERO).choice == 2

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from agent.llm.runtime import RuntimeSettings
 from tests.unit.graph_fixtures import fake_live_runs, write_items
-from ui.chat.conversation import Conversation, attach, choose_data, open_run, respond, split_prompt
+from ui.chat.conversation import (
+    Conversation,
+    attach,
+    choose_data,
+    open_run,
+    respond,
+    split_prompt,
+    start_pending,
+)
 from ui.chat.form import ModelForm, RunForm
 from ui.chat.text import ASK_FOR_DATA, HELP, NO_RUN
 from ui.chat.uploads import preview_data
@@ -23,6 +33,13 @@ def runs(tmp_path, bundled_embedder):
 FORM = RunForm(train=10, dev=8, test=12, budget=2)
 
 
+def with_data(tmp_path):
+    """A session with the 30-item review file chosen."""
+    conv = Conversation()
+    choose_data(conv, preview_data(str(write_items(tmp_path / "i.jsonl")), split=FORM.split_spec()))
+    return conv
+
+
 def last_reply(conv):
     return conv.messages(None)[-1]["content"]
 
@@ -30,11 +47,11 @@ def last_reply(conv):
 def test_without_data_the_assistant_asks_for_it_and_commands_need_a_run(runs):
     conv = Conversation()
     assert respond(conv, "Classify the review.", FORM, runs) is None
-    assert last_reply(conv) == ASK_FOR_DATA
+    assert last_reply(conv) == "Got your prompt. " + ASK_FOR_DATA
     respond(conv, "pause", FORM, runs)
     assert last_reply(conv) == NO_RUN
     respond(conv, "help", FORM, runs)
-    assert last_reply(conv) == HELP
+    assert last_reply(conv) == HELP + "\n\n" + ASK_FOR_DATA
     respond(conv, "   ", FORM, runs)
     assert len(conv.tail) == 6
     assert conv.run is None
@@ -59,6 +76,13 @@ def test_the_first_prompt_starts_a_run_then_messages_steer_it(runs, tmp_path):
     conv, other = Conversation(), Conversation()
     choose_data(conv, preview_data(str(data), split=FORM.split_spec()))
     respond(conv, "Answer the question.\nGoal: keep it under 9 words", FORM, runs)
+    assert conv.run is None  # the plan first, then a yes
+    proposal = last_reply(conv)
+    assert "8 dev" in proposal
+    assert "2 prompts evaluated on the dev examples" in proposal
+    assert "free: the local model" in proposal  # the app's default is the embedded model
+    assert "Say **yes**" in proposal
+    respond(conv, "yes", FORM, runs)
     assert conv.run is not None
     live = runs.get(conv.run)
     respond(conv, "stop", FORM, runs)  # steering, not a new prompt
@@ -66,10 +90,9 @@ def test_the_first_prompt_starts_a_run_then_messages_steer_it(runs, tmp_path):
     view = runs.view(conv.run)
     chat = conv.messages(view)
     assert chat[0]["role"] == "user"
-    assert "8 dev" in chat[1]["content"]
-    assert "2 dev queries" in chat[1]["content"]
     assert [m["content"] for m in chat if m["role"] == "user"] == [
         "Answer the question\\.\nGoal\\: keep it under 9 words",
+        "yes",
         "stop",
     ]
     assert view.report["stopped"] == "stop requested"
@@ -90,11 +113,10 @@ def test_the_first_prompt_starts_a_run_then_messages_steer_it(runs, tmp_path):
 
 
 def test_bad_settings_are_a_reply_not_a_run(runs, tmp_path):
-    conv = Conversation()
-    choose_data(conv, preview_data(str(write_items(tmp_path / "i.jsonl")), split=FORM.split_spec()))
-    respond(conv, "Answer.", RunForm(train=10, dev=8, test=12, budget=0), runs)
+    conv = with_data(tmp_path)
+    respond(conv, "Answer the question.", RunForm(train=10, dev=8, test=12, budget=0), runs)
     assert "budget" in last_reply(conv)
-    respond(conv, "Answer.", RunForm(train=100, dev=8, test=12), runs)
+    respond(conv, "Answer the question.", RunForm(train=100, dev=8, test=12), runs)
     assert "need 120 examples" in last_reply(conv)
     assert conv.run is None
 
@@ -111,9 +133,9 @@ def test_a_run_that_failed_before_its_first_step_cannot_resume(tmp_path, free_po
     nowhere = ModelForm(url=f"http://127.0.0.1:{free_port}/v1", model="m")
     form = RunForm(train=10, dev=8, test=12, budget=2, task_model=nowhere, optimizer_model=nowhere)
     runs = LiveRuns(tmp_path / "home", RuntimeSettings())
-    conv = Conversation()
-    choose_data(conv, preview_data(str(write_items(tmp_path / "i.jsonl")), split=FORM.split_spec()))
-    respond(conv, "Answer.", form, runs)
+    conv = with_data(tmp_path)
+    respond(conv, "Answer the question.", form, runs)
+    respond(conv, "yes", form, runs)
     assert runs.get(conv.run).join(30)
     assert runs.view(conv.run).status == "error"
     respond(conv, "resume", form, runs)
@@ -121,9 +143,9 @@ def test_a_run_that_failed_before_its_first_step_cannot_resume(tmp_path, free_po
 
 
 def test_after_a_run_feedback_continues_from_its_best_prompt(runs, tmp_path):
-    conv = Conversation()
-    choose_data(conv, preview_data(str(write_items(tmp_path / "i.jsonl")), split=FORM.split_spec()))
+    conv = with_data(tmp_path)
     respond(conv, "Answer the question.", FORM, runs)
+    respond(conv, "yes", FORM, runs)
     first = conv.run
     assert runs.get(first).join(60)
     best = runs.view(first).best_prompt
@@ -146,3 +168,63 @@ def test_after_a_run_feedback_continues_from_its_best_prompt(runs, tmp_path):
     assert runs.get(third).join(60)
     assert runs.view(third).request["prompt"] == runs.view(second).best_prompt
     assert not runs.view(third).request["directives"]
+
+
+def test_a_greeting_or_a_question_starts_nothing(runs, tmp_path):
+    conv = with_data(tmp_path)
+    respond(conv, "hi", FORM, runs)
+    assert last_reply(conv).startswith("Hello!")
+    respond(conv, "why is everything 0?", FORM, runs)
+    assert "wrong shape" in last_reply(conv)
+    respond(conv, "what is dev?", FORM, runs)
+    assert "**dev** examples score" in last_reply(conv)
+    respond(conv, "hmm", FORM, runs)
+    assert "not sure what you mean" in last_reply(conv)
+    assert conv.run is None
+    assert conv.pending is None
+
+
+def test_a_prompt_waits_for_the_start_button_and_no_cancels(runs, tmp_path):
+    conv = with_data(tmp_path)
+    respond(conv, "Classify the sentiment of the review.", FORM, runs)
+    assert conv.pending is not None
+    respond(conv, "no", FORM, runs)
+    assert conv.pending is None
+    assert "nothing started" in last_reply(conv)
+    respond(conv, "Classify the sentiment of the review.", FORM, runs)
+    start_pending(conv, FORM, runs)  # the Start button
+    assert conv.run is not None
+    assert runs.get(conv.run).join(60)
+    assert runs.view(conv.run).request["prompt"] == "Classify the sentiment of the review."
+
+
+def chatty(message: str) -> str:
+    """Sentences around the right label: exact scores 0, contains scores 1."""
+    item = int(re.findall(r"item (\d+)", message)[-1])
+    label = ("positive", "negative")[item % 2]
+    if "exactly one of" in message:
+        return label
+    return f"I think this one is {label}, to be honest."
+
+
+def test_a_zero_seed_is_explained_during_the_run_and_fix_1_raises_the_score(
+    tmp_path, bundled_embedder
+):
+    runs = fake_live_runs(tmp_path / "home", bundled_embedder, task_model=chatty)
+    conv = with_data(tmp_path)
+    respond(conv, "Answer the question.", FORM, runs)
+    respond(conv, "yes", FORM, runs)
+    first = conv.run
+    assert runs.get(first).join(60)
+    view = runs.view(first)
+    said = [m["content"] for m in view.messages]
+    assert any("answers in sentences" in text for text in said)
+    assert view.diagnosis.fixes[0].value == "Answer with exactly one of: negative, positive."
+    respond(conv, "fix 1", FORM, runs)
+    second = conv.run
+    assert second != first
+    assert runs.get(second).join(60)
+    fixed = runs.view(second)
+    assert fixed.request["prompt"].endswith("Answer with exactly one of: negative, positive.")
+    assert fixed.trajectory[0].dev == 1.0  # the seed with the fix already scores
+    runs.close()

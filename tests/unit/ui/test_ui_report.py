@@ -152,6 +152,8 @@ def test_result_text_says_what_changed_by_how_much_where_and_how_sure():
     assert "0.550 [0.400, 0.700] against 0.050 [0.000, 0.150]" in text
     assert "**+0.500** (95% CI [+0.350, +0.650], p = 0.0001" in text
     assert "a real improvement on held-out data" in text
-    assert "8 dev queries, 320 paid LLM calls" in text
+    assert "The search used its 8 evaluations on the dev examples after 4 steps" in text
+    assert "8 prompts evaluated on the dev examples, 320 LLM calls" in text
+    assert "budget: queries" not in text  # the precise reason stays in the JSON report
     same = {**REPORT, "best_prompt": REPORT["seed_prompt"]}
     assert "No candidate beat your prompt" in result_text(same)

@@ -96,8 +96,8 @@ def test_a_saved_view_loads_typed_and_saves_back_the_same(tmp_path):
     assert Spend.of(view.usage) == Spend(calls=15, cache_hits=6, tokens=1180)
     assert (view.limits.max_queries, view.limits.max_calls) == (10, None)
 
-    save_view(tmp_path, view)  # the format is the one read
-    assert json.loads(path.read_text(encoding="utf-8")) == SAVED
+    save_view(tmp_path, view)  # the format is the one read (a zero score's diagnosis added)
+    assert json.loads(path.read_text(encoding="utf-8")) == {**SAVED, "diagnosis": None}
     assert RunView.from_json(view.to_json()) == view
 
 
@@ -156,3 +156,16 @@ def test_a_run_never_seen_gets_a_view_from_its_record_and_report(tmp_path):
     assert (view.status, view.trajectory) == ("stopped", [])
     assert "no report yet" in view.messages[0]["content"]
     assert run_table(unfinished)[0][4:] == [None, None]
+
+
+def test_a_zero_scores_diagnosis_round_trips(tmp_path):
+    diagnosis = {
+        "cause": "sentences",
+        "sentence": "The model answers in sentences.",
+        "fixes": [{"kind": "metric", "label": "Score with contains", "value": "contains"}],
+        "mean": 0.0,
+        "n": 12,
+    }
+    view = RunView.from_json({**SAVED, "diagnosis": diagnosis})
+    assert view.diagnosis.fixes[0].value == "contains"
+    assert view.to_json()["diagnosis"] == diagnosis
