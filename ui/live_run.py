@@ -24,6 +24,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage
 
+from agent.graph.node_updates import ROUTINE
 from agent.graph.pilot import run_pilot
 from agent.llm.local_server import LocalServerError
 from agent.llm.runtime import ModelRuntime, RuntimeSettings
@@ -40,10 +41,17 @@ from optimizers.events import (
     StepDone,
     TrajectoryEntry,
 )
-from optimizers.registry import ZOPO
+from optimizers.registry import NAMES, ZOPO
 from optimizers.tasks import DataError
 from ui.chat.answers import diagnosis_text
-from ui.chat.text import agent_message, escape_markdown, message, result_text, user_message
+from ui.chat.text import (
+    agent_message,
+    escape_markdown,
+    message,
+    quote,
+    result_text,
+    user_message,
+)
 from ui.panels.embedding_map import embedding_map, unique_prompts
 from ui.panels.inspect import examples_view
 from ui.panels.report_fields import from_fields
@@ -55,6 +63,7 @@ logger = logging.getLogger(__name__)
 RuntimeFactory = Callable[[RuntimeSettings], AbstractContextManager[ModelRuntime]]
 ACTIVE = ("starting", "running", "waiting")
 STEERING_NOTED = "It applies within seconds; I'll confirm here when it does."
+_STEP_NODES = frozenset({*NAMES, "evaluate"})  # nodes whose message ends a scoring step
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")  # ids come from URLs: no paths
 
 
@@ -105,6 +114,9 @@ class LiveRun:
         self._asked: set[str] = set()  # questions already shown (their node repeats them)
         self._surrogate: Any = None  # ZOPO's last SurrogateView, for the embedding map
         self._zero_checked = False  # the seed's score was looked at (once per run)
+        self._step_at: int | None = None  # the message of the step going on (its prompts)
+        self._step_lines: list[str] = []
+        self._step_number = 0  # steps of this run shown so far, the seed's scoring first
         self._thread = threading.Thread(target=self._main, name=f"run-{run}", daemon=True)
 
     # ------------------------------------------------------------------ the UI's side
@@ -230,6 +242,7 @@ class LiveRun:
         session = self._session
         if isinstance(event, CandidateScored):
             self._view.trajectory.append(ViewEntry.scored(event.entry))
+            self._note_progress(event.entry, len(self._view.trajectory) - 1)
             if session is not None:
                 self._note_best(session)
                 self._explain_zero(session)
@@ -294,7 +307,41 @@ class LiveRun:
             if text in self._asked:  # the pause / ask_user node repeats its question
                 self._asked.discard(text)
                 return
-            self._add(agent_message(msg.name or "agent", text))
+            if msg.additional_kwargs.get("kind") == ROUTINE or msg.name == "report":
+                return  # "Next: gpo" (the step says it); the report (the result text says it)
+            node = msg.name or "agent"
+            if node in _STEP_NODES:
+                self._close_step(text)
+            else:
+                self._add(agent_message(node, text))
+
+    def _note_progress(self, entry: TrajectoryEntry, number: int) -> None:
+        """A scored prompt: one more line in the step's message, shown while the step runs."""
+        shown = quote(" ".join(entry.prompt.split()), 160)
+        line = f"#{number} · {entry.source} · dev {entry.dev:.3f}: {shown}"
+        self._step_lines.append(line)
+        best = max(e.dev for e in self._view.trajectory)
+        title = (
+            f"Scoring prompts… {len(self._step_lines)} scored in this step, best so far {best:.3f}"
+        )
+        self._show_step(title, status="pending")
+
+    def _close_step(self, text: str) -> None:
+        """The step's own sentence becomes its title; expanding it shows its prompts."""
+        self._step_number += 1
+        self._show_step(f"Step {self._step_number}. {text}", "done")
+        self._step_at, self._step_lines = None, []
+
+    def _show_step(self, title: str, status: str) -> None:
+        body = "\n".join(f"- {line}" for line in self._step_lines) or "No new prompt was scored."
+        msg = message(body, title=escape_markdown(title))
+        msg["metadata"]["status"] = status
+        if self._step_at is None:
+            self._step_at = len(self._view.messages)
+            self._add(msg)
+        else:
+            self._view.messages[self._step_at] = msg
+            self._view.version += 1
 
     async def _answer(self, question: str) -> str:
         loop = asyncio.get_running_loop()

@@ -8,10 +8,15 @@ from langchain_core.messages import AIMessage
 
 from agent.run.session import RunSession
 
+ROUTINE = "routine"
+"""A message's ``kind`` when it only says what comes next (the policy's choice): logs
+and the CLI show it, the chat leaves it out (the step's own message follows)."""
 
-def say(text: str, node: str) -> AIMessage:
+
+def say(text: str, node: str, *, kind: str = "") -> AIMessage:
     """A message from PromptPilot to the person, tagged with the node that wrote it."""
-    return AIMessage(content=text, name=node)
+    extra = {"kind": kind} if kind else {}
+    return AIMessage(content=text, name=node, additional_kwargs=extra)
 
 
 def progress(session: RunSession) -> dict[str, Any]:

@@ -14,13 +14,14 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from agent.graph.node_updates import progress, say
+from agent.graph.node_updates import ROUTINE, progress, say
 from agent.graph.planner import decide
 from agent.graph.policy import EXHAUSTED
 from agent.graph.state import PilotState
 from agent.graph.steering_effects import apply_steering
 from agent.run.report import build_report
 from agent.run.session import RunSession
+from optimizers.registry import info
 
 
 async def planner(state: PilotState, runtime: Runtime[RunSession]) -> dict[str, Any]:
@@ -32,7 +33,11 @@ async def planner(state: PilotState, runtime: Runtime[RunSession]) -> dict[str, 
         return {**update, "action": "pause"}
     decision, source = await decide(steered, session.planner)
     note = decision.message or f"Next: {decision.action}."
-    messages = [*update["messages"], say(f"{note} ({source}: {decision.reason})", "planner")]
+    kind = ROUTINE if source == "policy" else ""
+    messages = [
+        *update["messages"],
+        say(f"{note} ({source}: {decision.reason})", "planner", kind=kind),
+    ]
     return {**update, "action": decision.action, "messages": messages}
 
 
@@ -45,7 +50,9 @@ async def evaluate_seed(state: PilotState, runtime: Runtime[RunSession]) -> dict
     return {
         **progress(session),
         "summary": [*state.summary, line],
-        "messages": [say(f"The starting prompt scores {line.split(': ')[1]} on dev.", "evaluate")],
+        "messages": [
+            say(f"Your prompt scores {line.split(': dev ')[1]} on the dev examples.", "evaluate")
+        ],
     }
 
 
@@ -63,18 +70,24 @@ def optimizer_step(name: str):
         if scored is None:  # nothing left to try with this method
             stagnant[name] = EXHAUSTED
             line = f"{name}: nothing left to try ({session.search.outcome.stop_detail or 'done'})"
+            said = f"{info(name).title}: nothing new left to try."
         else:
             stagnant[name] = 0 if improved else stagnant.get(name, 0) + 1
             top = max((s.score for s in scored), default=None)
             found = "no admissible candidate" if top is None else f"best new {top:.3f}"
             line = f"{name}: {len(scored)} scored, {found}, best so far {update['best_dev']:.3f}"
+            new = "none passed your rules" if top is None else f"the best new one {top:.3f}"
+            said = (
+                f"{info(name).title}: {len(scored)} new prompts scored on the dev examples, "
+                f"{new}; best so far {update['best_dev']:.3f}"
+            )
         return {
             **update,
             "optimizer_states": {**state.optimizer_states, name: optimizer.state_dict()},
             "stagnant": stagnant,
             "preferred": "" if state.preferred == name else state.preferred,
             "summary": [*state.summary, line],
-            "messages": [say(line + (" (improved)" if improved else ""), name)],
+            "messages": [say(said + (" (improved)." if improved else "."), name)],
         }
 
     step.__name__ = f"{name}_step"

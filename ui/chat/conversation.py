@@ -241,7 +241,8 @@ def start_pending(conv: Conversation, form: RunForm, runs: LiveRuns, *, said: st
     if pending is None:
         conv.say(said, "There is nothing waiting to start: send the prompt you want to improve.")
         return
-    conv.say(said, "Starting.")
+    if said:
+        conv.tail.append(user_message(said))
     _start(conv, form, runs, pending, announce=STARTED)
 
 

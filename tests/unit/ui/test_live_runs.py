@@ -72,7 +72,11 @@ def test_a_run_goes_on_in_its_thread_pauses_for_the_person_and_finishes(runs, da
     assert len(scores) == 8
     assert len(view.map.xy) == len({e.prompt for e in view.trajectory})
     titles = [m.get("metadata", {}).get("title", "") for m in view.messages]
-    assert any(t.startswith("evaluate\\:") for t in titles)  # titles are escaped too
+    assert any(t.startswith("Step 1\\. Your prompt scores") for t in titles)  # escaped too
+    steps = [m for m in view.messages if m.get("metadata", {}).get("title", "").startswith("Step")]
+    assert steps[0]["content"].startswith("- #0 · seed · dev ")  # expands to its prompts
+    assert all(m["metadata"]["status"] == "done" for m in steps)
+    assert not any("Next\\:" in t for t in titles)  # the policy's routine lines stay out
     assert "held-out **test** split" in view.messages[-1]["content"]
     # the question is shown once, not again when the pause node reports it
     assert sum("Paused before" in m["content"] for m in view.messages) == 1
