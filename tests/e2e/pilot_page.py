@@ -87,6 +87,20 @@ class PilotPage:
         expect(user.last).to_be_visible(timeout=30_000)
         return before
 
+    def propose(self, prompt: str) -> int:
+        """Send a prompt: the assistant shows the plan, cost and time, and starts nothing yet."""
+        after = self.send(prompt)
+        self.expect_reply(after, r"say yes or press start", timeout=60_000)
+        expect(self.page.locator("#start")).to_be_visible(timeout=30_000)
+        return after
+
+    def start_run(self, prompt: str) -> int:
+        """Send a prompt and press Start; the index the run's messages start after."""
+        after = self.propose(prompt)
+        self.click("start")
+        expect(self.page.locator("#start")).to_be_hidden(timeout=30_000)
+        return after
+
     def load_data(self, path: Path, *, splits: tuple[int, int, int] = (10, 8, 12)) -> None:
         """Upload a ``text,label`` eval set on the Data tab and set small train/dev/test splits."""
         self.tab("Data")

@@ -31,7 +31,7 @@ def test_upload_prompt_run_steer_and_download_the_report(open_user, sentiment_cs
     user.settings(budget=6)
 
     # The seed prompt starts a run: the assistant says what it will do, the run id shows.
-    first = user.send(SEED)
+    first = user.start_run(SEED)
     user.expect_reply(first, r"\S", timeout=60_000)
     run = user.expect_run_id()
     expect(user.status()).to_contain_text(re.compile("running", re.I), timeout=60_000)

@@ -126,7 +126,7 @@ def test_ten_browser_sessions_run_side_by_side_and_stay_apart(
         user.settings(budget=BUDGET, seed=i)
         user.choose("optimizer", session.method)
         session.sent = time.monotonic()
-        first = user.send(session.prompt)
+        first = user.start_run(session.prompt)
         user.expect_reply(first, r"\S", timeout=120_000)
         session.run = user.expect_run_id(timeout=120_000)
     all_started = time.monotonic() - started

@@ -18,7 +18,7 @@ def test_reload_keeps_the_run_and_sessions_stay_apart(open_user, sentiment_csv):
     user = open_user("reload")
     user.load_data(sentiment_csv, splits=(10, 8, 12))
     user.settings(budget=6)
-    first = user.send(SEED)
+    first = user.start_run(SEED)
     user.expect_reply(first, r"\S", timeout=60_000)
     run = user.expect_run_id()
     expect(user.status()).to_contain_text(RUNNING, timeout=300_000)  # past loading: mid-run

@@ -21,7 +21,7 @@ def test_unreachable_task_endpoint_is_named_and_the_page_recovers(
     user.load_data(sentiment_csv, splits=(10, 8, 12))
     user.settings(task_url=url, task_model="nobody-home", budget=4)
 
-    first = user.send(SEED)
+    first = user.start_run(SEED)
     user.expect_reply(first, re.escape(url), timeout=120_000)
     expect(user.status()).to_contain_text(re.compile("error", re.I), timeout=30_000)
     expect(user.status()).to_contain_text(url)
@@ -31,7 +31,7 @@ def test_unreachable_task_endpoint_is_named_and_the_page_recovers(
 
     # Still usable: back to the embedded model, the same prompt starts a run.
     user.settings(task_url="", task_model="")
-    again = user.send(SEED)
+    again = user.start_run(SEED)
     user.expect_reply(again, r"\S", timeout=60_000)
     expect(user.page.locator("#run-id :is(textarea, input)").first).not_to_have_value(
         failed, timeout=60_000
