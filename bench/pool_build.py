@@ -45,7 +45,8 @@ from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import Evaluator
 from optimizers.evaluation.metrics import get_metric
 from optimizers.evaluation.templates import PromptTemplate
-from optimizers.propose.domain import CandidateDomain, DomainConfig
+from optimizers.propose.domain import CandidateDomain
+from optimizers.propose.domain_config import DomainConfig
 from optimizers.propose.generation import GeneratedPrompt, induce_instructions, paraphrase
 from optimizers.tasks import (
     BUILTIN_TASKS,

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from optimizers.base import Candidate, OptimizerContext
-from optimizers.propose.domain import CandidateDomain, DomainConfig, DomainEntry
+from optimizers.propose.domain import CandidateDomain, DomainEntry
+from optimizers.propose.domain_config import DomainConfig
 from optimizers.propose.domain_optimizer import DomainOptimizer
 from optimizers.registry import APE
 

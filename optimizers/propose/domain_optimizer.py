@@ -12,7 +12,8 @@ from typing import Any
 
 from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored, prompt_key
 from optimizers.evaluation.structured_prompt import StructuredPrompt
-from optimizers.propose.domain import CandidateDomain, DomainConfig, DomainEntry
+from optimizers.propose.domain import CandidateDomain, DomainEntry
+from optimizers.propose.domain_config import DomainConfig
 from optimizers.propose.rng_state import rng_state_from_json, rng_state_to_json
 
 

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from optimizers.base import Candidate, OptimizerContext, Scored
-from optimizers.propose.domain import CandidateDomain, DomainConfig
+from optimizers.propose.domain import CandidateDomain
+from optimizers.propose.domain_config import DomainConfig
 from optimizers.propose.domain_optimizer import DomainOptimizer
 from optimizers.registry import ZOPO
 from optimizers.zopo import NeuralTangentKernel, ZOPOConfig, ZOPOSearch, ZOPOState

@@ -32,7 +32,7 @@ from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import Evaluator
 from optimizers.evaluation.metrics import get_metric
 from optimizers.propose.cleaning import clean_instruction
-from optimizers.propose.domain import DomainConfig
+from optimizers.propose.domain_config import DomainConfig
 from optimizers.propose.proposals import MAX_CHARS, parse_proposal
 from optimizers.runner import Runner
 from optimizers.tasks import SplitSpec

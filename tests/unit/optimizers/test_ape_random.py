@@ -7,7 +7,8 @@ import pytest
 from optimizers.baselines.ape import APE, APEConfig
 from optimizers.baselines.random_search import RandomSearch, RandomSearchConfig
 from optimizers.budget import Budget
-from optimizers.propose.domain import CandidateDomain, DomainConfig, domain_size_for
+from optimizers.propose.domain import CandidateDomain
+from optimizers.propose.domain_config import DomainConfig, domain_size_for
 from optimizers.runner import Runner
 from tests.unit.optimizer_fixtures import (
     DEV,

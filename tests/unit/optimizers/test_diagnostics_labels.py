@@ -15,7 +15,7 @@ from optimizers.diagnostics.label_corruption import (
     label_corruption,
     label_set,
 )
-from optimizers.propose.domain import DomainConfig
+from optimizers.propose.domain_config import DomainConfig
 from optimizers.tasks.example import Example
 from tests.unit.optimizer_fixtures import DEV, TRAIN, WORDS, context_factory, proposer_model
 

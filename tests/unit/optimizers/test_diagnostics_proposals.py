@@ -9,7 +9,7 @@ import pytest
 from optimizers.baselines.ape import APE, APEConfig
 from optimizers.budget import Budget
 from optimizers.diagnostics.proposal_selection import FixedCandidates, proposal_vs_selection
-from optimizers.propose.domain import DomainConfig
+from optimizers.propose.domain_config import DomainConfig
 from optimizers.runner import Runner
 from tests.unit.optimizer_fixtures import (
     DEV,

@@ -10,7 +10,8 @@ from optimizers.base import Candidate, Scored
 from optimizers.baselines.ape import APE, APEConfig
 from optimizers.baselines.random_search import RandomSearch, RandomSearchConfig
 from optimizers.budget import Budget
-from optimizers.propose.domain import CandidateDomain, DomainConfig
+from optimizers.propose.domain import CandidateDomain
+from optimizers.propose.domain_config import DomainConfig
 from optimizers.runner import Runner
 from optimizers.zopo import ZOPOConfig, ZOPOSearch
 from optimizers.zopo.ntk_kernel import NeuralTangentKernel

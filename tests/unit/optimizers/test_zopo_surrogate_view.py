@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from optimizers.budget import Budget
-from optimizers.propose.domain import DomainConfig
+from optimizers.propose.domain_config import DomainConfig
 from optimizers.runner import Runner
 from optimizers.zopo.optimizer import ZOPOOptimizer, ZOPOOptimizerConfig
 from optimizers.zopo.surrogate import posterior_mean
