@@ -1,7 +1,7 @@
 """The contract every optimizer follows: ask for candidates, be told their scores.
 
 Optimizers are plain objects. They never see the test split and never score on
-dev themselves: the runner (:mod:`optimizers.runner`) scores what they propose,
+dev themselves: the search (:mod:`optimizers.search`) scores what they propose,
 enforces the budget, reuses the score of a prompt seen before, and records the
 trajectory. That keeps each algorithm small and makes them comparable at equal
 budget.

@@ -34,7 +34,7 @@ from optimizers.propose.constraints import Constraints
 from optimizers.propose.domain import CandidateDomain
 from optimizers.propose.domain_optimizer import DomainOptimizer
 from optimizers.registry import optimizer_class
-from optimizers.runner import Search
+from optimizers.search import Search
 from optimizers.selection.racing import RacingConfig
 from optimizers.tasks import split_task
 

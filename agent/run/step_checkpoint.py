@@ -24,7 +24,8 @@ from memory.sqlite_wal import connect
 from optimizers.base import Optimizer
 from optimizers.events import RunEvent, StepDone
 from optimizers.outcome import RunOutcome
-from optimizers.runner import Runner, Search
+from optimizers.runner import Runner
+from optimizers.search import Search
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS step_checkpoints (

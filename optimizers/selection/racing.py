@@ -21,8 +21,12 @@ needs all of dev (see :mod:`optimizers.selection.guard`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+
+from optimizers.base import Candidate
+from optimizers.evaluation.evaluator import EvalResult
+from optimizers.tasks.example import Example
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,3 +81,59 @@ def drop_reason(
     if total < -z * spread:
         return f"behind {against} by {-total:.3g} on the same {n} dev examples"
     return None
+
+
+async def race(
+    candidates: Sequence[Candidate],
+    dev: Sequence[Example],
+    *,
+    config: RacingConfig,
+    incumbent: Sequence[float],
+    evaluate: Callable[[Candidate, Sequence[Example]], Awaitable[EvalResult]],
+    calls_left: Callable[[], int],
+    halted: Callable[[], bool],
+    raced: Callable[[Candidate, int, str | None], None],
+) -> list[list[EvalResult]]:
+    """Race the candidates on growing blocks of ``dev``; each one's results, block by block.
+
+    After each block a candidate is dropped when it is clearly worse than the
+    ``incumbent`` (its per-example scores on dev), or than the leader of this race, on
+    the same examples; why goes in its ``meta["raced_out"]`` and to ``raced``
+    (candidate, examples so far, reason or None). When ``calls_left()`` cannot give
+    the next block to every candidate still racing, the ones ahead on the examples so
+    far go on. ``halted()`` ends the race before a block.
+    """
+    parts: list[list[EvalResult]] = [[] for _ in candidates]
+
+    def seen(i: int) -> list[float]:
+        return [score for part in parts[i] for score in part.scores]
+
+    alive, done, n = list(range(len(candidates))), 0, len(dev)
+    for stage in config.stages(n):
+        if halted():
+            break
+        affordable = calls_left() // (stage - done)
+        if affordable < len(alive):
+            ahead = sorted(alive, key=lambda i: -sum(seen(i)))  # stable: earlier on ties
+            for i in ahead[affordable:]:
+                candidates[i].meta["raced_out"] = "the call budget ran out"
+            alive = sorted(ahead[:affordable])
+        block = dev[done:stage]
+        for i in alive:
+            parts[i].append(await evaluate(candidates[i], block))
+        done = stage
+        if not alive:
+            break
+        leader = max(alive, key=lambda i: sum(seen(i)))
+        survivors = []
+        for i in alive:
+            why = None if done == n else drop_reason(seen(i), incumbent[:done], z=config.z)
+            if why is None and i != leader and done < n:
+                why = drop_reason(seen(i), seen(leader), z=config.z, against="another candidate")
+            raced(candidates[i], done, why)
+            if why is None:
+                survivors.append(i)
+            else:
+                candidates[i].meta["raced_out"] = why
+        alive = survivors
+    return parts

@@ -15,7 +15,8 @@ from optimizers.evaluation.metrics import get_metric
 from optimizers.evaluation.stats import mean_with_ci
 from optimizers.events import CandidateScored, Raced
 from optimizers.outcome import RunOutcome
-from optimizers.runner import Runner, Search
+from optimizers.runner import Runner
+from optimizers.search import Search
 from optimizers.selection.racing import RacingConfig, drop_reason
 from optimizers.tasks.example import Example
 from tests.fakes import HashEmbedder, fake_backend

@@ -9,7 +9,8 @@ from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import Evaluator
 from optimizers.evaluation.metrics import get_metric
 from optimizers.events import CandidateScored, Stopped
-from optimizers.runner import Runner, Search
+from optimizers.runner import Runner
+from optimizers.search import Search
 from optimizers.tasks.example import Example
 from tests.fakes import fake_backend
 

@@ -13,7 +13,8 @@ from optimizers.evaluation.chat_calls import Usage
 from optimizers.evaluation.evaluator import EvalResult, ExampleResult
 from optimizers.evaluation.stats import mean_with_ci
 from optimizers.evaluation.structured_prompt import StructuredPrompt
-from optimizers.runner import Runner, Search
+from optimizers.runner import Runner
+from optimizers.search import Search
 from optimizers.selection.racing import RacingConfig
 from optimizers.structure.operators import Moves
 from optimizers.structure.optimizer import StructureConfig, StructureSearch
