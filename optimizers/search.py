@@ -13,6 +13,7 @@ plain loop of one optimizer on top of it.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -73,7 +74,25 @@ class Search:
         self._seconds_before = 0.0  # spent in earlier processes (resumed runs)
         self._calls_before = 0  # likewise
         self._calls_at_start = self._usage_calls()
+        self._cut = threading.Event()  # set from another thread: end the step going on now
         self.allowance = Allowance(self._calls_left, self._seconds_left)
+
+    def interrupt(self) -> None:
+        """End the step going on at the next candidate (a person's stop, pause or switch).
+
+        Safe from any thread. What was scored is kept; nothing more is spent until
+        :meth:`resume_steps`, which the planner calls once it has read the person's message.
+        """
+        self._cut.set()
+
+    def resume_steps(self) -> None:
+        """Let steps spend again after an :meth:`interrupt`."""
+        self._cut.clear()
+
+    @property
+    def interrupted(self) -> bool:
+        """True between :meth:`interrupt` and :meth:`resume_steps`."""
+        return self._cut.is_set()
 
     def _usage_calls(self) -> int:
         return self.context.evaluator.caller.usage.calls + self.context.proposer.usage.calls
@@ -95,7 +114,7 @@ class Search:
             return "budget: queries"
         if budget.max_calls is not None and self.calls >= budget.max_calls:
             return "budget: calls"
-        if self.racing is not None and self._calls_left() < self.racing.first_block:
+        if self.racing is not None and self._budget_calls_left() < self.racing.first_block:
             return "budget: calls"  # too few left to score anything: stop rather than spin
         if budget.max_seconds is not None and self.seconds >= budget.max_seconds:
             return "budget: time"
@@ -150,7 +169,7 @@ class Search:
         if self.racing is None or self.outcome is None:
             plain: list[EvalResult | None] = []
             for candidate in candidates:
-                fits = self.exhausted() is None
+                fits = self.exhausted() is None and not self.interrupted
                 plain.append(
                     await evaluate(candidate.prompt, self.dev, split="dev") if fits else None
                 )
@@ -162,7 +181,7 @@ class Search:
             incumbent=self.outcome.best.dev.scores,
             evaluate=lambda candidate, block: evaluate(candidate.prompt, block, split="dev"),
             calls_left=self._calls_left,
-            halted=lambda: self.should_stop() or self._out_of_time(),
+            halted=lambda: self.should_stop() or self._out_of_time() or self.interrupted,
             raced=self._raced,
         )
         seed = self.context.evaluator.bootstrap_seed
@@ -184,15 +203,22 @@ class Search:
         return limit is not None and self.seconds >= limit
 
     def _seconds_left(self) -> float:
+        """Seconds the step may still spend (none while interrupted)."""
         limit = self.budget.max_seconds
+        if self.interrupted:
+            return 0.0
         return math.inf if limit is None else max(0.0, limit - self.seconds)
 
     def _calls_left(self) -> int:
-        """Paid calls the budget still allows (a large number when calls are not limited).
+        """Paid calls the step may still spend: the budget's, or none while interrupted.
 
         Every dev example costs at most one call, so racing never scores more
         examples than this and a call budget is kept exactly.
         """
+        return 0 if self.interrupted else self._budget_calls_left()
+
+    def _budget_calls_left(self) -> int:
+        """Paid calls the budget still allows (a large number when calls are not limited)."""
         limit = self.budget.max_calls
         return NO_CALL_LIMIT if limit is None else max(0, limit - self.calls)
 

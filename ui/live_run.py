@@ -136,11 +136,12 @@ class LiveRun:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def send(self, text: str, understood: str = "") -> None:
+    def send(self, text: str, understood: str = "", *, urgent: bool = False) -> None:
         """The person's message: the answer to a pending question, or steering for the run.
 
         ``understood`` (what the reader took it for) is said back at once; the run
-        confirms when the change takes effect.
+        confirms when the change takes effect. ``urgent`` steering (stop, pause, a
+        switch) ends the step going on at its next candidate.
         """
         with self._lock:
             self._add(user_message(text))
@@ -151,7 +152,7 @@ class LiveRun:
                 loop.call_soon_threadsafe(_settle, future, text)
             else:
                 if self._session is not None:
-                    self._session.send(text)
+                    self._session.send(text, interrupt=urgent)
                 else:
                     self._inbox.append(text)
                 said = f"Understood: {escape_markdown(understood)}. " if understood else ""

@@ -88,6 +88,11 @@ class Steering:
         )
 
     @property
+    def urgent(self) -> bool:
+        """True when the step going on should end now: stop, pause, a switch, accept, roll back."""
+        return bool(self.stop or self.pause or self.optimizer or self.accept or self.roll_back)
+
+    @property
     def understood(self) -> bool:
         """True when the message asked for something concrete."""
         return self.command or bool(self.add_directives)

@@ -138,17 +138,22 @@ class RunSession:
             store.close()
             raise
 
-    def send(self, text: str) -> None:
+    def send(self, text: str, *, interrupt: bool = False) -> None:
         """Queue a steering message from the person; the planner reads it at its next turn.
 
-        Safe to call from any thread (the UI calls it while the run goes on).
+        With ``interrupt`` (stop, pause, a switch of method) the step going on ends at its
+        next candidate, so the planner's next turn comes within seconds. Safe to call
+        from any thread (the UI calls it while the run goes on).
         """
         with self._inbox_lock:
             self._inbox.append(text)
+            if interrupt:
+                self.search.interrupt()
 
     def drain_inbox(self) -> list[str]:
-        """Take every queued steering message, oldest first."""
+        """Take every queued steering message, oldest first; steps may spend again."""
         with self._inbox_lock:
+            self.search.resume_steps()  # a message sent after this interrupts again
             texts, self._inbox = self._inbox, []
         return texts
 

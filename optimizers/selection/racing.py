@@ -101,7 +101,7 @@ async def race(
     the same examples; why goes in its ``meta["raced_out"]`` and to ``raced``
     (candidate, examples so far, reason or None). When ``calls_left()`` cannot give
     the next block to every candidate still racing, the ones ahead on the examples so
-    far go on. ``halted()`` ends the race before a block.
+    far go on. ``halted()`` ends the race before any candidate's next block.
     """
     parts: list[list[EvalResult]] = [[] for _ in candidates]
 
@@ -120,6 +120,8 @@ async def race(
             alive = sorted(ahead[:affordable])
         block = dev[done:stage]
         for i in alive:
+            if halted():  # a person's "stop" or "try zopo" is not kept waiting for a whole block
+                return parts
             parts[i].append(await evaluate(candidates[i], block))
         done = stage
         if not alive:

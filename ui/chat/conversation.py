@@ -155,7 +155,8 @@ def _during_run(live: LiveRun, reading: Reading, view: RunView | None) -> None:
     elif reading.intent == "question" and (view is None or view.status != "waiting"):
         live.say(reading.text, answer(reading, view, has_data=True))
     else:
-        live.send(reading.text, reading.understood)
+        urgent = reading.steering is not None and reading.steering.urgent
+        live.send(reading.text, reading.understood, urgent=urgent)
 
 
 def _steer_without_run(

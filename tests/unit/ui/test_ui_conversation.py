@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 
 from agent.llm.runtime import RuntimeSettings
 from tests.unit.graph_fixtures import fake_live_runs, write_items
+from tests.unit.optimizer_fixtures import prompt_of
 from ui.chat.conversation import (
     Conversation,
     attach,
@@ -227,4 +229,29 @@ def test_a_zero_seed_is_explained_during_the_run_and_fix_1_raises_the_score(
     fixed = runs.view(second)
     assert fixed.request["prompt"].endswith("Answer with exactly one of: negative, positive.")
     assert fixed.trajectory[0].dev == 1.0  # the seed with the fix already scores
+    runs.close()
+
+
+def test_stop_during_a_step_ends_it_at_the_candidate_being_scored(tmp_path, bundled_embedder):
+    entered, gate = threading.Event(), threading.Event()
+
+    def model(message: str) -> str:
+        """The seed answers at once; a new candidate waits for the gate (the step is going)."""
+        if prompt_of(message) != "Answer the question.":
+            entered.set()
+            gate.wait(30)
+        return "positive"
+
+    runs = fake_live_runs(tmp_path / "home", bundled_embedder, task_model=model)
+    conv = with_data(tmp_path)
+    respond(conv, "Answer the question.", RunForm(train=10, dev=8, test=12), runs)
+    respond(conv, "yes", RunForm(train=10, dev=8, test=12), runs)  # default budget: minutes
+    assert entered.wait(60)
+    respond(conv, "stop", FORM, runs)  # said while the first candidate is being scored
+    gate.set()
+    assert runs.get(conv.run).join(60)
+    report = runs.view(conv.run).report
+    assert report["stopped"] == "stop requested"
+    new = [e for e in report["trajectory"] if e["source"] != "seed"]
+    assert len(new) == 1  # the step ended at the candidate it was scoring
     runs.close()
