@@ -6,34 +6,28 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.integration.agent_process import (
+    ROOT,
+    clean_environment,
+    command,
+    environment,
+    optimize_args,
+)
 from tests.integration.counting_proxy import CountingProxy
-from tests.integration.test_resume_after_kill import environment
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-ARGS = [
-    "optimize", "review_sentiment", "-p", "Is this review positive or negative?",
-    "--optimizer", "gpo", "--budget", "40", "--train", "10", "--dev", "6", "--test", "8",
-]  # fmt: skip
-
-
-@pytest.fixture
-def proxy(llm_server):
-    proxy = CountingProxy(f"http://127.0.0.1:{llm_server.port}").start()
-    yield proxy
-    proxy.stop()
+ARGS = optimize_args("gpo", budget=40)
 
 
 def start(proxy: CountingProxy, home: Path) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-m", "agent", *ARGS, "--home", str(home), "--json"],
+        command(*ARGS, "--home", str(home), "--json"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=environment(proxy), cwd=ROOT,
     )  # fmt: skip
@@ -79,10 +73,10 @@ def children(pid: int) -> list[int]:
 
 
 def test_sigterm_stops_like_ctrl_c_and_stops_the_embedded_server(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTPILOT_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "agent", *ARGS, "--home", str(tmp_path), "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        command(*ARGS, "--home", str(tmp_path), "--json"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=clean_environment(), cwd=ROOT,
     )  # fmt: skip
     deadline = time.monotonic() + 300
     while not (servers := children(process.pid)) or not list(tmp_path.glob("runs/*/run.json")):

@@ -6,38 +6,15 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.integration.counting_proxy import CountingProxy
+from tests.integration.agent_process import ROOT, command, environment, optimize_args
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-ARGS = [
-    "optimize", "review_sentiment", "-p", "Is this review positive or negative?",
-    "--optimizer", "auto", "--budget", "10", "--train", "10", "--dev", "6", "--test", "8",
-]  # fmt: skip
-
-
-def command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "agent", *args]
-
-
-def environment(proxy: CountingProxy) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTPILOT_")}
-    for role in ("TASK", "OPTIMIZER"):
-        env[f"PROMPTPILOT_{role}_BASE_URL"] = proxy.base_url
-        env[f"PROMPTPILOT_{role}_MODEL"] = "smollm2"
-        # A patient client: on a loaded machine an answer can queue behind others for
-        # minutes, and a client timeout's retry is a second paid call (not a kill's).
-        env[f"PROMPTPILOT_{role}_TIMEOUT"] = "600"
-    env["PROMPTPILOT_OPTIMIZER_TEMPERATURE"] = "0.9"
-    env["PROMPTPILOT_OPTIMIZER_MAX_TOKENS"] = "160"
-    return env
+ARGS = optimize_args("auto", budget=10)
 
 
 def essentials(report: dict) -> dict:
@@ -47,13 +24,6 @@ def essentials(report: dict) -> dict:
         "dev_queries": report["dev_queries"],
         "trajectory": [(e["source"], e["prompt"], e["dev"]) for e in report["trajectory"]],
     }
-
-
-@pytest.fixture
-def proxy(llm_server):
-    proxy = CountingProxy(f"http://127.0.0.1:{llm_server.port}").start()
-    yield proxy
-    proxy.stop()
 
 
 def test_sigkill_then_resume_gives_the_same_result_without_repeated_calls(proxy, tmp_path):

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from agent.cli.app import app
 from agent.cli.output import EXIT_BAD_INPUT
 from optimizers.tasks import DataError, LoadLimits, Task, load_task
+from tests.data_error_checks import assert_error_says as expect
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -81,15 +82,6 @@ def refused(path: Path, **kwargs: object) -> DataError:
     assert "could not be loaded" not in message, f"a loader bug wrapped as data: {message}"
     assert not re.search(r"[\n\x00\x1b]", message), repr(message)
     return error
-
-
-def expect(error: DataError, line: int | None, words: tuple[str, ...]) -> None:
-    message = str(error)
-    assert error.line == line, message
-    if line is not None:
-        assert f", line {line}: " in message
-    for word in words:
-        assert word in message, f"{word!r} not in {message!r}"
 
 
 def test_the_corpus_has_an_expectation_per_file() -> None:

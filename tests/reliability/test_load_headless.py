@@ -31,6 +31,7 @@ from agent.llm.local_server import LocalLLMServer
 from memory.embeddings import SentenceTransformerEmbedder
 from memory.prompt_store import PromptStore
 from optimizers.gpo.trajectory import TRAJECTORY_SUFFIX
+from tests.integration.agent_process import environment as proxy_environment
 from tests.integration.counting_proxy import CountingProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -94,14 +95,7 @@ def proxy() -> Iterator[CountingProxy]:
 
 def environment(proxy: CountingProxy) -> dict[str, str]:
     """Both roles on the proxy (SmolLM2), long timeouts: the server answers one at a time."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTPILOT_")}
-    for role in ("TASK", "OPTIMIZER"):
-        env[f"PROMPTPILOT_{role}_BASE_URL"] = proxy.base_url
-        env[f"PROMPTPILOT_{role}_MODEL"] = "smollm2"
-        env[f"PROMPTPILOT_{role}_TIMEOUT"] = str(TIMEOUT_S)
-    env["PROMPTPILOT_OPTIMIZER_TEMPERATURE"] = "0.9"
-    env["PROMPTPILOT_OPTIMIZER_MAX_TOKENS"] = str(OPTIMIZER_MAX_TOKENS)
-    return env
+    return proxy_environment(proxy, timeout_s=TIMEOUT_S, optimizer_max_tokens=OPTIMIZER_MAX_TOKENS)
 
 
 @dataclass

@@ -1,16 +1,8 @@
 """Fake models and data for driving the agent graph in unit tests.
 
-Make the fixtures in the test module (importing a fixture trips ruff's F811)::
-
-    from tests.unit.graph_fixtures import fake_runtime, write_items
-
-    @pytest.fixture
-    def data_file(tmp_path):
-        return write_items(tmp_path / "items.jsonl")
-
-    @pytest.fixture
-    def runtime():
-        return fake_runtime()
+Tests under tests/unit/graph get the ``data_file`` (:func:`write_items`) and ``runtime``
+(:func:`fake_runtime`) fixtures from that folder's conftest.py; elsewhere, make them in
+the test module (importing a fixture trips ruff's F811).
 
 The task model is :func:`~tests.unit.optimizer_fixtures.sentiment_task_model` and the
 optimizer model :func:`~tests.unit.optimizer_fixtures.proposer_model`; the planner is

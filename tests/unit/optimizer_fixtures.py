@@ -1,8 +1,11 @@
 """An :class:`OptimizerContext` around fake models, for optimizer tests.
 
-Make the fixture in the test module (importing a fixture trips ruff's F811)::
+Tests under tests/unit/optimizers get the ``optimizer_context`` fixture from that
+folder's conftest.py (a factory of contexts on one prompt store, see
+:func:`context_factory`); elsewhere, make the fixture in the test module (importing a
+fixture trips ruff's F811)::
 
-    from tests.unit.optimizer_fixtures import DEV, context_factory
+    from tests.unit.optimizer_fixtures import DEV, context_factory, run_optimizer
 
     @pytest.fixture
     def optimizer_context(tmp_path, bundled_embedder):
@@ -11,7 +14,7 @@ Make the fixture in the test module (importing a fixture trips ruff's F811)::
 
     async def test_something(optimizer_context):
         context = optimizer_context(total_steps=10)
-        outcome = await Runner(MyOptimizer(context), context, DEV, Budget(max_queries=10)).run()
+        outcome = await run_optimizer(MyOptimizer(context), context, queries=10)
 
 The fake task model (:func:`sentiment_task_model`) is right more often when the prompt
 holds certain words, so prompts have a real, deterministic score on :data:`DEV`:
@@ -26,29 +29,36 @@ replies do not depend on call order.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import random
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from memory.embeddings import Embedder
 from memory.prompt_store import PromptStore
-from optimizers.base import OptimizerContext
+from memory.response_cache import ResponseCache
+from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored
+from optimizers.baselines.ape import APE, APEConfig
+from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import Evaluator
 from optimizers.evaluation.metrics import get_metric
 from optimizers.outcome import RunOutcome
+from optimizers.propose.domain_config import DomainConfig
+from optimizers.runner import Runner
 from optimizers.tasks.example import Example
 from tests.fakes import fake_backend
 
 WORDS = {"positive": ["great", "lovely", "superb", "fine"], "negative": ["awful", "bad", "dull"]}
 
 
-def _examples(prefix: str, n: int) -> tuple[Example, ...]:
+def _examples(prefix: str, n: int, start: int = 0) -> tuple[Example, ...]:
     out = []
-    for i in range(n):
+    for i in range(start, start + n):
         label = "positive" if i % 2 == 0 else "negative"
         word = WORDS[label][i % len(WORDS[label])]
         out.append(Example(id=f"{prefix}{i}", input=f"item {i}: it was {word}", targets=(label,)))
@@ -57,6 +67,7 @@ def _examples(prefix: str, n: int) -> tuple[Example, ...]:
 
 DEV = _examples("d", 8)
 TRAIN = _examples("t", 12)
+TEST = _examples("x", 16, start=40)  # held-out items for the diagnostics' test scores
 SEED_PROMPT = "Answer the question."
 
 INSTRUCTION_POOL = (
@@ -142,19 +153,21 @@ def make_context(
     seed: int = 0,
     run: str = "r1",
     directives: tuple[str, ...] = (),
+    dev_size: int = len(DEV),
+    cache: ResponseCache | None = None,
 ) -> OptimizerContext:
-    """A context with fresh fake models (no response cache: every call is counted)."""
+    """A context with fresh fake models (no response cache unless given: every call counts)."""
     return OptimizerContext(
         task="sentiment",
         run=run,
         seed_prompt=seed_prompt,
         train=train,
-        evaluator=Evaluator(ChatCaller(fake_backend(task_rule)), metric=get_metric("exact")),
-        proposer=ChatCaller(fake_backend(proposer_rule, role="proposer")),
+        evaluator=Evaluator(ChatCaller(fake_backend(task_rule), cache), metric=get_metric("exact")),
+        proposer=ChatCaller(fake_backend(proposer_rule, role="proposer"), cache),
         embedder=embedder,
         store=store,
         rng=random.Random(seed),
-        dev_size=len(DEV),
+        dev_size=dev_size,
         total_steps=total_steps,
         directives=directives,
     )
@@ -174,6 +187,64 @@ def context_factory(tmp_path: Path, embedder: Embedder) -> Iterator[ContextFacto
         store.close()
 
 
+async def run_optimizer(
+    optimizer: Optimizer, context: OptimizerContext, queries: int
+) -> RunOutcome:
+    """A whole run on :data:`DEV` with a budget of ``queries`` dev queries."""
+    return await Runner(optimizer, context, DEV, Budget(max_queries=queries)).run()
+
+
+async def run_and_restore(
+    make: Callable[[OptimizerContext], Optimizer],
+    optimizer_context: ContextFactory,
+    queries: int,
+    *,
+    total_steps: int,
+    seed: int,
+) -> tuple[OptimizerContext, Optimizer, Optimizer]:
+    """Runs ``make(context)`` for ``queries`` queries, then loads its state (through JSON)
+    into a twin made on a context with another rng ``seed``; the twin's state must read
+    back unchanged. Returns the first context, the optimizer and its restored twin.
+    """
+    context = optimizer_context(total_steps=total_steps)
+    original = make(context)
+    await run_optimizer(original, context, queries)
+    state = json.loads(json.dumps(original.state_dict()))
+    restored = make(optimizer_context(total_steps=total_steps, seed=seed))
+    restored.load_state_dict(state)
+    assert json.dumps(restored.state_dict()) == json.dumps(state)
+    return context, original, restored
+
+
+def small_ape(context: OptimizerContext) -> APE:
+    """APE over a 4-prompt domain in 3 steps: the optimizer the diagnostics re-run."""
+    return APE(dataclasses.replace(context, total_steps=3), APEConfig(domain=DomainConfig(size=4)))
+
+
+class ScriptedOptimizer(Optimizer):
+    """Proposes the given batches of texts, one batch an ask, then nothing.
+
+    ``told`` keeps every :class:`Scored` it is told, in order (a subclass may keep other
+    records by overriding :meth:`tell`).
+    """
+
+    name = "scripted"
+
+    def __init__(self, context: OptimizerContext, batches: Iterable[Sequence[str]]) -> None:
+        super().__init__(context)
+        self.batches = list(batches)
+        self.told: list = []
+
+    async def ask(self) -> list[Candidate]:
+        self.step += 1
+        if not self.batches:
+            return []
+        return [Candidate(text=t, source="scripted", step=self.step) for t in self.batches.pop(0)]
+
+    def tell(self, scored: Sequence[Scored]) -> None:
+        self.told += scored
+
+
 def assert_honest_run(outcome: RunOutcome, max_queries: int) -> None:
     """Within budget, and no prompt proposed twice (every score is a fresh query)."""
     assert outcome.queries <= max_queries
@@ -181,6 +252,19 @@ def assert_honest_run(outcome: RunOutcome, max_queries: int) -> None:
     assert len(keys) == len(set(keys)), "a scored prompt was proposed again"
     assert not any(scored.reused for scored in outcome.history)
     assert outcome.queries == len(outcome.history)
+
+
+def assert_beats_the_seed_within_budget(
+    outcome: RunOutcome, max_queries: int, source: str
+) -> list[Scored]:
+    """The whole budget spent honestly, a prompt better than the seed found, and every
+    prompt after the seed proposed as ``source``; returns those prompts' scores."""
+    assert outcome.stopped == "budget: queries"
+    assert_honest_run(outcome, max_queries)
+    assert outcome.best.score > outcome.seed.score
+    picked = outcome.history[1:]
+    assert all(s.candidate.source == source for s in picked)
+    return picked
 
 
 # The parts each structure operator changes (a demo drop that leaves none changes the layout)

@@ -112,6 +112,14 @@ def target_line(text: str, key: str) -> str:
     return line
 
 
+def missed_line(recs: Records, key: str) -> str:
+    """The report's line for target ``key``, which must be missed, and say so."""
+    assert statuses(recs)[key] == MISSED
+    line = target_line(render(recs, tasks=TASKS, seeds=SEEDS), key)
+    assert "**MISSED**" in line
+    return line
+
+
 def test_every_target_met_and_said_so_in_the_report():
     recs = records()
     assert statuses(recs) == dict.fromkeys("abcde", MET)
@@ -124,10 +132,7 @@ def test_every_target_met_and_said_so_in_the_report():
 def test_a_needs_eight_tasks_at_or_above_the_better_hand_written_instruction():
     two_below = records(final={"t0": 0.45, "t1": 0.45})  # hand-written best: 0.5
     assert statuses(two_below)["a"] == MET
-    three_below = records(final={"t0": 0.45, "t1": 0.45, "t2": 0.45})
-    assert statuses(three_below)["a"] == MISSED
-    line = target_line(render(three_below, tasks=TASKS, seeds=SEEDS), "a")
-    assert "**MISSED**" in line
+    line = missed_line(records(final={"t0": 0.45, "t1": 0.45, "t2": 0.45}), "a")
     assert "7 of 10 tasks" in line
     assert "t2 0.450 < 0.500" in line
     equal = records(final={"t0": 0.5, "t1": 0.5, "t2": 0.5})  # matching counts
@@ -157,10 +162,7 @@ def test_b_flips_at_a_mean_gain_of_a_quarter():
     at = [run(t, s, initial=0.25, final=0.5) for t in TASKS for s in SEEDS]
     assert statuses(records(runs_override=at, hand_mean=0.1))["b"] == MET
     below = [run(t, s, initial=0.26, final=0.5) for t in TASKS for s in SEEDS]
-    recs = records(runs_override=below, hand_mean=0.1)
-    assert statuses(recs)["b"] == MISSED
-    line = target_line(render(recs, tasks=TASKS, seeds=SEEDS), "b")
-    assert "**MISSED**" in line
+    line = missed_line(records(runs_override=below, hand_mean=0.1), "b")
     assert "+0.240" in line
 
 
@@ -175,10 +177,7 @@ def test_c_flips_on_one_run_significantly_below_its_seed():
     runs[4] = run("t1", 1, initial=0.6, final=0.5, ci=(-0.2, 0.0))  # touches 0: not significant
     assert statuses(records(runs_override=runs))["c"] == MET
     runs[4] = run("t1", 1, initial=0.6, final=0.5, ci=(-0.2, -0.01))
-    recs = records(runs_override=runs)
-    assert statuses(recs)["c"] == MISSED
-    line = target_line(render(recs, tasks=TASKS, seeds=SEEDS), "c")
-    assert "**MISSED**" in line
+    line = missed_line(records(runs_override=runs), "c")
     assert "t1 seed 1 -0.100" in line
 
 
@@ -202,10 +201,7 @@ def test_d_is_a_median_so_a_few_long_runs_do_not_miss_it():
     runs[:14] = [run(r["task"], r["seed"], search_calls=900, wall=2000.0) for r in runs[:14]]
     assert statuses(records(runs_override=runs))["d"] == MET  # 14 of 30 over: median within
     runs[:16] = [run(r["task"], r["seed"], search_calls=900, wall=2000.0) for r in runs[:16]]
-    recs = records(runs_override=runs)
-    assert statuses(recs)["d"] == MISSED
-    line = target_line(render(recs, tasks=TASKS, seeds=SEEDS), "d")
-    assert "**MISSED**" in line
+    line = missed_line(records(runs_override=runs), "d")
     assert "900 search calls (over 250)" in line
 
 
@@ -218,11 +214,8 @@ def test_e_needs_the_score_and_no_more_calls_than_the_best_peer():
     cheaper = [
         peer(t, s, 0.55, 150 if t in ("t7", "t8", "t9") else 300) for t in TASKS for s in SEEDS
     ]
-    recs = records(peers=cheaper)
-    assert statuses(recs)["e"] == MISSED
-    assert "t9 0.600 / 200 calls vs MIPROv2 0.550 / 150" in target_line(
-        render(recs, tasks=TASKS, seeds=SEEDS), "e"
-    )
+    line = missed_line(records(peers=cheaper), "e")
+    assert "t9 0.600 / 200 calls vs MIPROv2 0.550 / 150" in line
     two = [peer(t, s, 0.65 if t in ("t0", "t1") else 0.55, 300) for t in TASKS for s in SEEDS]
     assert statuses(records(peers=two))["e"] == MET
 
@@ -242,9 +235,7 @@ def test_e_compares_against_the_best_peer_per_task_and_skips_failed_runs():
 
 def test_e_also_reports_the_looser_reading_against_a_peer_that_pays_nothing():
     free = [peer(t, s, 0.3, 0, name="LabeledFewShot") for t in TASKS for s in SEEDS]
-    recs = records(peers=free)
-    assert statuses(recs)["e"] == MISSED  # 0.6 > 0.3, but 200 calls > 0
-    line = target_line(render(recs, tasks=TASKS, seeds=SEEDS), "e")
+    line = missed_line(records(peers=free), "e")  # 0.6 > 0.3, but 200 calls > 0
     assert "for fewer calls': 10 of 10 measured tasks" in line
     tied = [peer(t, s, 0.6, 0, name="LabeledFewShot") for t in TASKS for s in SEEDS]
     line = target_line(render(records(peers=tied), tasks=TASKS, seeds=SEEDS), "e")

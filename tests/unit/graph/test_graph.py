@@ -2,42 +2,35 @@
 
 from __future__ import annotations
 
-import pytest
-
 from agent.graph.pilot import run_pilot
-from tests.unit.graph_fixtures import ScriptedPlanner, fake_runtime, request_for, write_items
-
-
-@pytest.fixture
-def data_file(tmp_path):
-    return write_items(tmp_path / "items.jsonl")
-
-
-@pytest.fixture
-def runtime():
-    return fake_runtime()
+from tests.unit.graph_fixtures import ScriptedPlanner, request_for
 
 
 async def pilot(data_file, runtime, tmp_path, embedder, planner, **kwargs):
-    nodes = []
+    """Runs the graph; returns the report and every message said, as (node, content)."""
+    messages = []
     report = await run_pilot(
         kwargs.pop("request", None) or request_for(data_file),
         runtime,
         home=tmp_path / "home",
         embedder=embedder,
         planner=planner,
-        on_message=lambda m: nodes.append(m.name),
+        on_message=lambda m: messages.append((m.name, m.content)),
         **kwargs,
     )
-    return report, nodes
+    return report, messages
+
+
+def nodes(messages):
+    return [name for name, _ in messages]
 
 
 async def test_scripted_planner_drives_the_nodes_in_order(
     data_file, runtime, tmp_path, bundled_embedder
 ):
     planner = ScriptedPlanner(["evaluate", "gpo", "textgrad", "report", "finish"])
-    report, nodes = await pilot(data_file, runtime, tmp_path, bundled_embedder, planner)
-    assert nodes == [
+    report, messages = await pilot(data_file, runtime, tmp_path, bundled_embedder, planner)
+    assert nodes(messages) == [
         "planner", "evaluate", "planner", "gpo", "planner", "textgrad",
         "planner", "report", "planner",
     ]  # fmt: skip
@@ -52,15 +45,10 @@ async def test_unusable_or_invalid_answers_fall_back_to_the_policy(
 ):
     # None: unparseable; "finish" before "report" and "evaluate" twice are invalid.
     planner = ScriptedPlanner([None, "finish", "evaluate"])
-    messages = []
-    report = await run_pilot(
-        request_for(data_file, budget=10),
-        runtime,
-        home=tmp_path / "home",
-        embedder=bundled_embedder,
-        planner=planner,
-        on_message=lambda m: messages.append(str(m.content)),
+    report, said = await pilot(
+        data_file, runtime, tmp_path, bundled_embedder, planner, request=request_for(data_file, 10)
     )
+    messages = [str(content) for _, content in said]
     assert "policy (the planner's answer did not fit the schema" in messages[0]
     assert "Next: evaluate" in messages[0]
     assert "policy (finish comes after report)" in messages[2]
@@ -73,11 +61,11 @@ async def test_the_budget_holds_whatever_the_planner_says(
     data_file, runtime, tmp_path, bundled_embedder
 ):
     planner = ScriptedPlanner(["evaluate"] + ["gpo"] * 30)
-    report, nodes = await pilot(
+    report, messages = await pilot(
         data_file, runtime, tmp_path, bundled_embedder, planner, request=request_for(data_file, 6)
     )
     assert report["dev_queries"] <= 6
-    assert nodes[-3:] == ["planner", "report", "planner"]
+    assert nodes(messages)[-3:] == ["planner", "report", "planner"]
 
 
 async def test_a_directive_sent_mid_run_filters_candidates(
@@ -85,16 +73,12 @@ async def test_a_directive_sent_mid_run_filters_candidates(
 ):
     planner = ScriptedPlanner(["evaluate"] + ["random"] * 12 + ["report", "finish"])
     lines = ["keep it under 6 words", "always be polite", "remove the banana rule", "budget 25"]
-    replies = []
-    report = await run_pilot(
-        request_for(data_file, budget=30),
-        runtime,
-        home=tmp_path / "home",
-        embedder=bundled_embedder,
-        planner=planner,
+    report, messages = await pilot(
+        data_file, runtime, tmp_path, bundled_embedder, planner,
+        request=request_for(data_file, budget=30),
         on_session=lambda session: [session.send(line) for line in lines],
-        on_message=lambda m: replies.append(m.content) if m.name == "steering" else None,
-    )
+    )  # fmt: skip
+    replies = [content for node, content in messages if node == "steering"]
     assert replies == [
         "New rule 'keep it under 6 words': candidates that break it are never scored nor chosen.",
         "Noted 'always be polite' for the prompts I write.",

@@ -5,22 +5,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-import pytest
-
 from agent.graph.pilot import run_pilot
 from agent.run.records import list_runs, load_run
 from optimizers.events import CandidateScored
-from tests.unit.graph_fixtures import ScriptedPlanner, fake_runtime, request_for, write_items
-
-
-@pytest.fixture
-def data_file(tmp_path):
-    return write_items(tmp_path / "items.jsonl")
-
-
-@pytest.fixture
-def runtime():
-    return fake_runtime()
+from tests.unit.graph_fixtures import ScriptedPlanner, fake_runtime, request_for
 
 
 class Person:

@@ -6,29 +6,18 @@ import pytest
 
 from optimizers.baselines.ape import APE, APEConfig
 from optimizers.baselines.random_search import RandomSearch, RandomSearchConfig
-from optimizers.budget import Budget
 from optimizers.propose.domain import CandidateDomain
 from optimizers.propose.domain_config import DomainConfig, domain_size_for
-from optimizers.runner import Runner
 from tests.unit.optimizer_fixtures import (
-    DEV,
     SEED_PROMPT,
+    assert_beats_the_seed_within_budget,
     assert_honest_run,
-    context_factory,
+    run_and_restore,
 )
+from tests.unit.optimizer_fixtures import run_optimizer as run
 
 SMALL = DomainConfig(size=20)
 NO_OPERATORS = DomainConfig(operators=0)  # the optimizer model's candidates alone
-
-
-@pytest.fixture
-def optimizer_context(tmp_path, bundled_embedder):
-    with context_factory(tmp_path, bundled_embedder) as factory:
-        yield factory
-
-
-async def run(optimizer, context, queries: int):
-    return await Runner(optimizer, context, DEV, Budget(max_queries=queries)).run()
 
 
 # --------------------------------------------------------------------------- the domain
@@ -83,11 +72,7 @@ async def test_random_search_runs_within_budget_and_beats_the_seed(optimizer_con
     context = optimizer_context(total_steps=12)
     optimizer = RandomSearch(context, RandomSearchConfig(domain=SMALL))
     outcome = await run(optimizer, context, 13)
-    assert outcome.stopped == "budget: queries"
-    assert_honest_run(outcome, 13)
-    assert outcome.best.score > outcome.seed.score
-    picked = outcome.history[1:]
-    assert all(s.candidate.source == "random" for s in picked)
+    picked = assert_beats_the_seed_within_budget(outcome, 13, source="random")
     assert all(s.candidate.meta["origin"] in ("ape", "paraphrase", "operator") for s in picked)
     assert optimizer.domain.entries[0].text == SEED_PROMPT
 
@@ -147,14 +132,6 @@ async def test_ape_resamples_early_when_the_domain_is_used_up(optimizer_context)
     assert [s.candidate.source for s in outcome.history[3:]] == ["paraphrase"] * 5
 
 
-async def test_ape_stops_when_nothing_new_can_be_written(optimizer_context):
-    context = optimizer_context(proposer_rule=lambda message: "<START>Answer the question.<END>")
-    config = APEConfig(domain=DomainConfig(size=20, operators=0))
-    outcome = await run(APE(context, config), context, 10)
-    assert outcome.stopped == "converged"
-    assert outcome.queries == 1
-
-
 async def test_a_shared_domain_is_built_once(optimizer_context):
     context = optimizer_context()
     domain = CandidateDomain(context.embedder)
@@ -177,13 +154,9 @@ async def test_a_shared_domain_is_built_once(optimizer_context):
     ],
 )
 async def test_state_round_trips_and_resumes_to_the_same_asks(optimizer_context, make, queries):
-    context = optimizer_context(total_steps=10)
-    original = make(context)
-    await run(original, context, queries)
-    state = json.loads(json.dumps(original.state_dict()))
-    restored = make(optimizer_context(total_steps=10, seed=99))
-    restored.load_state_dict(state)
-    assert json.dumps(restored.state_dict()) == json.dumps(state)
+    _, original, restored = await run_and_restore(
+        make, optimizer_context, queries, total_steps=10, seed=99
+    )
     for _ in range(2):
         want = [c.text for c in await original.ask()]
         assert want

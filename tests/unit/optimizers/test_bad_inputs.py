@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from optimizers.tasks import ColumnMapping, DataError, LoadLimits, load_task
+from tests.data_error_checks import assert_error_says
 
 BAD = Path(__file__).resolve().parents[2] / "data" / "bad"
 
@@ -55,14 +56,9 @@ CORPUS: dict[str, tuple[int | None, tuple[str, ...]]] = {
 
 
 def check(error: DataError, path: Path, line: int | None, words: tuple[str, ...]) -> None:
-    message = str(error)
-    assert path.name in message
+    assert path.name in str(error)
     assert error.path == str(path)
-    assert error.line == line, message
-    if line is not None:
-        assert f"line {line}" in message
-    for word in words:
-        assert word in message, f"{word!r} not in {message!r}"
+    assert_error_says(error, line, words)
 
 
 def test_corpus_is_complete() -> None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 import pytest
 
-from optimizers.baselines.ape import APE, APEConfig
 from optimizers.budget import Budget
 from optimizers.diagnostics.label_corruption import (
     CorruptionConfig,
@@ -15,18 +13,12 @@ from optimizers.diagnostics.label_corruption import (
     label_corruption,
     label_set,
 )
-from optimizers.propose.domain_config import DomainConfig
 from optimizers.tasks.example import Example
-from tests.unit.optimizer_fixtures import DEV, TRAIN, WORDS, context_factory, proposer_model
+from tests.unit.optimizer_fixtures import DEV, TEST, TRAIN, WORDS, proposer_model, small_ape
 
 THREE = tuple(
     Example(id=str(i), input=f"x{i}", targets=(("red", "green", "blue")[i % 3],)) for i in range(30)
 )
-TEST = tuple(
-    Example(id=f"x{i}", input=f"item {i}: it was {WORDS[label][i % len(WORDS[label])]}",
-            targets=(label,))
-    for i, label in ((i, "positive" if i % 2 == 0 else "negative") for i in range(40, 56))
-)  # fmt: skip
 
 
 def test_every_label_changes_to_another_label_of_the_set_at_rate_one():
@@ -102,21 +94,12 @@ def label_blind_proposer(message: str) -> str:
     return "The instruction was to classify the sentiment of each item."
 
 
-@pytest.fixture
-def optimizer_context(tmp_path, bundled_embedder, one_torch_thread):
-    with context_factory(tmp_path, bundled_embedder) as factory:
-        yield factory
-
-
-def make_ape(context):
-    return APE(dataclasses.replace(context, total_steps=3), APEConfig(domain=DomainConfig(size=4)))
-
-
+@pytest.mark.usefixtures("one_torch_thread")
 async def test_an_optimizer_that_learns_from_the_labels_loses_its_gain(optimizer_context):
     context = optimizer_context(proposer_rule=label_reading_proposer)
     budget = Budget(max_queries=4)
     report = await label_corruption(
-        context, make_ape, dev=DEV, test=TEST, budget=budget, config=CorruptionConfig(seed=0)
+        context, small_ape, dev=DEV, test=TEST, budget=budget, config=CorruptionConfig(seed=0)
     )
     assert report.optimizer == "ape"
     assert report.changed == report.n_train == len(TRAIN)
@@ -136,10 +119,11 @@ async def test_an_optimizer_that_learns_from_the_labels_loses_its_gain(optimizer
     assert payload["test_difference"]["ci95"][1] < 0
 
 
+@pytest.mark.usefixtures("one_torch_thread")
 async def test_an_optimizer_that_ignores_the_labels_shows_no_difference(optimizer_context):
     context = optimizer_context(proposer_rule=label_blind_proposer)
     report = await label_corruption(
-        context, make_ape, dev=DEV, test=TEST, budget=Budget(max_queries=4)
+        context, small_ape, dev=DEV, test=TEST, budget=Budget(max_queries=4)
     )
     assert report.clean.gain.diff == 0.5  # a real gain over the seed...
     assert report.clean.gain.interval.low > 0

@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
-from optimizers.baselines.ape import APE, APEConfig
 from optimizers.budget import Budget
 from optimizers.diagnostics.proposal_selection import FixedCandidates, proposal_vs_selection
-from optimizers.propose.domain_config import DomainConfig
-from optimizers.runner import Runner
 from tests.unit.optimizer_fixtures import (
     DEV,
     SEED_PROMPT,
     STYLE_WORDS,
-    context_factory,
+    TEST,
     proposer_model,
+    run_optimizer,
+    small_ape,
 )
-from tests.unit.optimizers.test_diagnostics_labels import TEST
 
-
-@pytest.fixture
-def optimizer_context(tmp_path, bundled_embedder, one_torch_thread):
-    with context_factory(tmp_path, bundled_embedder) as factory:
-        yield factory
-
-
-def make_ape(context):
-    return APE(dataclasses.replace(context, total_steps=3), APEConfig(domain=DomainConfig(size=4)))
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def sentiment_proposer(message: str) -> str:
@@ -41,7 +29,7 @@ def sentiment_proposer(message: str) -> str:
 async def test_the_optimizers_proposals_beat_as_many_paraphrases(optimizer_context):
     context = optimizer_context(proposer_rule=sentiment_proposer)
     report = await proposal_vs_selection(
-        context, make_ape, dev=DEV, test=TEST, budget=Budget(max_queries=4)
+        context, small_ape, dev=DEV, test=TEST, budget=Budget(max_queries=4)
     )
     assert report.wanted == len(report.optimizer.arm.proposed) == 3
     assert report.kept == report.wanted
@@ -68,7 +56,7 @@ async def test_fewer_usable_paraphrases_are_reported_not_hidden(optimizer_contex
 
     context = optimizer_context(proposer_rule=stubborn)
     report = await proposal_vs_selection(
-        context, make_ape, dev=DEV, test=TEST, budget=Budget(max_queries=4)
+        context, small_ape, dev=DEV, test=TEST, budget=Budget(max_queries=4)
     )
     assert report.kept == 0 < report.wanted
     assert not report.equal_counts
@@ -81,7 +69,7 @@ async def test_fixed_candidates_select_like_any_optimizer(optimizer_context):
     context = optimizer_context()
     texts = ["Say the sentiment.", "Say the review.", "Answer the question. Be exact."]
     optimizer = FixedCandidates(context, texts, source="paraphrase")
-    outcome = await Runner(optimizer, context, DEV, Budget(max_queries=4)).run()
+    outcome = await run_optimizer(optimizer, context, queries=4)
     assert [s.candidate.text for s in outcome.history] == [SEED_PROMPT, *texts]
     assert outcome.best.candidate.text == "Say the sentiment."
     assert outcome.stopped == "budget: queries"

@@ -18,6 +18,13 @@ def rows(task: Task) -> list[tuple[str, str, tuple[str, ...]]]:
     return [(e.id, e.input, e.targets) for e in task.examples]
 
 
+def written(tmp_path: Path, name: str, text: str) -> Path:
+    """A file ``name`` in ``tmp_path`` holding ``text`` (UTF-8)."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 # --- each format on small good files -------------------------------------------------
 
 
@@ -105,9 +112,8 @@ def test_instruction_induction_sample() -> None:
 
 
 def test_instruction_induction_explicit_column_overrides_schema(tmp_path: Path) -> None:
-    path = tmp_path / "translation.json"
     example = {"input": "house", "output": "Haus", "possible_translations": ["Haus", "Gebäude"]}
-    path.write_text(json.dumps({"examples": {"1": example}}), encoding="utf-8")
+    path = written(tmp_path, "translation.json", json.dumps({"examples": {"1": example}}))
     assert load_task(path).examples[0].targets == ("Haus", "Gebäude")
     task = load_task(path, columns=ColumnMapping(target="output"))
     assert task.examples[0].targets == ("Haus",)
@@ -134,8 +140,7 @@ def test_multi_target_csv_with_separator_and_explicit_columns() -> None:
 
 
 def test_separator_applies_to_json_strings_too(tmp_path: Path) -> None:
-    path = tmp_path / "sep.jsonl"
-    path.write_text('{"input": "a", "output": "x / y"}\n', encoding="utf-8")
+    path = written(tmp_path, "sep.jsonl", '{"input": "a", "output": "x / y"}\n')
     task = load_task(path, columns=ColumnMapping(target_separator="/"))
     assert task.examples[0].targets == ("x", "y")
 
@@ -151,16 +156,14 @@ def test_explicit_columns_override_guess_and_ignore_case() -> None:
 
 
 def test_explicit_target_excludes_it_from_guessing(tmp_path: Path) -> None:
-    path = tmp_path / "io.csv"
-    path.write_text("input,output,answer\nq,model said,gold\n", encoding="utf-8")
+    path = written(tmp_path, "io.csv", "input,output,answer\nq,model said,gold\n")
     task = load_task(path, columns=ColumnMapping(target="answer"))
     assert task.examples[0].targets == ("gold",)
     assert task.examples[0].meta == {"output": "model said"}
 
 
 def test_explicit_target_is_not_guessed_as_the_input(tmp_path: Path) -> None:
-    path = tmp_path / "qt.csv"
-    path.write_text("question,text\nWhat is it?,a cat\n", encoding="utf-8")
+    path = written(tmp_path, "qt.csv", "question,text\nWhat is it?,a cat\n")
     task = load_task(path, columns=ColumnMapping(target="text"))
     assert rows(task) == [("row-1", "What is it?", ("a cat",))]
     with pytest.raises(DataError, match="same field"):
@@ -168,11 +171,9 @@ def test_explicit_target_is_not_guessed_as_the_input(tmp_path: Path) -> None:
 
 
 def test_single_letter_names_are_a_last_resort(tmp_path: Path) -> None:
-    path = tmp_path / "xy.csv"
-    path.write_text("x,input,y,output\n1,hello,2,hi\n", encoding="utf-8")
+    path = written(tmp_path, "xy.csv", "x,input,y,output\n1,hello,2,hi\n")
     assert rows(load_task(path)) == [("row-1", "hello", ("hi",))]
-    only = tmp_path / "only_xy.csv"
-    only.write_text("x,y\n1,2\n", encoding="utf-8")
+    only = written(tmp_path, "only_xy.csv", "x,y\n1,2\n")
     assert rows(load_task(only)) == [("row-1", "1", ("2",))]
 
 
@@ -301,11 +302,11 @@ def test_100k_row_csv_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize("suffix", [".jsonl", ".json"])
 def test_many_json_rows_load(tmp_path: Path, suffix: str) -> None:
     records = [{"input": f"question {i}", "output": [str(i), f"#{i}"]} for i in range(25_000)]
-    path = tmp_path / f"big{suffix}"
     if suffix == ".jsonl":
-        path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        text = "".join(json.dumps(r) + "\n" for r in records)
     else:
-        path.write_text(json.dumps(records, indent=1), encoding="utf-8")
+        text = json.dumps(records, indent=1)
+    path = written(tmp_path, f"big{suffix}", text)
     task = load_task(path)
     assert len(task) == 25_000
     assert task.examples[-1].targets == ("24999", "#24999")

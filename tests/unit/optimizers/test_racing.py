@@ -20,6 +20,7 @@ from optimizers.search import Search
 from optimizers.selection.racing import RacingConfig, drop_reason
 from optimizers.tasks.example import Example
 from tests.fakes import HashEmbedder, fake_backend
+from tests.unit.optimizer_fixtures import ScriptedOptimizer as Scripted
 
 N_DEV = 40
 DEV = tuple(
@@ -40,24 +41,6 @@ def task_model(message: str) -> str:
     if "LATE" in message:  # right on the first 5 items only, then wrong everywhere
         return truth if item < 5 else ("no" if truth == "yes" else "yes")
     return "yes"
-
-
-class Scripted(Optimizer):
-    name = "scripted"
-
-    def __init__(self, context, batches):
-        super().__init__(context)
-        self.batches = list(batches)
-        self.told: list[Scored] = []
-
-    async def ask(self):
-        self.step += 1
-        if not self.batches:
-            return []
-        return [Candidate(text=t, source="scripted", step=self.step) for t in self.batches.pop(0)]
-
-    def tell(self, scored):
-        self.told += scored
 
 
 @pytest.fixture

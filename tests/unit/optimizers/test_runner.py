@@ -3,7 +3,7 @@ import random
 import pytest
 
 from memory.prompt_store import PromptStore
-from optimizers.base import Candidate, Optimizer, OptimizerContext
+from optimizers.base import OptimizerContext
 from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import Evaluator
@@ -13,6 +13,7 @@ from optimizers.runner import Runner
 from optimizers.search import Search
 from optimizers.tasks.example import Example
 from tests.fakes import fake_backend
+from tests.unit.optimizer_fixtures import ScriptedOptimizer
 
 DEV = tuple(Example(id=str(i), input=f"item {i}", targets=("yes",)) for i in range(10))
 
@@ -24,19 +25,8 @@ def task_model(text: str) -> str:
     return "yes" if item < 3 * pleases else "no"
 
 
-class Scripted(Optimizer):
-    name = "scripted"
-
-    def __init__(self, context, batches):
-        super().__init__(context)
-        self.batches = list(batches)
-        self.told = []
-
-    async def ask(self):
-        self.step += 1
-        if not self.batches:
-            return []
-        return [Candidate(text=t, source="scripted", step=self.step) for t in self.batches.pop(0)]
+class Scripted(ScriptedOptimizer):
+    """Keeps what it is told as one list a batch of (text, score, reused)."""
 
     def tell(self, scored):
         self.told.append([(s.candidate.text, s.score, s.reused) for s in scored])

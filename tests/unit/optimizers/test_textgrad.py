@@ -12,16 +12,15 @@ from memory.prompt_store import PromptStore
 from memory.response_cache import ResponseCache
 from optimizers.base import Candidate, OptimizerContext, Scored
 from optimizers.budget import Budget
-from optimizers.evaluation.chat_calls import ChatCaller, Usage
-from optimizers.evaluation.evaluator import EvalResult, Evaluator
-from optimizers.evaluation.metrics import get_metric
+from optimizers.evaluation.chat_calls import Usage
+from optimizers.evaluation.evaluator import EvalResult
 from optimizers.evaluation.stats import Interval
 from optimizers.runner import Runner
 from optimizers.selection.racing import RacingConfig
 from optimizers.tasks.example import Example
 from optimizers.textgrad import UCB1, TextGrad, TextGradConfig, collect_errors, run_ucb
 from optimizers.textgrad.prompts import parse_critique
-from tests.fakes import fake_backend
+from tests.unit.optimizer_fixtures import make_context as context_on
 
 SEED = "Answer the question."
 GOOD = "Classify the review as positive or negative."
@@ -108,21 +107,18 @@ def make_context(tmp_path, store, bundled_embedder):
         seed: int = 0,
         cache_name: str = "cache.sqlite",
     ) -> OptimizerContext:
-        cache = ResponseCache(tmp_path / cache_name)
-        evaluator = Evaluator(ChatCaller(fake_backend(task), cache), metric=get_metric("exact"))
-        return OptimizerContext(
-            task="sentiment",
-            run="r1",
+        return context_on(
+            store,
+            bundled_embedder,
+            task_rule=task,
+            proposer_rule=proposer_rule,
             seed_prompt=SEED,
             train=train,
-            evaluator=evaluator,
-            proposer=ChatCaller(fake_backend(proposer_rule, role="proposer"), cache),
-            embedder=bundled_embedder,
-            store=store,
-            rng=random.Random(seed),
-            dev_size=len(DEV),
             total_steps=total_steps,
+            seed=seed,
             directives=directives,
+            dev_size=len(DEV),
+            cache=ResponseCache(tmp_path / cache_name),
         )
 
     return build

@@ -9,10 +9,8 @@ import torch
 from optimizers.base import Candidate, Scored
 from optimizers.baselines.ape import APE, APEConfig
 from optimizers.baselines.random_search import RandomSearch, RandomSearchConfig
-from optimizers.budget import Budget
 from optimizers.propose.domain import CandidateDomain
 from optimizers.propose.domain_config import DomainConfig
-from optimizers.runner import Runner
 from optimizers.zopo import ZOPOConfig, ZOPOSearch
 from optimizers.zopo.ntk_kernel import NeuralTangentKernel
 from optimizers.zopo.optimizer import ZOPOOptimizer, ZOPOOptimizerConfig, initial_design_size
@@ -20,21 +18,13 @@ from optimizers.zopo.surrogate import fit, posterior_variance
 from tests.unit.optimizer_fixtures import (
     DEV,
     SEED_PROMPT,
+    assert_beats_the_seed_within_budget,
     assert_honest_run,
-    context_factory,
+    run_and_restore,
 )
+from tests.unit.optimizer_fixtures import run_optimizer as run
 
 SMALL = DomainConfig(size=24)
-
-
-@pytest.fixture
-def optimizer_context(tmp_path, bundled_embedder):
-    with context_factory(tmp_path, bundled_embedder) as factory:
-        yield factory
-
-
-async def run(optimizer, context, queries: int):
-    return await Runner(optimizer, context, DEV, Budget(max_queries=queries)).run()
 
 
 def test_initial_design_scales_the_reference_40_of_165():
@@ -50,11 +40,7 @@ async def test_zopo_runs_within_budget_and_beats_the_seed(optimizer_context):
     assert optimizer.zopo_config.n_initial == 3
     assert optimizer.zopo_config.relative_uncertainty
     outcome = await run(optimizer, context, 15)
-    assert outcome.stopped == "budget: queries"
-    assert_honest_run(outcome, 15)
-    assert outcome.best.score > outcome.seed.score
-    picked = outcome.history[1:]
-    assert all(s.candidate.source == "zopo" for s in picked)
+    picked = assert_beats_the_seed_within_budget(outcome, 15, source="zopo")
     phases = [s.candidate.meta["zopo"] for s in picked]
     assert phases[:2] == ["initial", "initial"]  # with the seed, 3 random-design scores
     assert "step" in phases
@@ -112,10 +98,25 @@ async def test_an_exhausted_domain_grows_then_the_run_goes_on(optimizer_context)
     assert optimizer.search.candidate_ids == [e.id for e in optimizer.domain]
 
 
-async def test_nothing_left_to_write_ends_the_run(optimizer_context):
-    context = optimizer_context(proposer_rule=lambda message: "ok")
-    config = ZOPOOptimizerConfig(domain=DomainConfig(size=24, operators=0))
-    outcome = await run(ZOPOOptimizer(context, config), context, 10)
+@pytest.mark.parametrize(
+    ("reply", "make"),
+    [
+        (
+            "ok",
+            lambda c: ZOPOOptimizer(
+                c, ZOPOOptimizerConfig(domain=DomainConfig(size=24, operators=0))
+            ),
+        ),
+        (  # every paraphrase APE asks for comes back as the seed
+            "<START>Answer the question.<END>",
+            lambda c: APE(c, APEConfig(domain=DomainConfig(size=20, operators=0))),
+        ),
+    ],
+    ids=["zopo", "ape"],
+)
+async def test_nothing_left_to_write_ends_the_run(optimizer_context, reply, make):
+    context = optimizer_context(proposer_rule=lambda message: reply)
+    outcome = await run(make(context), context, 10)
     assert outcome.stopped == "converged"
     assert outcome.queries == 1
 
@@ -145,14 +146,13 @@ async def test_same_seed_same_domain_for_zopo_ape_and_random(optimizer_context):
 
 @pytest.mark.parametrize("queries", [1, 6, 12])  # before the domain, initial design, local search
 async def test_state_round_trips_and_resumes_to_the_same_asks(optimizer_context, queries):
-    config = ZOPOOptimizerConfig(domain=SMALL)
-    context = optimizer_context(total_steps=16)
-    original = ZOPOOptimizer(context, config)
-    await run(original, context, queries)
-    state = json.loads(json.dumps(original.state_dict()))
-    restored = ZOPOOptimizer(optimizer_context(total_steps=16, seed=5), config)
-    restored.load_state_dict(state)
-    assert json.dumps(restored.state_dict()) == json.dumps(state)
+    context, original, restored = await run_and_restore(
+        lambda c: ZOPOOptimizer(c, ZOPOOptimizerConfig(domain=SMALL)),
+        optimizer_context,
+        queries,
+        total_steps=16,
+        seed=5,
+    )
     for _ in range(3):
         want = await original.ask()
         got = await restored.ask()

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
-from optimizers.budget import Budget
 from optimizers.propose.domain_config import DomainConfig
-from optimizers.runner import Runner
 from optimizers.zopo.optimizer import ZOPOOptimizer, ZOPOOptimizerConfig
 from optimizers.zopo.surrogate import posterior_mean
-from tests.unit.optimizer_fixtures import DEV, context_factory
-
-
-@pytest.fixture
-def optimizer_context(tmp_path, bundled_embedder):
-    with context_factory(tmp_path, bundled_embedder) as factory:
-        yield factory
+from tests.unit.optimizer_fixtures import run_optimizer
 
 
 async def test_the_view_is_the_search_s_own_local_gp_and_changes_nothing(optimizer_context):
     context = optimizer_context(total_steps=6)
     optimizer = ZOPOOptimizer(context, ZOPOOptimizerConfig(domain=DomainConfig(size=12)))
     assert optimizer.surrogate_view() is None  # no search before the first ask
-    await Runner(optimizer, context, DEV, Budget(max_queries=5)).run()
+    await run_optimizer(optimizer, context, queries=5)
     before = optimizer.search.state().to_dict()
 
     view = optimizer.surrogate_view(limit=8)
