@@ -329,3 +329,28 @@ async def test_a_run_with_less_than_a_block_of_calls_left_stops_on_its_budget(co
     assert search.calls <= N_DEV + 3
     assert outcome.stopped == "budget: calls"
     assert optimizer.asks <= 2
+
+
+async def test_an_interrupt_ends_the_step_at_the_next_candidate_and_costs_no_budget(context):
+    """A person's stop (from another thread) is not kept waiting for the step's last block."""
+    search = Search(context, DEV, Budget(max_calls=1000), racing=RacingConfig())
+    await search.start()
+    texts = [f"MARKER {i}." for i in range(6)]
+    optimizer = Scripted(context, [texts, ["MARKER again."]])
+    interrupting = context.evaluator.evaluate
+
+    async def evaluate(prompt, examples, split):
+        found = await interrupting(prompt, examples, split=split)
+        if prompt == "MARKER 1.":  # the second candidate's first block: the person says stop
+            search.interrupt()
+        return found
+
+    context.evaluator.evaluate = evaluate
+    before = paid(context)
+    scored = await search.step(optimizer)
+    assert [s.candidate.text for s in scored] == ["MARKER 0.", "MARKER 1."]  # kept, partial
+    assert paid(context) - before == 10  # two first blocks of 5: nothing after the stop
+    assert search.exhausted() is None  # an interrupt is not a spent budget
+    assert search.allowance.for_ask().calls == 0  # and no ask may spend while it holds
+    search.resume_steps()
+    assert [s.candidate.text for s in await search.step(optimizer)] == ["MARKER again."]
