@@ -24,7 +24,7 @@ from rich.table import Table
 from agent.cli import options as opt
 from agent.cli.console import stdout_console
 from agent.cli.display import optimize_progress, score_cell
-from agent.cli.output import friendly_errors, stderr, write_json
+from agent.cli.output import friendly_errors, stderr
 from agent.llm.environment import home_dir
 from agent.llm.runtime import ModelRuntime
 from agent.run.diagnose import (
@@ -107,10 +107,8 @@ def diagnose_command(
     budget: _Budget = 20,
     rate: _Rate = 1.0,
     corruption_seed: _CorruptionSeed = 0,
-    metric: opt.Metric = "exact",
-    template: opt.Template = "inline",
-    as_json: opt.AsJson = False,
-    out: opt.JsonOut = None,
+    scoring: opt.ScoringFlags = opt.DEFAULT_SCORING,
+    output: opt.OutputFlags = opt.DEFAULT_OUTPUT,
     data_flags: opt.DataFlags = opt.DEFAULT_DATA,
     models: opt.ModelFlags = opt.DEFAULT_MODELS,
 ) -> None:
@@ -131,8 +129,8 @@ def diagnose_command(
                 prompt=prompt,
                 optimizer=optimizer,
                 budget=Budget(max_queries=budget),
-                metric=metric,
-                template=template,
+                metric=scoring.metric,
+                template=scoring.template,
                 columns=data_flags.columns(),
                 split_spec=data_flags.split_spec(),
                 test_data=data_flags.test_data,
@@ -148,10 +146,7 @@ def diagnose_command(
                     "prompts come from its record"
                 )
             payload = _diagnose_run(target, models, only=only, split=split or "test")
-        if as_json or out is not None:
-            write_json(payload, to_stdout=as_json, out=out)
-        if not as_json:
-            show_diagnostics(payload, stdout_console())
+        output.emit(payload, lambda: show_diagnostics(payload, stdout_console()))
 
 
 def _rerun(

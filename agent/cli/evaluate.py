@@ -9,7 +9,7 @@ import typer
 
 from agent.cli import options as opt
 from agent.cli.console import eval_progress, eval_results, stdout_console
-from agent.cli.output import friendly_errors, stderr, write_json
+from agent.cli.output import friendly_errors, stderr
 from agent.llm.runtime import ModelRuntime
 from agent.run.evaluate import EvalRequest, run_eval, select_examples
 
@@ -33,11 +33,9 @@ def eval_command(
     ],
     split: Annotated[str, typer.Option(help="train, dev, test or all.")] = "all",
     limit: Annotated[int | None, typer.Option(help="Use only the first N examples.")] = None,
-    metric: opt.Metric = "exact",
+    scoring: opt.ScoringFlags = opt.DEFAULT_SCORING,
     rubric: Annotated[str | None, typer.Option(help="Rubric for --metric judge.")] = None,
-    template: opt.Template = "inline",
-    as_json: opt.AsJson = False,
-    out: opt.JsonOut = None,
+    output: opt.OutputFlags = opt.DEFAULT_OUTPUT,
     data_flags: opt.DataFlags = opt.DEFAULT_DATA,
     models: opt.ModelFlags = opt.DEFAULT_MODELS,
 ) -> None:
@@ -48,9 +46,9 @@ def eval_command(
             prompts=tuple(prompt),
             split=split,
             limit=limit,
-            metric=metric,
+            metric=scoring.metric,
             rubric=rubric,
-            template=template,
+            template=scoring.template,
             columns=data_flags.columns(),
             split_spec=data_flags.split_spec(),
             test_data=data_flags.test_data,
@@ -63,8 +61,5 @@ def eval_command(
             eval_progress(stderr, len(request.prompts)) as progress,
         ):
             report = asyncio.run(run_eval(request, runtime, selected=selected, progress=progress))
-        if as_json or out is not None:
-            write_json(report.to_dict(), to_stdout=as_json, out=out)
-        if not as_json:
-            console = stdout_console()
-            console.print(eval_results(report, console.width))
+        console = stdout_console()
+        output.emit(report.to_dict(), lambda: console.print(eval_results(report, console.width)))

@@ -67,10 +67,8 @@ def optimize_command(
     max_calls: _MaxCalls = None,
     max_seconds: Annotated[float | None, typer.Option(help="Also stop after this long.")] = None,
     constraint: _Constraint = None,
-    metric: opt.Metric = "exact",
-    template: opt.Template = "inline",
-    as_json: opt.AsJson = False,
-    out: opt.JsonOut = None,
+    scoring: opt.ScoringFlags = opt.DEFAULT_SCORING,
+    output: opt.OutputFlags = opt.DEFAULT_OUTPUT,
     data_flags: opt.DataFlags = opt.DEFAULT_DATA,
     models: opt.ModelFlags = opt.DEFAULT_MODELS,
 ) -> None:
@@ -85,8 +83,8 @@ def optimize_command(
             prompt=prompt,
             optimizer=optimizer,
             budget=Budget.given(budget, max_calls, max_seconds),
-            metric=metric,
-            template=template,
+            metric=scoring.metric,
+            template=scoring.template,
             columns=data_flags.columns(),
             split_spec=data_flags.split_spec(),
             test_data=data_flags.test_data,
@@ -101,7 +99,7 @@ def optimize_command(
                 payload = asyncio.run(run_piloted(request, runtime, root, run_id))
             else:
                 payload = run_single(request, runtime, root, run_id)
-        show_report(payload, as_json=as_json, out=out)
+        show_report(payload, as_json=output.as_json, out=output.out)
 
 
 def run_single(

@@ -16,6 +16,7 @@ from typing import Annotated, Any, get_type_hints
 
 import typer
 
+from agent.cli.output import write_json
 from agent.llm.environment import runtime_settings
 from agent.llm.runtime import RuntimeSettings
 from optimizers.tasks import ColumnMapping, SplitSpec
@@ -175,9 +176,34 @@ class DataFlags:
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class ScoringFlags:
+    """How a prompt's answers are scored: the metric and the template."""
+
+    metric: Metric = "exact"
+    template: Template = "inline"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputFlags:
+    """Where the result goes: JSON on stdout (``--json``), a JSON file (``--out``), tables."""
+
+    as_json: AsJson = False
+    out: JsonOut = None
+
+    def emit(self, payload: dict[str, Any], show: Callable[[], None]) -> None:
+        """Write the JSON where asked, and ``show`` the tables unless ``--json``."""
+        if self.as_json or self.out is not None:
+            write_json(payload, to_stdout=self.as_json, out=self.out)
+        if not self.as_json:
+            show()
+
+
 DEFAULT_MODELS = ModelFlags()  # a command's default when called from Python
 DEFAULT_DATA = DataFlags()
-_GROUPS: tuple[type, ...] = (ModelFlags, DataFlags)
+DEFAULT_SCORING = ScoringFlags()
+DEFAULT_OUTPUT = OutputFlags()
+_GROUPS: tuple[type, ...] = (ModelFlags, DataFlags, ScoringFlags, OutputFlags)
 
 
 def with_flag_groups(command: Callable[..., None]) -> Callable[..., None]:
