@@ -144,7 +144,7 @@ class LabelCorruptionReport:
         return text
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` payload."""
+        """``promptpilot diagnose labels --json``."""
         return {
             "diagnostic": "labels",
             "optimizer": self.optimizer,

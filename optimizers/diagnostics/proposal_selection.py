@@ -107,7 +107,7 @@ class ProposalSelectionReport:
         return text
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` payload."""
+        """``promptpilot diagnose proposals --json``."""
         return {
             "diagnostic": "proposals",
             "optimizer": self.optimizer.arm.optimizer,
