@@ -28,6 +28,7 @@ from ui.chat.conversation import (
 from ui.chat.form import ModelForm, RunForm
 from ui.chat.text import WELCOME, escape_markdown, message
 from ui.chat.uploads import DataPreview, data_error_text, preview_data, store_upload
+from ui.layout import CSS as LAYOUT_CSS
 from ui.layout import NO_REPORT, Layout, build_layout
 from ui.live_run import ACTIVE
 from ui.live_runs import LiveRuns
@@ -315,6 +316,6 @@ def launch(app: gr.Blocks, *, host: str, port: int, auth: tuple[str, str] | None
         quiet=True,
         show_error=False,
         inbrowser=False,
-        css=CSS,
+        css=CSS + LAYOUT_CSS,
         theme=theme,
     )

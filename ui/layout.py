@@ -28,6 +28,18 @@ QUICK_COMMANDS = (
 )
 NO_REPORT = "The report appears here when the run has finished."
 
+# The page's own styles (:func:`ui.app.launch` passes them to Gradio with the app's).
+CSS = """
+/* Candidates: a click anywhere on a header opens its menu, whose first items sort the table
+   by that column (Gradio 6 sorts from a header's small menu button, shown only on hover). */
+#candidates th .cell-menu-button {
+  display: flex; position: absolute; inset: 0; width: 100%; height: 100%; min-width: 0;
+  margin: 0; padding: 0 6px; transform: none; justify-content: flex-end;
+  background: transparent; border: 0; box-shadow: none; cursor: pointer;
+}
+"""
+CANDIDATES_LABEL = "Candidates (click a header, then Sort ascending or Sort descending)"
+
 
 @dataclass
 class Layout:
@@ -207,7 +219,7 @@ def _inspect_tab() -> dict[str, object]:
         )
     candidates = gr.Dataframe(
         headers=rv.CANDIDATE_HEADERS,
-        label="Candidates (click a header to sort)",
+        label=CANDIDATES_LABEL,
         elem_id="candidates",
         interactive=False,
         wrap=True,

@@ -76,8 +76,25 @@ def score_series(
 CANDIDATE_HEADERS = ["#", "prompt", "dev score", "source", "step", "edit distance"]
 
 
+def run_steps(trajectory: Sequence[TrajectoryEntry]) -> list[int]:
+    """The run's step each entry was scored in, numbered as the chat numbers them.
+
+    An entry's own ``step`` is its method's count (textgrad's step 1 can come after gpo's
+    step 2), so the run's steps are read from the order: the seed's scoring is step 1, and
+    a new step starts where the entry's ``(source, step)`` changes.
+    """
+    numbers: list[int] = []
+    step, last = 0, None
+    for entry in trajectory:
+        key = (entry.source, entry.step)
+        if key != last:
+            step, last = step + 1, key
+        numbers.append(step)
+    return numbers
+
+
 def candidate_rows(trajectory: Sequence[ViewEntry]) -> list[list[Any]]:
-    """One row per trajectory entry: ``#``, prompt, dev score, source, step, words changed.
+    """One row per trajectory entry: ``#``, prompt, dev score, source, run step, words changed.
 
     The edit distance is word-level, to the seed (``#0``); the source says when a score was
     reused and when a later "roll back" took the candidate out of the running for best.
@@ -93,10 +110,10 @@ def candidate_rows(trajectory: Sequence[ViewEntry]) -> list[list[Any]]:
             entry.source
             + (" (seen before)" if entry.reused else "")
             + (" (rolled back)" if entry.rolled_back else ""),
-            entry.step,
+            step,
             word_edit_distance(entry.prompt, seed),
         ]
-        for i, entry in enumerate(trajectory)
+        for i, (entry, step) in enumerate(zip(trajectory, run_steps(trajectory), strict=True))
     ]
 
 

@@ -57,8 +57,25 @@ def test_candidate_rows_number_the_trajectory_and_measure_words_changed():
     assert rows[0][5] == 0
     assert rows[1][5] == 2  # "Answer" and "question." replaced
     assert rows[2][3] == "gpo (seen before)"
-    assert rows[3][1:5] == ["Classify the review sentiment.", 0.75, "zopo", 2]
+    assert rows[3][1:5] == ["Classify the review sentiment.", 0.75, "zopo", 3]
     assert rows[4][3] == "zopo (rolled back)"
+    assert [row[4] for row in rows] == [1, 2, 2, 3, 4]  # the run's steps, as the chat says
+
+
+def test_steps_are_numbered_over_the_whole_run_not_per_method():
+    # each method counts its own steps: textgrad's step 1 comes after gpo's step 2
+    trajectory = [
+        entry("Seed.", 0.1, "seed", 0),
+        entry("A.", 0.2, "gpo", 1),
+        entry("B.", 0.3, "gpo", 1),
+        entry("C.", 0.3, "gpo", 2),
+        entry("D.", 0.4, "textgrad", 1),
+        entry("A.", 0.2, "textgrad", 1, reused=True),
+        entry("E.", 0.5, "gpo", 3),
+    ]
+    assert rv.run_steps(trajectory) == [1, 2, 2, 3, 4, 4, 5]
+    assert [row[4] for row in rv.candidate_rows(trajectory)] == [1, 2, 2, 3, 4, 4, 5]
+    assert rv.run_steps([]) == []
 
 
 def test_word_diff_marks_added_and_removed_words_and_keeps_the_rest():

@@ -171,3 +171,21 @@ def test_the_page_load_is_the_only_load_event(runs):
     app = build_app(runs)
     loads = [d for d in app.config["dependencies"] if d["targets"][0][1] == "load"]
     assert len(loads) == 1, loads
+
+
+def test_a_candidates_header_click_opens_its_sort_menu(runs, monkeypatch):
+    """Gradio 6 sorts a table from a header's menu (Sort ascending / descending), shown on
+    hover as a small button and only when columns are "dynamic"; the page's CSS spreads
+    that button over the whole header, so a click on a header opens it."""
+    from ui.app import build_app, launch
+    from ui.layout import CSS
+
+    app = build_app(runs)
+    table = next(b for b in app.blocks.values() if b.elem_id == "candidates")
+    assert "Sort ascending" in table.label
+    assert table.col_count[1] == "dynamic"  # (fixed columns have no header menu)
+    assert "#candidates th .cell-menu-button" in CSS
+    launched = {}
+    monkeypatch.setattr(app, "launch", lambda **kwargs: launched.update(kwargs))
+    launch(app, host="127.0.0.1", port=0)
+    assert CSS in launched["css"]
