@@ -30,6 +30,12 @@ NO_REPORT = "The report appears here when the run has finished."
 
 # The page's own styles (:func:`ui.app.launch` passes them to Gradio with the app's).
 CSS = """
+/* The chat's label sits in a band above the messages (Gradio floats it over the scrolling
+   log, so scrolled messages ran under it); the chat's buttons sit in the same band. */
+#chat label[data-testid="block-label"] {
+  position: static; flex: none; margin: var(--block-label-margin) 0 0 var(--block-label-margin);
+}
+#chat [role="log"] { flex: 1 1 0; min-height: 0; height: auto; }
 /* Candidates: a click anywhere on a header opens its menu, whose first items sort the table
    by that column (Gradio 6 sorts from a header's small menu button, shown only on hover). */
 #candidates th .cell-menu-button {
@@ -38,6 +44,7 @@ CSS = """
   background: transparent; border: 0; box-shadow: none; cursor: pointer;
 }
 """
+CHAT_PLACEHOLDER = "Your prompt to improve, or a question"  # fits the input at its default width
 CANDIDATES_LABEL = "Candidates (click a header, then Sort ascending or Sort descending)"
 
 
@@ -137,8 +144,7 @@ def _chat_column() -> dict[str, object]:
             scale=5,
             lines=2,
             max_lines=8,
-            placeholder="First message: the prompt to improve. Then steer: pause, stop, "
-            "try zopo now, keep it under 30 words…",
+            placeholder=CHAT_PLACEHOLDER,
         )
         send = gr.Button("Send", variant="primary", elem_id="send", scale=1, min_width=80)
     start = gr.Button("Start the run", variant="primary", elem_id="start", visible=False)

@@ -189,3 +189,16 @@ def test_a_candidates_header_click_opens_its_sort_menu(runs, monkeypatch):
     monkeypatch.setattr(app, "launch", lambda **kwargs: launched.update(kwargs))
     launch(app, host="127.0.0.1", port=0)
     assert CSS in launched["css"]
+
+
+def test_the_chat_label_sits_above_the_messages_and_the_placeholder_fits(runs):
+    from ui.app import build_app
+    from ui.layout import CSS
+
+    app = build_app(runs)
+    chat_input = next(b for b in app.blocks.values() if b.elem_id == "chat-input")
+    assert chat_input.placeholder == "Your prompt to improve, or a question"
+    assert len(chat_input.placeholder) <= 40  # the input's default width shows ~40 characters
+    # Gradio floats the label over the scrolling log; the page's CSS puts it in a band above
+    assert '#chat label[data-testid="block-label"]' in CSS
+    assert "position: static" in CSS.split('#chat [role="log"]')[0]
