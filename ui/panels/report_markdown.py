@@ -3,18 +3,40 @@
 It reads the JSON report (the same dict ``--json`` prints and ``report.json`` holds) and
 never anything else, so what it says is what was measured. Prompts are in code fences
 (longer than any backtick run inside them) so they show exactly as they are, never as
-Markdown or HTML. The config records the models without their API keys (the report
-holds ``api_key_set`` only).
+Markdown or HTML; every other value from the report is :func:`literal`: escaped where
+Markdown would read markup, and only there, so the downloaded file reads as plain text
+(``reviews-auto-…``, ``/tmp/…``). The config records the models without their API keys
+(the report holds ``api_key_set`` only).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
-from ui.chat.text import escape_markdown, fenced
+from ui.chat.text import fenced
 from ui.panels.report_fields import ReportFields, Score
+
+_MARKUP = re.compile(
+    r"[`*\[\]<$~]"  # code, emphasis, links and images, raw HTML, math, strikethrough
+    r"|\\(?=[!-/:-@\[-`{-~])"  # a backslash that would escape the next character
+    r"|(?<![^\W_])_|_(?![^\W_])"  # an underscore that can open or close emphasis
+    r"|&(?=#?\w+;)"  # an entity (&lt; would show as <)
+    r"|(?<=\w):(?=//)|(?<=\b[wW]{3})\.(?=\w)|(?<=\w)@(?=\w)"  # autolinks: URLs, www., e-mail
+)
+_LEADING_MARKER = re.compile(r"^(?:(?=[#>+-])|\d{1,9}(?=[.)]))")  # a heading, quote or list
+
+
+def literal(text: str) -> str:
+    """``text`` as one line of Markdown that shows as typed: no markup, no HTML, no links.
+
+    Only what Markdown would read is escaped (a backslash before it); ``-``, ``.``, ``/``
+    and an underscore inside a word stay as they are. Line breaks become spaces.
+    """
+    line = _MARKUP.sub(lambda m: "\\" + m.group(0), " ".join(text.split()))
+    return _LEADING_MARKER.sub(lambda m: m.group(0) + "\\", line)
 
 
 def _score(score: Score | None) -> str:
@@ -29,7 +51,7 @@ def _model(settings: dict[str, Any] | None) -> str:
     where = settings.get("base_url") or "the embedded llama.cpp server"
     key = ", API key set" if settings.get("api_key_set") else ""
     return (
-        f"{escape_markdown(str(settings.get('model')))} at {escape_markdown(str(where))} "
+        f"{literal(str(settings.get('model')))} at {literal(str(where))} "
         f"(temperature {settings.get('temperature')}, max_tokens {settings.get('max_tokens')}{key})"
     )
 
@@ -39,17 +61,16 @@ def _setup_lines(report: ReportFields) -> list[str]:
     config = report.config
     splits = config.get("splits") or {}
     return [
-        f"# PromptPilot report · {escape_markdown(report.run)}",
+        f"# PromptPilot report · {literal(report.run)}",
         "",
-        f"- **Task**: {escape_markdown(report.task)} "
-        f"(data: {escape_markdown(str(config.get('data', '?')))})",
+        f"- **Task**: {literal(report.task)} (data: {literal(str(config.get('data', '?')))})",
         f"- **Task model**: {_model(config.get('task_model'))}",
         f"- **Optimizer model**: {_model(config.get('optimizer_model'))}",
         "- **Splits**: "
         + ", ".join(f"{name} {splits[name]}" for name in ("train", "dev", "test") if name in splits)
         + f" (seed {config.get('seed', '?')}); the search saw train and dev only",
-        f"- **Metric**: {escape_markdown(str(config.get('metric', '?')))} · **template**: "
-        f"{escape_markdown(str(config.get('template', '?')))}",
+        f"- **Metric**: {literal(str(config.get('metric', '?')))} · **template**: "
+        f"{literal(str(config.get('template', '?')))}",
         "",
     ]
 
@@ -71,13 +92,13 @@ def _prompt_lines(report: ReportFields) -> list[str]:
     if report.best_rendered:
         lines += [
             "The prompt to use, every message as sent ({input} is where each input goes); "
-            "changed: " + ", ".join(report.changed_parts or ["nothing"]) + ":",
+            "changed: " + literal(", ".join(report.changed_parts or ["nothing"])) + ":",
             "",
             fenced(report.best_rendered),
             "",
         ]
     if report.guard_reason is not None:
-        lines += [f"Choice: {escape_markdown(report.guard_reason)}", ""]
+        lines += [f"Choice: {literal(report.guard_reason)}", ""]
     return lines
 
 
@@ -117,18 +138,29 @@ def _budget_lines(report: ReportFields) -> list[str]:
         f"- Paid LLM calls: {spend.calls} ({spend.cache_hits} answered from the cache); "
         f"tokens: {spend.tokens:,}",
         f"- Steps: {report.steps}; time: {report.wall_time_s:.0f} s; "
-        f"stopped: {escape_markdown(report.stopped)}",
+        f"stopped: {literal(report.stopped)}",
         f"- Candidates scored: {report.candidates}; rejected by a rule: {report.rejections}",
         "",
         "## Directives",
         "",
-        *([f"- {escape_markdown(d)}" for d in report.directives] or ["- none"]),
+        *([f"- {literal(d)}" for d in report.directives] or ["- none"]),
         "",
         "## Config",
         "",
-        fenced(json.dumps(report.config, indent=2, ensure_ascii=False), "json"),
+        fenced(json.dumps(_config(report), indent=2, ensure_ascii=False), "json"),
         "",
     ]
+
+
+def _config(report: ReportFields) -> dict[str, Any]:
+    """The recorded config with the directives the run used, as the Directives list shows them.
+
+    The request records the rules a run started with; steering adds rules while it runs.
+    """
+    config = dict(report.config)
+    if report.directives or "directives" in config:
+        config["directives"] = list(report.directives)
+    return config
 
 
 def report_markdown(report: dict[str, Any]) -> str:

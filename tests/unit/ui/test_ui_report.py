@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import json
+
+import pytest
 
 from agent.llm.settings import ModelSettings
 from ui.chat.text import agent_message, escape_markdown, quote, result_text
-from ui.panels.report_markdown import fenced, report_markdown, write_report_files
+from ui.panels.report_markdown import fenced, literal, report_markdown, write_report_files
 
 EVIL = "<img src=x onerror=alert(1)> **bold** [link](javascript:alert(1)) ``` `x` $$a$$ | b"
 
@@ -157,3 +160,62 @@ def test_result_text_says_what_changed_by_how_much_where_and_how_sure():
     assert "budget: queries" not in text  # the precise reason stays in the JSON report
     same = {**REPORT, "best_prompt": REPORT["seed_prompt"]}
     assert "No candidate beat your prompt" in result_text(same)
+
+
+def config_block(text):
+    return json.loads(text.split("```json\n", 1)[1].split("\n```", 1)[0])
+
+
+def test_the_config_shows_the_directives_the_run_used_as_the_list_does():
+    # the request recorded none; "keep it under 30 words" was said while the run went on
+    started_without = {**REPORT, "config": {**REPORT["config"], "directives": []}}
+    for report in (REPORT, started_without):
+        text = report_markdown(report)
+        assert config_block(text)["directives"] == ["keep it under 30 words"]
+        assert "## Directives\n\n- keep it under 30 words\n" in text
+    none = {**started_without, "directives": []}
+    assert config_block(report_markdown(none))["directives"] == []
+    assert "## Directives\n\n- none\n" in report_markdown(none)
+
+
+def test_the_markdown_download_escapes_only_what_markdown_reads(tmp_path):
+    report = {**REPORT, "config": {**REPORT["config"], "data": "/tmp/up loads/my_reviews.csv"}}
+    _, as_md = write_report_files(report, tmp_path)
+    text = as_md.read_text(encoding="utf-8")
+    assert text.startswith("# PromptPilot report · reviews-auto-20260101-000000-abcd\n")
+    assert "(data: /tmp/up loads/my_reviews.csv)" in text
+    assert "gpt at https\\://api.example/v1" in text  # no link from data
+    assert "stopped: budget: queries" in text
+    for over_escaped in ("\\-", "\\/", "\\.", "\\(", "\\_reviews"):
+        assert over_escaped not in text.split("## Prompts")[0], over_escaped
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        EVIL,
+        "# a heading",
+        "1. a list",
+        "> a quote",
+        "- an item",
+        "_em_ and __strong__ and ~~gone~~",
+        "&lt;b&gt; &amp; &#60;",
+        "https://example.com www.example.com mail@example.com <https://x.y>",
+        "C:\\Users\\me \\* \\_ back\\slash",
+        "two\nlines  and   spaces",
+        "snake_case_name.csv",
+    ],
+)
+def test_a_literal_value_renders_as_its_own_text_and_nothing_else(value):
+    markdown_it = pytest.importorskip("markdown_it")
+    md = markdown_it.MarkdownIt("commonmark").enable(["strikethrough", "table"])
+    rendered = md.render(literal(value))
+    assert rendered.startswith("<p>"), rendered
+    assert rendered.endswith("</p>\n"), rendered
+    inner = rendered[3:-5]
+    assert "<" not in inner, rendered  # no tag: no emphasis, code, link, image or HTML
+    assert html.unescape(inner) == " ".join(value.split())
+    listed = md.render(f"- {literal(value)}")  # as a list item (the Directives)
+    assert listed.count("<li>") == 1, listed
+    assert "<h1>" not in listed
+    assert "<ol>" not in listed
