@@ -167,10 +167,12 @@ class Handlers:
             preview = preview_data(str(stored), split=split, label=name)
         except (DataError, ValueError) as exc:
             problem = data_error_text(exc, name) if isinstance(exc, DataError) else str(exc)
-            reply = f"⚠️ I can't use {escape_markdown(name)}: {escape_markdown(problem)}"
+            still = f" The data is still {escape_markdown(conv.data_label)}." if conv.data else ""
+            reply = f"⚠️ I can't use {escape_markdown(name)}: {escape_markdown(problem)}{still}"
             conv.tail.append(message(reply))
             chat = self.chat_and_status(conv)[ui.chat]
-            return {ui.conv: conv, ui.chat: chat, ui.data_status: f"⚠️ {escape_markdown(problem)}"}
+            status = f"⚠️ {escape_markdown(problem)}{still}"
+            return {ui.conv: conv, ui.chat: chat, ui.data_status: status}
         choose_data(conv, preview)
         conv.tail.append(message(f"{preview.status} Now send the prompt you want to improve."))
         chat = self.chat_and_status(conv)[ui.chat]

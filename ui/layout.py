@@ -27,6 +27,7 @@ QUICK_COMMANDS = (
     ("cmd-textgrad", "try textgrad now", "Try TextGrad"),
 )
 NO_REPORT = "The report appears here when the run has finished."
+FORMATS = ", ".join(suffix.removeprefix(".").upper() for suffix in ALLOWED_SUFFIXES)
 
 # The page's own styles (:func:`ui.app.launch` passes them to Gradio with the app's).
 CSS = """
@@ -171,9 +172,10 @@ def _chat_column() -> dict[str, object]:
 
 
 def _data_tab() -> dict[str, object]:
+    # No file_types: Gradio would refuse another type with a passing toast and no event;
+    # the upload handler refuses it instead, in the data status and in the chat.
     upload = gr.File(
-        label="Eval set: drop a file or click (CSV, TSV, JSONL, JSON; up to 20 MB)",
-        file_types=list(ALLOWED_SUFFIXES),
+        label=f"Eval set: drop a file or click ({FORMATS}; up to 20 MB)",
         type="filepath",
         elem_id="upload",
         height=110,

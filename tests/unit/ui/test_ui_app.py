@@ -122,16 +122,16 @@ def test_refresh_renders_a_finished_run_once_then_skips(runs, tmp_path):
         assert set(nothing) <= {ui.status}
 
 
+def form_values(ui):
+    """The panels' default values, keyed by component (as an event passes them)."""
+    defaults = [None, None, "exact", 0.2, 0.4, 0.4, "inline", 20, 0, "auto", "", "", "", "", "", ""]
+    return dict(zip(ui.form, defaults, strict=True))
+
+
 def test_a_malformed_upload_is_a_chat_message_and_a_status(runs):
     ui, handlers = page(runs, runs.home)
     conv = Conversation()
-    form = dict(
-        zip(
-            ui.form,
-            [None, None, "exact", 0.2, 0.4, 0.4, "inline", 20, 0, "auto", "", "", "", "", "", ""],
-            strict=True,
-        )
-    )
+    form = form_values(ui)
     bad = str(DATA / "bad" / "unclosed_quote.csv")
     out = handlers.upload({ui.upload: bad, ui.conv: conv, **form})
     assert out[ui.data_status].startswith("⚠️ unclosed\\_quote\\.csv")
@@ -139,6 +139,32 @@ def test_a_malformed_upload_is_a_chat_message_and_a_status(runs):
     assert conv.data is None
     good = handlers.upload({ui.upload: str(DATA / "good" / "reviews.csv"), ui.conv: conv, **form})
     assert list(good[ui.preview].columns) == ["input", "output", "notes"]
+    assert conv.data.endswith("reviews.csv")
+
+
+def test_a_file_of_another_type_reaches_the_handler_and_replaces_the_status(runs, tmp_path):
+    """Gradio's own file_types check refused a .txt with a passing toast and no event, so
+    the last file's error stayed on screen and the chat heard nothing."""
+    ui, handlers = page(runs, runs.home)
+    assert ui.upload.file_types is None  # every file reaches the upload handler
+    assert "CSV, TSV, JSONL, JSON" in ui.upload.label
+    conv, form = Conversation(), form_values(ui)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("some notes\n", encoding="utf-8")
+
+    def upload(path):
+        return handlers.upload({ui.upload: str(path), ui.conv: conv, **form})
+
+    assert "unclosed" in upload(DATA / "bad" / "unclosed_quote.csv")[ui.data_status]
+    out = upload(notes)
+    status = out[ui.data_status].replace("\\", "")  # as shown: the escapes are gone
+    assert status.startswith("⚠️ notes.txt: unsupported file type: expected .csv")
+    assert "unclosed" not in status
+    assert out[ui.chat][-1]["content"].replace("\\", "").startswith("⚠️ I can't use notes.txt")
+    # after a good file, a refused one says the data has not changed
+    upload(DATA / "good" / "reviews.csv")
+    again = upload(notes)
+    assert again[ui.data_status].replace("\\", "").endswith("The data is still reviews.csv.")
     assert conv.data.endswith("reviews.csv")
 
 
