@@ -27,7 +27,13 @@ from ui.chat.conversation import (
 )
 from ui.chat.form import ModelForm, RunForm
 from ui.chat.text import WELCOME, escape_markdown, message
-from ui.chat.uploads import DataPreview, data_error_text, preview_data, store_upload
+from ui.chat.uploads import (
+    DataPreview,
+    data_error_text,
+    preview_data,
+    request_preview,
+    store_upload,
+)
 from ui.layout import CSS as LAYOUT_CSS
 from ui.layout import NO_REPORT, Layout, build_layout
 from ui.live_run import ACTIVE
@@ -90,6 +96,13 @@ def make_form(ui: Layout, values: Values) -> RunForm:
     )
 
 
+def problem_text(error: DataError | ValueError, label: str) -> str:
+    """A load error as the Data panel shows it (Markdown-escaped; a DataError names the file)."""
+    if isinstance(error, DataError):
+        return escape_markdown(data_error_text(error, label))
+    return escape_markdown(str(error))
+
+
 class Handlers:
     """The app's event handlers over one :class:`LiveRuns` registry and one page layout."""
 
@@ -121,15 +134,37 @@ class Handlers:
             ui.data_status: preview.status,
         }
 
+    def run_data(self, conv: Conversation) -> Updates:
+        """The Data panel for the attached run's data, with its columns and split sizes.
+
+        A reloaded page or a run opened from Runs shows the data the run uses (and the
+        session goes on with it); nothing when the session's data is not the run's.
+        """
+        view, ui = self._view(conv), self.ui
+        if view is None or not view.data or view.data != conv.data:
+            return {}
+        try:
+            preview, split = request_preview(view.request)
+        except (DataError, ValueError) as exc:
+            return {ui.data_status: f"⚠️ {problem_text(exc, conv.data_label)}"}
+        choose_data(conv, preview)
+        sizes = {ui.train: split.train, ui.dev: split.dev, ui.test: split.test}
+        return {**self.preview(preview), **sizes}
+
     def load(self, conv: Conversation, request: gr.Request) -> Updates:
-        """A page (re)load: greet, and reattach the run named in ``?run=``."""
+        """A page (re)load: greet, and reattach the run named in ``?run=`` (and its data)."""
         if not conv.history:
             conv.history = [message(WELCOME)]
         run = (request.query_params.get("run") or "").strip() if request else ""
         if run and not attach(conv, run, self.runs):
             conv.tail.append(message(f"There is no run {escape_markdown(run)} here."))
         ui = self.ui
-        return {ui.conv: conv, **self.chat_and_status(conv), ui.run_list: run_table(self.runs.home)}
+        return {
+            ui.conv: conv,
+            **self.chat_and_status(conv),
+            ui.run_list: run_table(self.runs.home),
+            **self.run_data(conv),
+        }
 
     def send(self, values: Values, *, text: str | None = None) -> Updates:
         """A chat message: typed (the input box), or ``text`` from a quick command."""
@@ -190,11 +225,7 @@ class Handlers:
                 conv.data, columns=form.columns(), split=form.split_spec(), label=conv.data_label
             )
         except (DataError, ValueError) as exc:
-            if isinstance(exc, DataError):
-                return {
-                    ui.data_status: f"⚠️ {escape_markdown(data_error_text(exc, conv.data_label))}"
-                }
-            return {ui.data_status: f"⚠️ {escape_markdown(str(exc))}"}
+            return {ui.data_status: f"⚠️ {problem_text(exc, conv.data_label)}"}
         return {ui.data_status: preview.status}
 
     def refresh(self, conv: Conversation, seen: dict[str, Any]) -> Updates:
@@ -236,12 +267,14 @@ class Handlers:
         """The Runs panel's button: show (and resume, if unfinished) the picked run."""
         ui = self.ui
         conv: Conversation = values[ui.conv]
+        shown = conv.run
         try:
             reply = open_run(conv, values[ui.run_pick] or "", make_form(ui, values), self.runs)
         except ValueError as exc:
             reply = f"⚠️ {escape_markdown(str(exc))}"
         conv.tail.append(message(reply))
-        return {ui.conv: conv, **self.chat_and_status(conv), ui.seen: {}}
+        data = self.run_data(conv) if conv.run != shown else {}  # another run: its data
+        return {ui.conv: conv, **self.chat_and_status(conv), ui.seen: {}, **data}
 
     @staticmethod
     def pick(evt: gr.SelectData, table: pd.DataFrame | None) -> str:
@@ -258,7 +291,8 @@ def wire(app: gr.Blocks, ui: Layout, on: Handlers) -> None:
     chat = [conv, ui.chat, ui.run_id, ui.status, ui.start]
     sent = [ui.chat_input, *chat, *data]
     quiet = {"show_progress": "minimal", "show_progress_on": [ui.chat]}
-    app.load(on.load, [conv], [*chat, ui.run_list], show_progress="hidden")
+    splits = [ui.train, ui.dev, ui.test]
+    app.load(on.load, [conv], [*chat, ui.run_list, *data, *splits], show_progress="hidden")
     ui.send.click(on.send, {ui.chat_input, *form}, sent, **quiet)
     ui.chat_input.submit(on.send, {ui.chat_input, *form}, sent, **quiet)
     ui.start.click(on.start, form, chat, **quiet)
@@ -291,7 +325,7 @@ def wire(app: gr.Blocks, ui: Layout, on: Handlers) -> None:
         tab.select(lambda c: on.refresh(c, {}), [conv], shown, **refresh)
     ui.runs_tab.select(lambda: run_table(on.runs.home), None, [ui.run_list], show_progress="hidden")
     ui.run_list.select(on.pick, [ui.run_list], [ui.run_pick])
-    ui.resume_run.click(on.open, {ui.run_pick, *form}, [*chat, seen])
+    ui.resume_run.click(on.open, {ui.run_pick, *form}, [*chat, seen, *data, *splits])
 
 
 def build_app(runs: LiveRuns, *, downloads: Path | None = None) -> gr.Blocks:

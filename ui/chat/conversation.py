@@ -357,16 +357,23 @@ def _resume(conv: Conversation, form: RunForm, runs: LiveRuns, *, said: str | No
 
 
 def attach(conv: Conversation, run: str, runs: LiveRuns) -> bool:
-    """Show ``run`` in this session (a reloaded page, a pick in the run list); False if unknown."""
+    """Show ``run`` in this session (a reloaded page, a pick in the run list); False if unknown.
+
+    What the chat showed stays above the run's messages, under a line naming the run; the
+    session takes the run's data (what the Data tab shows and "carry on" continues with).
+    """
     view = runs.view(run)
     if view is None:
         return False
-    if conv.run != run:
+    switched = conv.run != run
+    if switched:
         current = runs.view(conv.run) if conv.run else None
-        conv.history, conv.tail = conv.messages(current), []
+        before = conv.messages(current)
+        separator = message(f"— Run {escape_markdown(run)} —")
+        conv.history, conv.tail = [*before, separator] if before else [], []
         conv.run = run
     data = view.data
-    if data and conv.data is None:
+    if data and (switched or conv.data is None) and data != conv.data:
         conv.data, conv.data_label = data, Path(data.removeprefix("builtin:")).name
     return True
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent.run.evaluate import resolve_task
 from optimizers.tasks import (
@@ -155,6 +157,16 @@ def preview_data(
         examples=len(task),
         sizes=sizes,
     )
+
+
+def request_preview(request: Mapping[str, Any]) -> tuple[DataPreview, SplitSpec]:
+    """A run's data with the columns and split sizes its request recorded, and those sizes.
+
+    ``request`` is ``OptimizeRequest.config()``; raises as :func:`preview_data` does.
+    """
+    columns = ColumnMapping(**(request.get("columns") or {}))
+    split = SplitSpec(**(request.get("split_spec") or {}))
+    return preview_data(request["data"], columns=columns, split=split), split
 
 
 def _cell(value: object) -> str:

@@ -228,3 +228,61 @@ def test_the_chat_label_sits_above_the_messages_and_the_placeholder_fits(runs):
     # Gradio floats the label over the scrolling log; the page's CSS puts it in a band above
     assert '#chat label[data-testid="block-label"]' in CSS
     assert "position: static" in CSS.split('#chat [role="log"]')[0]
+
+
+class Reload:
+    """What ``load`` reads of a page's request: its query (``?run=ID``)."""
+
+    def __init__(self, run: str) -> None:
+        self.query_params = {"run": run}
+
+
+def test_a_reloaded_page_or_an_opened_run_shows_the_run_s_data(runs, tmp_path):
+    """The Data panel said "No data yet" after a reload, though the run used the file."""
+    ui, handlers = page(runs, tmp_path / "downloads")
+    request = {
+        "data": str(DATA / "good" / "reviews.csv"),
+        "prompt": "Is it positive?",
+        "columns": {"input": "input", "target": "output"},
+        "split_spec": {"train": 2, "dev": 3, "test": 4, "seed": 0},
+    }
+    view = RunView.new("reviews-gpo-1", request, [])
+    view.status = "finished"
+    save_view(runs.home, view)
+    out = handlers.load(Conversation(), Reload("reviews-gpo-1"))
+    conv = out[ui.conv]
+    assert conv.data == request["data"]
+    assert out[ui.data_status].replace("\\", "").startswith("Loaded 9 examples from reviews.csv")
+    assert "2 train · 3 dev · 4 test" in out[ui.data_status]
+    assert list(out[ui.preview].columns) == ["input", "output", "notes"]
+    assert (out[ui.input_col]["value"], out[ui.target_col]["value"]) == ("input", "output")
+    assert (out[ui.train], out[ui.dev], out[ui.test]) == (2, 3, 4)
+    # a page without a run keeps the Data panel as it is
+    assert ui.data_status not in handlers.load(Conversation(), Reload(""))
+    # the Runs panel's Open: the other run's data replaces the session's
+    other = {**request, "data": "builtin:review_sentiment", "columns": {}}
+    view = RunView.new("review_sentiment-gpo-2", other, [])
+    view.status = "finished"
+    save_view(runs.home, view)
+    picked = {ui.run_pick: "review_sentiment-gpo-2", ui.conv: conv, **form_values(ui)}
+    opened = handlers.open(picked)
+    assert conv.data == "builtin:review_sentiment"
+    assert "the built-in review_sentiment task" in opened[ui.data_status].replace("\\", "")
+    again = handlers.open(picked)
+    assert ui.data_status not in again  # the same run: the panel is left as it is
+
+
+def test_the_page_load_and_the_runs_open_button_write_the_data_panel(runs):
+    from ui.app import build_app
+
+    app = build_app(runs)
+    names = {block_id: b.elem_id for block_id, b in app.blocks.items()}
+    data_panel = {"preview", "input-column", "target-column", "data-status"}
+    data_panel |= {"split-train", "split-dev", "split-test"}
+    checked = []
+    for dependency in app.config["dependencies"]:
+        target, event = dependency["targets"][0]
+        if event == "load" or (names.get(target), event) == ("resume-run", "click"):
+            assert data_panel <= {names.get(out) for out in dependency["outputs"]}, event
+            checked.append(event)
+    assert sorted(checked) == ["click", "load"]

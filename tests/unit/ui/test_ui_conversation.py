@@ -20,9 +20,11 @@ from ui.chat.conversation import (
     start_pending,
 )
 from ui.chat.form import ModelForm, RunForm
-from ui.chat.text import ASK_FOR_DATA, HELP, NO_RUN
+from ui.chat.text import ASK_FOR_DATA, HELP, NO_RUN, message
 from ui.chat.uploads import preview_data
 from ui.live_runs import LiveRuns
+from ui.panels.run_view import RunView
+from ui.panels.stored_view import save_view
 
 
 @pytest.fixture
@@ -112,6 +114,36 @@ def test_the_first_prompt_starts_a_run_then_messages_steer_it(runs, tmp_path):
     assert not attach(Conversation(), "no-such-run", runs)
     assert not attach(Conversation(), "../../etc", runs)  # ids come from URLs
     assert "no run" in open_run(Conversation(), "no-such-run", FORM, runs)
+
+
+def saved_run(runs, run, data, said):
+    """A finished run of this home (its saved view) whose chat is one message, ``said``."""
+    view = RunView.new(run, {"data": data, "prompt": "Classify it."}, [message(said)])
+    view.status = "finished"
+    save_view(runs.home, view)
+
+
+def test_opening_another_run_puts_a_line_naming_it_between_the_transcripts(runs):
+    saved_run(runs, "reviews-gpo-1", "/data/reviews.csv", "The first run's step.")
+    saved_run(runs, "review_sentiment-zopo-2", "builtin:review_sentiment", "The second's step.")
+    conv = Conversation(history=[message("Welcome.")])
+    assert attach(conv, "reviews-gpo-1", runs)  # a reloaded page: under the greeting
+    assert conv.data == "/data/reviews.csv"
+    assert "Opened run" in open_run(conv, "review_sentiment-zopo-2", FORM, runs)
+    shown = [m["content"] for m in conv.messages(runs.view(conv.run))]
+    assert shown == [
+        "Welcome.",
+        "— Run reviews\\-gpo\\-1 —",
+        "The first run's step.",
+        "— Run review\\_sentiment\\-zopo\\-2 —",
+        "The second's step.",
+    ]
+    assert (conv.data, conv.data_label) == ("builtin:review_sentiment", "review_sentiment")
+    attach(conv, "review_sentiment-zopo-2", runs)  # the same run again: no second line
+    assert len(conv.messages(runs.view(conv.run))) == len(shown)
+    fresh = Conversation()  # nothing above: no line
+    attach(fresh, "reviews-gpo-1", runs)
+    assert [m["content"] for m in fresh.messages(runs.view(fresh.run))] == ["The first run's step."]
 
 
 def test_bad_settings_are_a_reply_not_a_run(runs, tmp_path):
