@@ -55,6 +55,13 @@ SET_URL = """(run) => {
   return [];
 }"""
 
+# The chat's trash icon has emptied the display already when its event runs: ask first, and
+# send the answer (the handler puts the chat back on a no). Only the display is cleared.
+CONFIRM_CLEAR = """(conv, ok) => [conv, window.confirm(
+  "Clear the chat display? Nothing is deleted: your run goes on, and the conversation "
+  + "comes back with your next message or a reload."
+)]"""
+
 # Trackers of events shown with show_progress="hidden" are only transparent: take them out of
 # the text of their component too (what a screen reader or a test reads).
 CSS = """
@@ -165,6 +172,15 @@ class Handlers:
             ui.run_list: run_table(self.runs.home),
             **self.run_data(conv),
         }
+
+    def clear_chat(self, conv: Conversation, confirmed: bool) -> Updates:
+        """The chat's trash icon, once the browser asked (:data:`CONFIRM_CLEAR`).
+
+        A yes leaves the display empty, a no puts the chat back; the session's messages and
+        its run are kept either way.
+        """
+        chat = self.ui.chat
+        return {chat: gr.skip() if confirmed else conv.messages(self._view(conv))}
 
     def send(self, values: Values, *, text: str | None = None) -> Updates:
         """A chat message: typed (the input box), or ``text`` from a quick command."""
@@ -296,6 +312,9 @@ def wire(app: gr.Blocks, ui: Layout, on: Handlers) -> None:
     ui.send.click(on.send, {ui.chat_input, *form}, sent, **quiet)
     ui.chat_input.submit(on.send, {ui.chat_input, *form}, sent, **quiet)
     ui.start.click(on.start, form, chat, **quiet)
+    ui.chat.clear(
+        on.clear_chat, [conv, ui.clear_ok], [ui.chat], js=CONFIRM_CLEAR, show_progress="hidden"
+    )
     for button, text in ui.commands:
         button.click(lambda v, _t=text: on.send(v, text=_t), form, sent, **quiet)
     ui.accept.click(

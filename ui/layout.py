@@ -54,6 +54,8 @@ class Layout:
     """Every component an event reads or writes."""
 
     chat: gr.Chatbot
+    clear_ok: gr.Checkbox
+    """Hidden: whether the person said yes when the chat's trash icon asked (set in the browser)."""
     chat_input: gr.Textbox
     send: gr.Button
     start: gr.Button
@@ -138,6 +140,7 @@ def _chat_column() -> dict[str, object]:
         buttons=["copy_all"],
         group_consecutive_messages=False,
     )
+    clear_ok = gr.Checkbox(value=False, visible=False)
     with gr.Row():
         chat_input = gr.Textbox(
             show_label=False,
@@ -162,6 +165,7 @@ def _chat_column() -> dict[str, object]:
             status = gr.Markdown("no run yet", elem_id="status", container=True)
     return {
         "chat": chat,
+        "clear_ok": clear_ok,
         "chat_input": chat_input,
         "send": send,
         "start": start,

@@ -286,3 +286,23 @@ def test_the_page_load_and_the_runs_open_button_write_the_data_panel(runs):
             assert data_panel <= {names.get(out) for out in dependency["outputs"]}, event
             checked.append(event)
     assert sorted(checked) == ["click", "load"]
+
+
+def test_the_chat_s_trash_icon_asks_first_and_a_no_puts_the_chat_back(runs, tmp_path):
+    """Gradio's clear button has no confirmation and empties the display before its event:
+    the event asks in the browser, and the handler restores the chat unless the answer is yes."""
+    from ui.app import CONFIRM_CLEAR, build_app
+
+    app = build_app(runs)
+    chat = next(block_id for block_id, b in app.blocks.items() if b.elem_id == "chat")
+    (clear,) = [d for d in app.config["dependencies"] if d["targets"][0] == (chat, "clear")]
+    assert clear["js"] == CONFIRM_CLEAR
+    assert "window.confirm(" in CONFIRM_CLEAR
+    assert clear["outputs"] == [chat]
+    ui, handlers = page(runs, tmp_path / "downloads")
+    conv = Conversation(history=[{"role": "assistant", "content": "Welcome."}])
+    conv.say("hi", "Hello.")
+    kept = handlers.clear_chat(conv, False)[ui.chat]
+    assert [m["content"] for m in kept] == ["Welcome.", "hi", "Hello."]
+    assert isinstance(handlers.clear_chat(conv, True)[ui.chat], type(gr.skip()))
+    assert len(conv.messages(None)) == 3  # only the display was cleared
