@@ -36,6 +36,7 @@ from optimizers.evaluation.stats import (
     mean_with_ci,
     paired_comparison,
 )
+from optimizers.registry import ROTATION
 
 METHOD_COLORS = {
     "zopo": "tab:blue",
@@ -267,9 +268,11 @@ def setup_lines(runs: list[dict[str, Any]], config: RunConfig, command: str) -> 
         f"- **Protocol**: train/dev/test {config.train}/{config.dev}/{config.test} examples, "
         f"disjoint, drawn per seed (seeds {', '.join(map(str, seeds))}; the seed also seeds "
         "the optimizer). The budget counts dev queries, the seed prompt's own included. "
-        "`auto` is the agent, planned by its deterministic policy (GPO until it stagnates, "
-        "then ZOPO, then textual gradients) as `promptpilot optimize --optimizer auto` plans "
-        "with the embedded model. Test is scored once per run, after the search.",
+        "`auto` is the agent, planned by its deterministic policy (the methods in the order "
+        f"{' → '.join(ROTATION)}, each until it stagnates) as `promptpilot optimize --optimizer "
+        "auto` plans with the embedded model. Every method keeps the seed unless a candidate "
+        "beats it on dev by a margin the data supports (the guard). Test is scored once per "
+        "run, after the search.",
         "- **Costs**: each run has its own response cache and prompt memory. The cache starts "
         "with the seed prompt's dev and test answers only, paid once per task and seed (the "
         "Tasks table shows that cost): every method scores the seed prompt alike, at "
