@@ -72,6 +72,18 @@ class Raced(_Event):
 
 
 @dataclass(frozen=True)
+class Scoring(_Event):
+    """A new candidate is about to be scored on the next block of dev (progress in a step)."""
+
+    kind: ClassVar[str] = "scoring"
+    candidate: int  # its place among the step's new candidates, from 1
+    candidates: int  # how many new candidates the step scores
+    examples: int  # dev examples it will have been scored on after this block
+    of: int
+    prompt: str
+
+
+@dataclass(frozen=True)
 class CandidateScored(_Event):
     """A candidate's dev score is known (``number`` is its # in the run)."""
 

@@ -28,6 +28,7 @@ from optimizers.events import (
     CandidateScored,
     EventFn,
     Raced,
+    Scoring,
     StepDone,
     TrajectoryEntry,
 )
@@ -183,7 +184,13 @@ class Search:
             calls_left=self._calls_left,
             halted=lambda: self.should_stop() or self._out_of_time() or self.interrupted,
             raced=self._raced,
-        )
+            scoring=lambda index, examples: self.on_event(
+                Scoring(
+                    step=candidates[index].step, candidate=index + 1, candidates=len(candidates),
+                    examples=examples, of=len(self.dev), prompt=candidates[index].text,
+                )
+            ),
+        )  # fmt: skip
         seed = self.context.evaluator.bootstrap_seed
         return [concat(part, seed=seed) if part else None for part in parts]
 

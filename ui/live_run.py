@@ -38,6 +38,7 @@ from optimizers.events import (
     CandidateRejected,
     CandidateScored,
     RunEvent,
+    Scoring,
     StepDone,
     TrajectoryEntry,
 )
@@ -116,6 +117,7 @@ class LiveRun:
         self._zero_checked = False  # the seed's score was looked at (once per run)
         self._step_at: int | None = None  # the message of the step going on (its prompts)
         self._step_lines: list[str] = []
+        self._racing: dict[int, str] = {}  # the step's candidates while they are raced, by place
         self._step_number = 0  # steps of this run shown so far, the seed's scoring first
         self._thread = threading.Thread(target=self._main, name=f"run-{run}", daemon=True)
 
@@ -247,6 +249,8 @@ class LiveRun:
             if session is not None:
                 self._note_best(session)
                 self._explain_zero(session)
+        elif isinstance(event, Scoring):
+            self._note_scoring(event)
         elif isinstance(event, CandidateRejected):
             self._view.rejected.append(Rejected(event.text, event.source, event.violations))
         elif isinstance(event, StepDone):
@@ -323,18 +327,31 @@ class LiveRun:
         self._step_lines.append(line)
         best = max(e.dev for e in self._view.trajectory)
         title = (
-            f"Scoring prompts… {len(self._step_lines)} scored in this step, best so far {best:.3f}"
+            f"Scoring new prompts… {len(self._step_lines)} scored in this step, best {best:.3f}"
         )
         self._show_step(title, status="pending")
+
+    def _note_scoring(self, event: Scoring) -> None:
+        """A candidate goes to its next block of dev: the step's message says where it is."""
+        self._racing[event.candidate] = (
+            f"candidate {event.candidate} of {event.candidates}, up to {event.examples} of "
+            f"{event.of} dev examples: {quote(' '.join(event.prompt.split()), 120)}"
+        )
+        self._show_step(
+            f"Scoring new prompts… candidate {event.candidate} of {event.candidates}, "
+            f"{event.examples} of {event.of} dev examples",
+            "pending",
+        )
 
     def _close_step(self, text: str) -> None:
         """The step's own sentence becomes its title; expanding it shows its prompts."""
         self._step_number += 1
         self._show_step(f"Step {self._step_number}. {text}", "done")
-        self._step_at, self._step_lines = None, []
+        self._step_at, self._step_lines, self._racing = None, [], {}
 
     def _show_step(self, title: str, status: str) -> None:
-        body = "\n".join(f"- {line}" for line in self._step_lines) or "No new prompt was scored."
+        lines = self._step_lines or [self._racing[n] for n in sorted(self._racing)]
+        body = "\n".join(f"- {line}" for line in lines) or "No new prompt was scored."
         msg = message(body, title=escape_markdown(title))
         msg["metadata"]["status"] = status
         if self._step_at is None:

@@ -76,10 +76,12 @@ def optimizer_step(name: str):
             top = max((s.score for s in scored), default=None)
             found = "no admissible candidate" if top is None else f"best new {top:.3f}"
             line = f"{name}: {len(scored)} scored, {found}, best so far {update['best_dev']:.3f}"
-            new = "none passed your rules" if top is None else f"the best new one {top:.3f}"
+            best = f"best so far {update['best_dev']:.3f}"
             said = (
-                f"{info(name).title}: {len(scored)} new prompts scored on the dev examples, "
-                f"{new}; best so far {update['best_dev']:.3f}"
+                f"{info(name).title}: no new prompt scored; {best}"
+                if top is None
+                else f"{info(name).title}: {len(scored)} new prompts scored on the dev examples, "
+                f"the best new one {top:.3f}; {best}"
             )
         return {
             **update,

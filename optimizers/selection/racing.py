@@ -93,6 +93,7 @@ async def race(
     calls_left: Callable[[], int],
     halted: Callable[[], bool],
     raced: Callable[[Candidate, int, str | None], None],
+    scoring: Callable[[int, int], None] = lambda index, examples: None,
 ) -> list[list[EvalResult]]:
     """Race the candidates on growing blocks of ``dev``; each one's results, block by block.
 
@@ -101,7 +102,8 @@ async def race(
     the same examples; why goes in its ``meta["raced_out"]`` and to ``raced``
     (candidate, examples so far, reason or None). When ``calls_left()`` cannot give
     the next block to every candidate still racing, the ones ahead on the examples so
-    far go on. ``halted()`` ends the race before any candidate's next block.
+    far go on. ``halted()`` ends the race before any candidate's next block;
+    ``scoring(index, examples)`` is told before each block (progress within a step).
     """
     parts: list[list[EvalResult]] = [[] for _ in candidates]
 
@@ -122,6 +124,7 @@ async def race(
         for i in alive:
             if halted():  # a person's "stop" or "try zopo" is not kept waiting for a whole block
                 return parts
+            scoring(i, stage)
             parts[i].append(await evaluate(candidates[i], block))
         done = stage
         if not alive:

@@ -73,7 +73,7 @@ def test_stop_mid_step_ends_the_search_within_seconds(open_user, sentiment_csv):
     user.expect_run_id()
     seed_done = user.bot_messages().filter(has_text=re.compile(r"Step 1\. Your prompt scores"))
     expect(seed_done.first).to_be_visible(timeout=600_000)
-    scoring = user.bot_messages().filter(has_text=re.compile("Scoring prompts"))
+    scoring = user.bot_messages().filter(has_text=re.compile("Scoring new prompts"))
     expect(scoring.first).to_be_visible(timeout=600_000)  # inside the next step
     user.screenshot("1-mid-step")
     stop = user.send("stop")

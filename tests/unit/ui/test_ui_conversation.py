@@ -287,3 +287,36 @@ def test_stop_during_a_step_ends_it_at_the_candidate_being_scored(tmp_path, bund
     new = [e for e in report["trajectory"] if e["source"] != "seed"]
     assert len(new) == 1  # the step ended at the candidate it was scoring
     runs.close()
+
+
+def test_a_step_shows_its_candidates_while_they_are_raced(tmp_path, bundled_embedder):
+    seen: list[str] = []
+    entered, gate = threading.Event(), threading.Event()
+
+    def model(message: str) -> str:
+        """The second new candidate waits at the gate: the first has finished a dev block."""
+        prompt = prompt_of(message)
+        if prompt != "Answer the question." and prompt not in seen:
+            seen.append(prompt)
+        if len(seen) >= 2 and prompt == seen[1]:
+            entered.set()
+            gate.wait(30)
+        return "positive"
+
+    runs = fake_live_runs(tmp_path / "home", bundled_embedder, task_model=model)
+    conv = with_data(tmp_path)
+    form = RunForm(train=10, dev=8, test=12)
+    respond(conv, "Answer the question.", form, runs)
+    respond(conv, "yes", form, runs)
+    assert entered.wait(60)
+    live = runs.get(conv.run)
+    shown = live.snapshot().messages
+    pending = [m for m in shown if m.get("metadata", {}).get("status") == "pending"]
+    assert len(pending) == 1
+    title = pending[0]["metadata"]["title"].replace("\\", "")  # as rendered
+    assert re.fullmatch(r"Scoring new prompts… candidate \d+ of \d+, 5 of 8 dev examples", title)
+    assert pending[0]["content"].startswith("- candidate 1 of ")
+    respond(conv, "stop", form, runs)
+    gate.set()
+    assert live.join(60)
+    runs.close()
