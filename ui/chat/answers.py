@@ -63,17 +63,21 @@ def answer(reading: Reading, view: RunView | None, *, has_data: bool) -> str:
     )
 
 
-def cost_text(budget: Budget, *, local: bool) -> str:
+def cost_text(budget: Budget, *, local: bool, dev: int | None = None) -> str:
     """What a run will cost and how long it takes, before it starts."""
-    if budget.max_queries and not budget.max_calls:
-        spend = f"at most {budget.max_queries} evaluations on the dev examples"
-    else:
-        spend = f"at most {budget.max_calls or DEFAULT_MAX_CALLS} LLM calls"
-    seconds = budget.max_seconds or DEFAULT_MAX_SECONDS
     price = " (free: the local model)" if local else ""
+    if budget.max_queries and not budget.max_calls and not budget.max_seconds:
+        calls = f", about {budget.max_queries * dev} LLM calls" if dev else ""
+        return (
+            f"Cost: at most {budget.max_queries} evaluations on the dev examples{calls}{price}. "
+            "Time: a few seconds per evaluation on the local model, then the test split is "
+            "scored."
+        )
+    seconds = budget.max_seconds or DEFAULT_MAX_SECONDS
     return (
-        f"Cost: {spend}{price}. Time: the search stops after {seconds / 60:.1f} minutes at "
-        "most, then the test split is scored: about 3 to 5 minutes on a laptop."
+        f"Cost: at most {budget.max_calls or DEFAULT_MAX_CALLS} LLM calls{price}. Time: the "
+        f"search stops after {seconds / 60:.1f} minutes at most, then the test split is "
+        "scored: about 3 to 5 minutes on a laptop."
     )
 
 

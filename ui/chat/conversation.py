@@ -271,7 +271,8 @@ def _plan(
         optimizer=form.optimizer, directives=list(request.directives),
     )  # fmt: skip
     local = runs.defaults.task.embedded and not form.task_model.url.strip()
-    return request, plan + "\n\n" + cost_text(request.budget, local=local)
+    cost = cost_text(request.budget, local=local, dev=preview.sizes.get("dev"))
+    return request, plan + "\n\n" + cost
 
 
 def _start(

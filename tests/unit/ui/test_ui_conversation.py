@@ -84,6 +84,7 @@ def test_the_first_prompt_starts_a_run_then_messages_steer_it(runs, tmp_path):
     proposal = last_reply(conv)
     assert "8 dev" in proposal
     assert "2 prompts evaluated on the dev examples" in proposal
+    assert "at most 2 evaluations on the dev examples, about 16 LLM calls" in proposal
     assert "free: the local model" in proposal  # the app's default is the embedded model
     assert "Say **yes**" in proposal
     respond(conv, "yes", FORM, runs)
