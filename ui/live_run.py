@@ -326,9 +326,7 @@ class LiveRun:
         line = f"#{number} · {entry.source} · dev {entry.dev:.3f}: {shown}"
         self._step_lines.append(line)
         best = max(e.dev for e in self._view.trajectory)
-        title = (
-            f"Scoring new prompts… {len(self._step_lines)} scored in this step, best {best:.3f}"
-        )
+        title = f"Scoring new prompts… {len(self._step_lines)} scored in this step, best {best:.3f}"
         self._show_step(title, status="pending")
 
     def _note_scoring(self, event: Scoring) -> None:
