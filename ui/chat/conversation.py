@@ -63,6 +63,7 @@ class Conversation:
     data_label: str = ""
     run: str | None = None
     pending: PendingStart | None = None
+    proposed_at: int = 0  # where in ``tail`` the waiting proposal's exchange begins
     history: list[dict[str, Any]] = field(default_factory=list)  # before the run's messages
     tail: list[dict[str, Any]] = field(default_factory=list)  # after them
 
@@ -231,7 +232,7 @@ def _propose(
     if isinstance(planned, str):
         conv.say(text, planned)
         return
-    conv.pending = pending
+    conv.pending, conv.proposed_at = pending, len(conv.tail)
     shown = f"The prompt: {quote(pending.prompt, 500)}"
     conv.say(text, "\n\n".join(part for part in (intro, shown, planned[1], START_HINT) if part))
 
@@ -244,7 +245,10 @@ def start_pending(conv: Conversation, form: RunForm, runs: LiveRuns, *, said: st
         return
     if said:
         conv.tail.append(user_message(said))
-    _start(conv, form, runs, pending, announce=STARTED)
+    # The proposal and its yes belong to the run: a reloaded page shows them with it.
+    at = min(conv.proposed_at, len(conv.tail))
+    exchange, conv.tail = conv.tail[at:], conv.tail[:at]
+    _start(conv, form, runs, pending, opening=[*exchange, message(STARTED)])
 
 
 def _plan(
@@ -281,25 +285,33 @@ def _start(
     runs: LiveRuns,
     pending: PendingStart,
     *,
-    announce: str | None = None,
+    opening: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Start ``pending`` now; the run's chat opens with ``announce``, or else with the plan."""
+    """Start ``pending`` now; the run's chat opens with ``opening``, or else with the plan.
+
+    If it cannot start, what ``opening`` held (the person's words) stays in the chat.
+    """
     planned = _plan(conv, form, runs, pending)
-    if isinstance(planned, str):
-        conv.say("", planned)
-        return
-    request, plan = planned
     try:
+        if isinstance(planned, str):
+            raise ValueError(planned)
+        request, plan = planned
         settings = form.runtime_settings(runs.defaults)
     except ValueError as exc:
-        conv.say("", f"⚠️ I can't start yet: {escape_markdown(str(exc))}")
+        shown = (
+            str(exc)
+            if isinstance(planned, str)
+            else (f"⚠️ I can't start yet: {escape_markdown(str(exc))}")
+        )
+        conv.tail += [m for m in opening or () if m.get("content") != STARTED]
+        conv.say("", shown)
         return
     if pending.max_tokens is not None:
         settings = replace(settings, task=replace(settings.task, max_tokens=pending.max_tokens))
     steer = [f"try {form.optimizer} now"] if form.optimizer != "auto" else []
     view = runs.view(conv.run) if conv.run else None
     conv.history, conv.tail = conv.messages(view), []
-    live = runs.start(request, settings, opening=[message(announce or plan)], steer=steer)
+    live = runs.start(request, settings, opening=opening or [message(plan)], steer=steer)
     conv.run = live.run
 
 

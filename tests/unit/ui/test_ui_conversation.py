@@ -100,6 +100,8 @@ def test_the_first_prompt_starts_a_run_then_messages_steer_it(runs, tmp_path):
         "yes",
         "stop",
     ]
+    # the proposal and its yes are the run's own messages: a reloaded page shows them
+    assert view.messages[0]["content"] == "Answer the question\\.\nGoal\\: keep it under 9 words"
     assert view.report["stopped"] == "stop requested"
     assert view.report["directives"] == ["keep it under 9 words"]
     assert view.request["prompt"] == "Answer the question."
