@@ -9,7 +9,7 @@ time, then a yes), and the explanation of a zero score with its fixes. Plain wor
 from __future__ import annotations
 
 from agent.graph.reading import Reading
-from optimizers.budget import DEFAULT_MAX_CALLS, DEFAULT_MAX_SECONDS, Budget, plain_stop
+from optimizers.budget import DEFAULT_MAX_CALLS, DEFAULT_MAX_SECONDS, Budget
 from optimizers.diagnostics.low_score import LowScore
 from ui.chat.text import ASK_FOR_DATA, HELP, escape_markdown, quote
 from ui.panels.run_view import RunView
@@ -51,7 +51,7 @@ def answer(reading: Reading, view: RunView | None, *, has_data: bool) -> str:
     if topic == "words":
         return WORDS
     if topic == "cost":
-        return cost_text(Budget.default(), local=True) + " " + START_HINT.split(";")[0] + "."
+        return cost_text(Budget.default(), local=True)
     if topic == "status":
         return status_text(view)
     if topic == "abilities" or not has_data:
@@ -126,8 +126,3 @@ def diagnosis_text(diagnosis: LowScore) -> str:
             "with it, once no run is going on."
         )
     return "\n\n".join(lines)
-
-
-def stopped_text(reason: str, budget: Budget | None) -> str:
-    """Why a run stopped, in a person's words."""
-    return escape_markdown(plain_stop(reason, budget))

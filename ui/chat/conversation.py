@@ -93,10 +93,8 @@ def choose_data(conv: Conversation, preview: DataPreview) -> None:
     conv.data, conv.data_label = preview.data, preview.label
 
 
-def situation(conv: Conversation, runs: LiveRuns) -> Situation:
-    """What the reader needs to know about this session."""
-    live = _live(conv, runs)
-    view = runs.view(conv.run) if conv.run else None
+def situation(conv: Conversation, live: LiveRun | None, view: RunView | None) -> Situation:
+    """What the reader needs to know about this session (its live run and the run's view)."""
     finished = view is not None and view.status == "finished" and bool(view.best_prompt)
     fixes = len(view.diagnosis.fixes) if view is not None and view.diagnosis else 0
     directives = tuple(view.request.get("directives") or ()) if view is not None else ()
@@ -116,8 +114,8 @@ def respond(conv: Conversation, text: str, form: RunForm, runs: LiveRuns) -> Dat
     text = text.strip()
     if not text:
         return None
-    reading = read_message(text, situation(conv, runs))
     live, view = _live(conv, runs), runs.view(conv.run) if conv.run else None
+    reading = read_message(text, situation(conv, live, view))
     if live is not None:
         _during_run(live, reading, view)
         return None
