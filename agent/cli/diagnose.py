@@ -129,12 +129,7 @@ def diagnose_command(
                 prompt=prompt,
                 optimizer=optimizer,
                 budget=Budget(max_queries=budget),
-                metric=scoring.metric,
-                template=scoring.template,
-                columns=data_flags.columns(),
-                split_spec=data_flags.split_spec(),
-                test_data=data_flags.test_data,
-                seed=data_flags.seed,
+                **opt.request_fields(data_flags, scoring),
             )
             payload = _rerun(
                 target, request, models, CorruptionConfig(rate=rate, seed=corruption_seed)

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from langchain_core.messages import AIMessage
 
 from agent.cli import options as opt
 from agent.cli.console import literal
 from agent.cli.display import optimize_progress
 from agent.cli.output import friendly_errors, show_report, stderr
+from agent.graph.node_updates import NAMED
 from agent.graph.pilot import run_pilot
 from agent.llm.environment import home_dir
 from agent.llm.runtime import ModelRuntime
@@ -83,12 +85,7 @@ def optimize_command(
             prompt=prompt,
             optimizer=optimizer,
             budget=Budget.given(budget, max_calls, max_seconds),
-            metric=scoring.metric,
-            template=scoring.template,
-            columns=data_flags.columns(),
-            split_spec=data_flags.split_spec(),
-            test_data=data_flags.test_data,
-            seed=data_flags.seed,
+            **opt.request_fields(data_flags, scoring),
             directives=tuple(constraint or ()),
         )
         select_examples(EvalRequest(data=data, prompts=(prompt,), columns=request.columns))
@@ -100,6 +97,14 @@ def optimize_command(
             else:
                 payload = run_single(request, runtime, root, run_id)
         show_report(payload, as_json=output.as_json, out=output.out)
+
+
+def message_line(message: AIMessage) -> str:
+    """A graph message for the terminal: ``node: text``, unless the text names itself."""
+    named = message.additional_kwargs.get("kind") == NAMED
+    return (
+        literal(message.content) if named else f"[dim]{message.name}:[/] {literal(message.content)}"
+    )
 
 
 def run_single(
@@ -170,8 +175,6 @@ async def run_piloted(
     ):
         return await run_pilot(
             request, runtime, home=home, run=run_id, on_event=on_event,
-            on_message=lambda m: stderr.print(
-                f"[dim]{m.name}:[/] {literal(m.content)}", highlight=False
-            ),
+            on_message=lambda m: stderr.print(message_line(m), highlight=False),
             answer=answer, on_session=sessions.append,
         )  # fmt: skip

@@ -199,6 +199,18 @@ class OutputFlags:
             show()
 
 
+def request_fields(data: DataFlags, scoring: ScoringFlags) -> dict[str, Any]:
+    """The fields of an ``OptimizeRequest`` that the data and scoring flags set."""
+    return {
+        "metric": scoring.metric,
+        "template": scoring.template,
+        "columns": data.columns(),
+        "split_spec": data.split_spec(),
+        "test_data": data.test_data,
+        "seed": data.seed,
+    }
+
+
 DEFAULT_MODELS = ModelFlags()  # a command's default when called from Python
 DEFAULT_DATA = DataFlags()
 DEFAULT_SCORING = ScoringFlags()

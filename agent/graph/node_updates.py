@@ -8,6 +8,9 @@ from langchain_core.messages import AIMessage
 
 from agent.run.session import RunSession
 
+NAMED = "named"
+"""A message's ``kind`` when its text already names the method ("GPO: 7 new prompts…"):
+the CLI prints it without the node's name in front."""
 ROUTINE = "routine"
 """A message's ``kind`` when it only says what comes next (the policy's choice): logs
 and the CLI show it, the chat leaves it out (the step's own message follows)."""

@@ -14,7 +14,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from agent.graph.node_updates import ROUTINE, progress, say
+from agent.graph.node_updates import NAMED, ROUTINE, progress, say
 from agent.graph.planner import decide
 from agent.graph.policy import EXHAUSTED
 from agent.graph.state import PilotState
@@ -89,7 +89,7 @@ def optimizer_step(name: str):
             "stagnant": stagnant,
             "preferred": "" if state.preferred == name else state.preferred,
             "summary": [*state.summary, line],
-            "messages": [say(said + (" (improved)." if improved else "."), name)],
+            "messages": [say(said + (" (improved)." if improved else "."), name, kind=NAMED)],
         }
 
     step.__name__ = f"{name}_step"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from agent.cli.display import summary_lines
+from agent.cli.optimize import message_line
+from agent.graph.node_updates import NAMED, say
 
 USAGE = {"calls": 12, "cache_hits": 3, "failures": 0, "prompt_tokens": 900, "completion_tokens": 90}
 LOCAL = {"base_url": None, "model": "smollm2"}
@@ -64,3 +66,10 @@ def test_a_zero_seed_is_explained_with_the_flags_that_fix_it():
     assert "answers in sentences" in text
     assert '-p "Answer the question. Answer with exactly one of: negative, positive."' in text
     assert "--metric contains" in text
+
+
+def test_a_step_line_that_names_its_method_is_not_prefixed_again():
+    named = say("Structured search: 8 new prompts scored.", "structure", kind=NAMED)
+    assert message_line(named) == "Structured search: 8 new prompts scored."
+    plain = say("Your prompt scores 0.000 on the dev examples.", "evaluate")
+    assert message_line(plain).startswith("[dim]evaluate:[/] Your prompt scores")
