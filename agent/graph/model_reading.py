@@ -6,10 +6,17 @@ which kind of message it is and the rule it asks for; the answer is validated
 against the situation (no "yes" when nothing waits for one, no steering without a
 live run) and anything that does not fit falls back to the deterministic reading.
 Messages the reader is sure of never reach the model: they cost nothing.
+
+The graph reads steering with the run's planner model (:func:`read_with_model`); the
+app's chat, which has no run to borrow a model from, asks the optimizer endpoint of
+its Settings (:func:`read_with_endpoint`). With the embedded model neither asks: a
+135M model cannot do this reliably, and the deterministic reading says when it is unsure.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Literal, Protocol, TypeVar
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
@@ -17,6 +24,13 @@ from pydantic import BaseModel, Field
 
 from agent.graph.reading import Reading, Situation, read_message
 from agent.graph.steering import Steering
+from agent.llm.runtime import ModelRuntime, RuntimeSettings
+from optimizers.evaluation.chat_calls import EndpointError
+
+logger = logging.getLogger(__name__)
+
+READ_TIMEOUT_S = 20.0
+"""How long the chat waits for the endpoint before it answers with its own reading."""
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -88,3 +102,28 @@ async def read_with_model(text: str, situation: Situation, model: StructuredCall
     if kind.kind == "question":
         return Reading("question", reading.text, understood, topic=reading.topic or "other")
     return Reading(kind.kind, reading.text, understood)
+
+
+def read_with_endpoint(text: str, situation: Situation, settings: RuntimeSettings) -> Reading:
+    """The chat's reader: :func:`read_message`; unsure messages go to a capable endpoint.
+
+    ``settings.optimizer`` is the endpoint (the embedded model is never asked). It is
+    called from a worker thread of the app, so it runs its own event loop; an endpoint
+    that is down, slow or answers nonsense leaves the deterministic reading.
+    """
+    reading = read_message(text, situation)
+    if not reading.unsure or settings.optimizer.embedded:
+        return reading
+    try:
+        return asyncio.run(_ask_endpoint(text, situation, settings))
+    except (EndpointError, TimeoutError) as exc:
+        logger.warning("the optimizer endpoint could not read a chat message: %s", exc)
+        return reading
+
+
+async def _ask_endpoint(text: str, situation: Situation, settings: RuntimeSettings) -> Reading:
+    with ModelRuntime(settings, roles=("optimizer",)) as runtime:
+        assert runtime.optimizer is not None  # started for that role
+        return await asyncio.wait_for(
+            read_with_model(text, situation, runtime.optimizer), READ_TIMEOUT_S
+        )

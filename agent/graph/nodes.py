@@ -27,7 +27,7 @@ from optimizers.registry import info
 async def planner(state: PilotState, runtime: Runtime[RunSession]) -> dict[str, Any]:
     """Read steering, then choose the next action (model first, policy as fallback)."""
     session = runtime.context
-    update = apply_steering(state, session, session.drain_inbox())
+    update = await apply_steering(state, session, session.drain_inbox())
     steered = replace(state, **update)
     if steered.paused and steered.report is None:  # no model call: a paused run spends nothing
         return {**update, "action": "pause"}
@@ -130,7 +130,7 @@ async def ask_user(state: PilotState, runtime: Runtime[RunSession]) -> dict[str,
         else "How should I proceed?"
     )
     answer = interrupt({"question": question})
-    update = apply_steering(state, runtime.context, [str(answer)])
+    update = await apply_steering(state, runtime.context, [str(answer)])
     return {**update, "messages": [say(question, "ask_user"), *update["messages"]]}
 
 
@@ -143,7 +143,7 @@ async def pause(state: PilotState, runtime: Runtime[RunSession]) -> dict[str, An
     session = runtime.context
     question = pause_question(session)
     answer = interrupt({"question": question, "kind": "pause"})
-    update = apply_steering(state, session, [str(answer)])
+    update = await apply_steering(state, session, [str(answer)])
     return {**update, "messages": [say(question, "pause"), *update["messages"]]}
 
 

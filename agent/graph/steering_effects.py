@@ -1,6 +1,7 @@
 """What a steering message does to a running run, and the answer the person sees.
 
-:func:`~agent.graph.reading.read_message` says what a message asks for; here it is
+:func:`~agent.graph.model_reading.read_with_model` says what a message asks for (the
+deterministic reader, and the run's planner model for what it is unsure of); here it is
 carried out on the state and the live session, and every message gets a short
 reply in the chat saying what was applied, or why nothing was ("I did not
 understand …", "there is no candidate #12 …"). A message that is not
@@ -21,6 +22,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 
 from agent.graph.candidates import CandidateNotFound, describe_candidate, resolve_candidate
+from agent.graph.model_reading import read_with_model
 from agent.graph.node_updates import progress, say
 from agent.graph.policy import EXHAUSTED
 from agent.graph.reading import Reading, Situation, read_message
@@ -40,12 +42,15 @@ COMMANDS = (
 )
 
 
-def apply_steering(state: PilotState, session: RunSession, texts: list[str]) -> dict[str, Any]:
+async def apply_steering(
+    state: PilotState, session: RunSession, texts: list[str]
+) -> dict[str, Any]:
     """Apply the person's messages in order; returns the state update with every reply."""
     update: dict[str, Any] = {}
     messages = []
     for text in texts:
-        change, reply = _apply_one(replace(state, **update), session, text)
+        current = replace(state, **update)
+        change, reply = _apply_one(current, session, text, await _read(current, session, text))
         update.update(change)
         if text.strip():
             messages.append(HumanMessage(content=text))
@@ -53,12 +58,20 @@ def apply_steering(state: PilotState, session: RunSession, texts: list[str]) -> 
     return {**update, "messages": messages}
 
 
-def _apply_one(state: PilotState, session: RunSession, text: str) -> tuple[dict[str, Any], str]:
+async def _read(state: PilotState, session: RunSession, text: str) -> Reading:
+    situation = Situation(live=True, directives=tuple(state.directives))
+    if session.planner is None or not text.strip():
+        return read_message(text, situation)
+    return await read_with_model(text, situation, session.planner)
+
+
+def _apply_one(
+    state: PilotState, session: RunSession, text: str, reading: Reading
+) -> tuple[dict[str, Any], str]:
     if not text.strip():  # headless callers answer "" for "carry on"
         if state.paused:
             return {"paused": False}, "No answer: resuming."
         return {}, "No answer: carrying on."
-    reading = read_message(text, Situation(live=True, directives=tuple(state.directives)))
     steering = reading.steering or Steering()
     if not steering.understood:
         return {}, _not_understood(state, reading)

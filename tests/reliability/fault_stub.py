@@ -9,7 +9,8 @@ model:
   with the number of :data:`KEYWORDS` in the prompt (decided by a hash of prompt
   and input, so the same request always gets the same answer);
 - the *optimizer* role (``stub-optimizer``) answers a planner request (one with
-  ``tools``) with a tool call choosing an action, a critique request with reasons,
+  ``tools``) with a tool call choosing an action (a chat-reading request, with a
+  fixed reading from :data:`_MESSAGE_KINDS`), a critique request with reasons,
   and any other request with a new instruction between ``<START>`` and ``<END>``,
   picked from :data:`PROPOSALS` by a hash of the request body.
 
@@ -270,6 +271,22 @@ def _completion(model: str, message: dict[str, Any], ordinal: int, usage_in: int
     ).encode()
 
 
+_MESSAGE_KINDS = {
+    "finished": {"kind": "feedback", "rule": "sound warmer", "meaning": "a warmer tone"},
+    "live": {"kind": "steer", "rule": "keep it under 6 words", "meaning": "shorter prompts"},
+}
+"""The optimizer role's reading of an unsure chat message, after a run and during one."""
+
+
+def _tool_call(name: str, arguments: dict[str, Any], body_sha: str) -> dict[str, Any]:
+    call = {
+        "id": f"call_{body_sha[:12]}",
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(arguments)},
+    }
+    return {"role": "assistant", "content": None, "tool_calls": [call]}
+
+
 def answer(request: dict[str, Any], targets: Mapping[str, str], body_sha: str) -> dict[str, Any]:
     """The assistant message for a chat request (see the module docstring)."""
     messages = request.get("messages") or []
@@ -282,14 +299,12 @@ def answer(request: dict[str, Any], targets: Mapping[str, str], body_sha: str) -
         return {"role": "assistant", "content": text}
     if request.get("tools"):
         name = request["tools"][0]["function"]["name"]
+        if name == "MessageKind":  # the chat's reader: one reading per situation
+            arguments = _MESSAGE_KINDS["finished" if "has finished" in last else "live"]
+            return _tool_call(name, arguments, body_sha)
         action = PLANNER_CHOICES[int(body_sha[:8], 16) % len(PLANNER_CHOICES)]
         arguments = {"action": action, "reason": "the stub planner's choice", "message": ""}
-        call = {
-            "id": f"call_{body_sha[:12]}",
-            "type": "function",
-            "function": {"name": name, "arguments": json.dumps(arguments)},
-        }
-        return {"role": "assistant", "content": None, "tool_calls": [call]}
+        return _tool_call(name, arguments, body_sha)
     if "reasons why" in last:
         return {"role": "assistant", "content": CRITIQUE}
     proposal = PROPOSALS[int(body_sha[8:16], 16) % len(PROPOSALS)]

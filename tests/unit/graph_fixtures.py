@@ -15,6 +15,7 @@ import json
 from contextlib import nullcontext
 from pathlib import Path
 
+from agent.graph.model_reading import MessageKind
 from agent.graph.planner import PlannerDecision
 from agent.llm.runtime import ModelRuntime, RuntimeSettings
 from agent.llm.settings import ModelSettings
@@ -31,14 +32,20 @@ WORDS = ("great", "awful", "lovely", "dull", "superb", "bad")
 
 
 class ScriptedPlanner:
-    """A planner model whose decisions the test scripts (``None`` = an unusable answer)."""
+    """A planner model whose decisions the test scripts (``None`` = an unusable answer).
 
-    def __init__(self, decisions):
+    ``readings`` script its answers when it is asked to read a chat message.
+    """
+
+    def __init__(self, decisions, readings=()):
         self.decisions = list(decisions)
+        self.readings = list(readings)
         self.calls = 0
 
     async def structured(self, messages, schema, *, sample=0):
         self.calls += 1
+        if schema is MessageKind:
+            return (self.readings.pop(0), "") if self.readings else (None, "no reading")
         if not self.decisions:
             return None, "no more script"
         action = self.decisions.pop(0)

@@ -2,17 +2,22 @@
 
 Greetings, questions ("what can you do?", "why is everything 0?", "how long will it
 take?"), messages it could not place, the offer to start (prompt, data, plan, cost and
-time, then a yes), and the explanation of a zero score with its fixes. Plain words:
-"LLM calls", "evaluations on the dev examples", the cost of a local model. No Gradio.
+time, then a yes), the explanation of a zero score with its fixes, and a candidate
+asked for after the run. Plain words: "LLM calls", "evaluations on the dev examples",
+the cost of a local model. No Gradio.
 """
 
 from __future__ import annotations
+
+import re
 
 from agent.graph.reading import Reading
 from optimizers.budget import DEFAULT_MAX_CALLS, DEFAULT_MAX_SECONDS, Budget
 from optimizers.diagnostics.low_score import LowScore
 from ui.chat.text import ASK_FOR_DATA, HELP, escape_markdown, quote
 from ui.panels.run_view import RunView
+
+_PICK = re.compile(r"(?:accept|roll\s*back\s+to)\s+#?(\d+)", re.IGNORECASE)
 
 START_HINT = "Say **yes** or press **Start** to begin; say *no* to change something first."
 
@@ -126,3 +131,20 @@ def diagnosis_text(diagnosis: LowScore) -> str:
             "with it, once no run is going on."
         )
     return "\n\n".join(lines)
+
+
+def pick_reply(text: str, view: RunView | None) -> str | None:
+    """After a run: "accept N" shows candidate N, to copy or to start from."""
+    match = _PICK.search(text)
+    if match is None or view is None or not view.trajectory:
+        return None
+    number = int(match.group(1))
+    trajectory = view.trajectory
+    if number >= len(trajectory):
+        return f"The run has candidates #0 to #{len(trajectory) - 1}; there is no #{number}."
+    picked = trajectory[number]
+    return (
+        f"The run is over, so there is nothing to steer. Candidate #{number} "
+        f"(dev {picked.dev:.3f}) is {quote(picked.prompt, 1000)}: "
+        "send it as a new prompt to optimize from there."
+    )

@@ -1,12 +1,14 @@
 """One browser session's conversation: what each message means, and what it starts.
 
 Every message is read by :func:`agent.graph.reading.read_message` in the session's
-situation: a greeting or a question is answered and starts nothing; a built-in task's
-name chooses the data; a prompt gets the plan, the cost and the time, and starts only on
-a yes (or the Start button); while a run goes on, steering goes to it and questions are
-answered beside it; after a run, feedback ("make it shorter", "carry on") continues from
-its best prompt; a zero score's offered fixes are taken with "fix 1". The chat is the
-session's own messages around the attached run's messages. No Gradio here: the UI calls
+situation (what it is unsure of goes to the optimizer endpoint of Settings, when that is
+a capable model: :func:`agent.graph.model_reading.read_with_endpoint`): a greeting or a
+question is answered and starts nothing; a built-in task's name chooses the data; a
+prompt gets the plan, the cost and the time, and starts only on a yes (or the Start
+button); while a run goes on, steering goes to it and questions are answered beside it;
+after a run, feedback ("make it shorter", "carry on") continues from its best prompt; a
+zero score's offered fixes are taken with "fix 1". The chat is the session's own
+messages around the attached run's messages. No Gradio here: the UI calls
 :func:`respond`, :func:`start_pending`, :func:`open_run` and :func:`attach`.
 """
 
@@ -17,9 +19,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from agent.graph.model_reading import read_with_endpoint
 from agent.graph.reading import Reading, Situation, read_message
 from optimizers.tasks import BUILTIN_TASKS, DataError
-from ui.chat.answers import START_HINT, answer, cost_text, greeting, unclear
+from ui.chat.answers import START_HINT, answer, cost_text, greeting, pick_reply, unclear
 from ui.chat.form import RunForm
 from ui.chat.text import (
     ASK_FOR_DATA,
@@ -36,7 +39,6 @@ from ui.live_runs import LiveRuns
 from ui.panels.run_view import RunView
 
 _GOAL = re.compile(r"^\s*goal\s*:\s*(.*\S)\s*$", re.IGNORECASE)
-_PICK = re.compile(r"(?:accept|roll\s*back\s+to)\s+#?(\d+)", re.IGNORECASE)
 RESUMABLE = ("stopped", "error")  # an error (endpoint down) resumes from the last checkpoint
 STARTED = (
     "Started. Progress shows here and in **Inspect**; say *stop* or *pause* any time, or "
@@ -115,7 +117,10 @@ def respond(conv: Conversation, text: str, form: RunForm, runs: LiveRuns) -> Dat
     if not text:
         return None
     live, view = _live(conv, runs), runs.view(conv.run) if conv.run else None
-    reading = read_message(text, situation(conv, live, view))
+    now = situation(conv, live, view)
+    reading = read_message(text, now)
+    if reading.unsure:  # a capable optimizer endpoint (Settings) may read it better
+        reading = read_with_endpoint(text, now, form.runtime_settings(runs.defaults))
     if live is not None:
         _during_run(live, reading, view)
         return None
@@ -165,7 +170,7 @@ def _steer_without_run(
     if steering is not None and steering.resume and view is not None and view.status in RESUMABLE:
         _resume(conv, form, runs, said=reading.text)
         return
-    conv.say(reading.text, _pick_reply(reading.text, view) or NO_RUN)
+    conv.say(reading.text, pick_reply(reading.text, view) or NO_RUN)
 
 
 def _follow_up(
@@ -326,23 +331,6 @@ def _use_builtin(conv: Conversation, text: str, name: str, form: RunForm) -> Dat
     choose_data(conv, preview)
     conv.say(text, f"{preview.status} Now send the prompt you want to improve.")
     return preview
-
-
-def _pick_reply(text: str, view: RunView | None) -> str | None:
-    """After a run: "accept N" shows candidate N, to copy or to start from."""
-    match = _PICK.search(text)
-    if match is None or view is None or not view.trajectory:
-        return None
-    number = int(match.group(1))
-    trajectory = view.trajectory
-    if number >= len(trajectory):
-        return f"The run has candidates #0 to #{len(trajectory) - 1}; there is no #{number}."
-    picked = trajectory[number]
-    return (
-        f"The run is over, so there is nothing to steer. Candidate #{number} "
-        f"(dev {picked.dev:.3f}) is {quote(picked.prompt, 1000)}: "
-        "send it as a new prompt to optimize from there."
-    )
 
 
 def _resume(conv: Conversation, form: RunForm, runs: LiveRuns, *, said: str | None) -> str:

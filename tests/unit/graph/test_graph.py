@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agent.graph.model_reading import MessageKind
 from agent.graph.pilot import run_pilot
 from tests.unit.graph_fixtures import ScriptedPlanner, request_for
 
@@ -95,6 +96,24 @@ async def test_a_directive_sent_mid_run_filters_candidates(
     assert all(len(r["text"].split()) > 5 for r in report["rejected"])
     assert len(report["best_prompt"].split()) <= 5
     assert report["directives"] == ["keep it under 6 words", "always be polite"]
+
+
+async def test_the_planner_model_reads_free_words_into_a_rule(
+    data_file, runtime, tmp_path, bundled_embedder
+):
+    reading = MessageKind(kind="steer", rule="keep it under 6 words", meaning="shorter prompts")
+    planner = ScriptedPlanner(["evaluate"] + ["random"] * 6 + ["report", "finish"], [reading])
+    report, messages = await pilot(
+        data_file, runtime, tmp_path, bundled_embedder, planner,
+        request=request_for(data_file, budget=20),
+        on_session=lambda session: session.send("the prompts look too long to me"),
+    )  # fmt: skip
+    replies = [content for node, content in messages if node == "steering"]
+    assert replies == [
+        "New rule 'keep it under 6 words': candidates that break it are never scored nor chosen."
+    ]
+    assert report["directives"] == ["keep it under 6 words"]
+    assert all(len(e["prompt"].split()) <= 5 for e in report["trajectory"][1:])
 
 
 async def test_a_question_waits_for_the_person_and_the_answer_steers(

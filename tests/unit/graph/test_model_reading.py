@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from agent.graph.model_reading import MessageKind, read_with_model
+import socket
+
+from agent.graph.model_reading import MessageKind, read_with_endpoint, read_with_model
 from agent.graph.reading import Situation
+from agent.llm.runtime import RuntimeSettings
+from agent.llm.settings import DEFAULT_OPTIMIZER_SETTINGS, ModelSettings
+from tests.reliability.fault_stub import OPTIMIZER_MODEL, FaultStub
 
 LIVE = Situation(has_data=True, live=True)
 FINISHED = Situation(has_data=True, finished=True)
@@ -60,3 +65,40 @@ async def test_an_answer_that_does_not_fit_the_situation_falls_back():
 async def test_an_unusable_answer_falls_back():
     reading = await read_with_model("hmm", IDLE, Model(None))
     assert reading.intent == "unclear"
+
+
+# ----------------------------------------------------------- the chat's endpoint reader
+
+
+def _settings(optimizer: ModelSettings) -> RuntimeSettings:
+    return RuntimeSettings(optimizer=optimizer)
+
+
+def test_the_embedded_model_is_never_asked():
+    reading = read_with_endpoint("hmm", IDLE, _settings(DEFAULT_OPTIMIZER_SETTINGS))
+    assert reading.intent == "unclear"
+    assert reading.unsure
+
+
+def test_an_endpoint_reads_what_the_reader_is_unsure_of():
+    stub = FaultStub({}).start()
+    try:
+        settings = _settings(ModelSettings(base_url=stub.base_url, model=OPTIMIZER_MODEL))
+        reading = read_with_endpoint("the prompts look too long to me", LIVE, settings)
+        assert reading.intent == "steer"
+        assert not reading.unsure
+        assert reading.steering.add_directives == ["keep it under 6 words"]
+        assert read_with_endpoint("stop", LIVE, settings).steering.stop
+        assert stub.ledger.paid == 1  # "stop" was sure: no call
+    finally:
+        stub.stop()
+
+
+def test_an_endpoint_that_is_down_leaves_the_readers_own_reading():
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings = _settings(ModelSettings(base_url=f"http://127.0.0.1:{port}/v1", model="m"))
+    reading = read_with_endpoint("the prompts look too long to me", LIVE, settings)
+    assert reading.intent == "steer"
+    assert reading.unsure

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import replace
 
 import pytest
 
 from agent.llm.runtime import RuntimeSettings
+from tests.reliability.fault_stub import OPTIMIZER_MODEL, FaultStub
 from tests.unit.graph_fixtures import fake_live_runs, write_items
 from tests.unit.optimizer_fixtures import prompt_of
 from ui.chat.conversation import (
@@ -323,3 +325,23 @@ def test_a_step_shows_its_candidates_while_they_are_raced(tmp_path, bundled_embe
     gate.set()
     assert live.join(60)
     runs.close()
+
+
+def test_a_capable_endpoint_in_settings_reads_free_feedback(runs, tmp_path):
+    stub = FaultStub({}).start()
+    try:
+        form = replace(FORM, optimizer_model=ModelForm(url=stub.base_url, model=OPTIMIZER_MODEL))
+        conv = with_data(tmp_path)
+        respond(conv, "Answer the question.", FORM, runs)
+        respond(conv, "yes", FORM, runs)
+        first = conv.run
+        assert runs.get(first).join(60)
+        respond(conv, "honestly I expected it to feel warmer", form, runs)
+        assert conv.run != first  # read as feedback with a rule: it continued at once
+        assert runs.get(conv.run).join(60)
+        request = runs.view(conv.run).request
+        assert request["prompt"] == runs.view(first).best_prompt
+        assert list(request["directives"]) == ["sound warmer"]
+        assert stub.ledger.paid == 1
+    finally:
+        stub.stop()
