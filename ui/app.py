@@ -35,7 +35,7 @@ from ui.chat.uploads import (
     store_upload,
 )
 from ui.layout import CSS as LAYOUT_CSS
-from ui.layout import NO_REPORT, Layout, build_layout
+from ui.layout import NO_REPORT, SORT_ON_CLICK, Layout, build_layout
 from ui.live_run import ACTIVE
 from ui.live_runs import LiveRuns
 from ui.panels import inspect as rv
@@ -372,5 +372,6 @@ def launch(app: gr.Blocks, *, host: str, port: int, auth: tuple[str, str] | None
         show_error=False,
         inbrowser=False,
         css=CSS + LAYOUT_CSS,
+        js=SORT_ON_CLICK,
         theme=theme,
     )

@@ -7,6 +7,7 @@ right. Nothing here reacts to anything: :mod:`ui.app` wires the events.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 
@@ -37,8 +38,8 @@ CSS = """
   position: static; flex: none; margin: var(--block-label-margin) 0 0 var(--block-label-margin);
 }
 #chat [role="log"] { flex: 1 1 0; min-height: 0; height: auto; }
-/* Candidates: a click anywhere on a header opens its menu, whose first items sort the table
-   by that column (Gradio 6 sorts from a header's small menu button, shown only on hover). */
+/* Candidates: a click anywhere on a header opens its menu (Gradio 6 sorts from a header's
+   small menu button, shown only on hover); SORT_ON_CLICK then picks "Sort ascending". */
 #candidates th .cell-menu-button {
   display: flex; position: absolute; inset: 0; width: 100%; height: 100%; min-width: 0;
   margin: 0; padding: 0 6px; transform: none; justify-content: flex-end;
@@ -46,7 +47,9 @@ CSS = """
 }
 """
 CHAT_PLACEHOLDER = "Your prompt to improve, or a question"  # fits the input at its default width
-CANDIDATES_LABEL = "Candidates (click a header, then Sort ascending or Sort descending)"
+SORT_ON_CLICK = (Path(__file__).parent / "sort_on_click.js").read_text(encoding="utf-8")
+"""The page's script: one click on a candidate table's header sorts, a second reverses."""
+CANDIDATES_LABEL = "Candidates (click a header to sort, again to reverse)"
 
 
 @dataclass

@@ -194,6 +194,16 @@ class PilotPage:
             has_text=re.compile(r"\S")
         )
 
+    def candidate_column(self, col: int) -> list[float]:
+        """The numbers in column ``col`` of the candidate table, top to bottom."""
+        cells = self.page.locator(f'#candidates [role=gridcell][data-col="{col}"]')
+        return [float(text) for text in cells.all_inner_texts() if text.strip()]
+
+    def sort_candidates(self, header: str) -> None:
+        """One click on a header of the candidate table; waits until its menu has closed."""
+        self.page.locator("#candidates th").filter(has_text=header).first.click()
+        expect(self.page.locator(".cell-menu")).to_have_count(0, timeout=5_000)
+
     def expect_plot_drawn(self, elem_id: str, timeout: float) -> None:
         """Wait until the plot ``elem_id`` shows an image with colour in it (marks, lines).
 

@@ -47,13 +47,25 @@ def test_upload_prompt_run_steer_and_download_the_report(open_user, sentiment_cs
     user.expect_plot_drawn("score-plot", timeout=60_000)
     user.screenshot("3-run-going")
 
-    # The run ends on its budget; the report gives test scores with an interval.
+    # The run ends on its budget; one click on a header sorts the candidates, one more reverses.
     expect(user.status()).to_contain_text(re.compile("finished", re.I), timeout=600_000)
+    user.sort_candidates("#")  # (only the rows on screen are in the page)
+    up = user.candidate_column(0)
+    assert up == sorted(up), up
+    assert up[0] == 0, up
+    user.sort_candidates("#")
+    down = user.candidate_column(0)
+    assert down == sorted(down, reverse=True), down
+    assert down[0] > down[-1], down
+    user.sort_candidates("dev score")
+    scores = user.candidate_column(2)
+    assert scores == sorted(scores), scores
+    user.screenshot("4-candidates-sorted")
     user.tab("Report")
     report = page.locator("#report")
     expect(report).to_contain_text(re.compile("test", re.I), timeout=60_000)
     expect(report).to_contain_text(INTERVAL)
-    user.screenshot("4-report")
+    user.screenshot("5-report")
     user.assert_no_traceback()
 
     saved = user.download("download-json", tmp_path)
