@@ -82,6 +82,14 @@ class Scoring(_Event):
     of: int
     prompt: str
 
+    @property
+    def where(self) -> str:
+        """``candidate 3 of 8, 4 of 12 dev examples``: how far the step has come."""
+        return (
+            f"candidate {self.candidate} of {self.candidates}, "
+            f"{self.examples} of {self.of} dev examples"
+        )
+
 
 @dataclass(frozen=True)
 class CandidateScored(_Event):

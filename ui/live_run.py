@@ -335,11 +335,7 @@ class LiveRun:
             f"candidate {event.candidate} of {event.candidates}, up to {event.examples} of "
             f"{event.of} dev examples: {quote(' '.join(event.prompt.split()), 120)}"
         )
-        self._show_step(
-            f"Scoring new prompts… candidate {event.candidate} of {event.candidates}, "
-            f"{event.examples} of {event.of} dev examples",
-            "pending",
-        )
+        self._show_step(f"Scoring new prompts… {event.where}", "pending")
 
     def _close_step(self, text: str) -> None:
         """The step's own sentence becomes its title; expanding it shows its prompts."""

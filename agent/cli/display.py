@@ -17,7 +17,14 @@ from rich.table import Table
 
 from agent.cli.console import literal
 from optimizers.budget import Budget, plain_stop
-from optimizers.events import CandidateRejected, CandidateScored, EventFn, Raced, RunEvent
+from optimizers.events import (
+    CandidateRejected,
+    CandidateScored,
+    EventFn,
+    Raced,
+    RunEvent,
+    Scoring,
+)
 
 
 @contextmanager
@@ -25,7 +32,8 @@ def optimize_progress(console: Console, budget: Budget | None) -> Iterator[Event
     """A live bar with the best score so far; yields the event callback.
 
     It counts paid calls when the budget limits calls (the default), else dev
-    queries, and moves with every block of dev examples a candidate is scored on.
+    queries, and moves with every block of dev examples a candidate is scored on;
+    within a step it says which candidate is being scored ("candidate 3 of 8").
     """
     by_calls = budget is None or budget.max_calls is not None
     unit, total = (
@@ -46,7 +54,9 @@ def optimize_progress(console: Console, budget: Budget | None) -> Iterator[Event
         task = bar.add_task("run", total=total, best=0.0, step=0, queries=0, last="")
 
         def on_event(event: RunEvent) -> None:
-            if isinstance(event, Raced) and by_calls:
+            if isinstance(event, Scoring):
+                bar.update(task, last=f"scoring {event.where}")
+            elif isinstance(event, Raced) and by_calls:
                 bar.update(task, completed=event.calls)
             elif isinstance(event, CandidateScored):
                 entry = event.entry

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from agent.cli.display import summary_lines
+import io
+
+from rich.console import Console
+
+from agent.cli.display import optimize_progress, summary_lines
 from agent.cli.optimize import message_line
 from agent.graph.node_updates import NAMED, say
+from optimizers.events import Scoring
 
 USAGE = {"calls": 12, "cache_hits": 3, "failures": 0, "prompt_tokens": 900, "completion_tokens": 90}
 LOCAL = {"base_url": None, "model": "smollm2"}
@@ -73,3 +78,12 @@ def test_a_step_line_that_names_its_method_is_not_prefixed_again():
     assert message_line(named) == "Structured search: 8 new prompts scored."
     plain = say("Your prompt scores 0.000 on the dev examples.", "evaluate")
     assert message_line(plain).startswith("[dim]evaluate:[/] Your prompt scores")
+
+
+def test_the_progress_bar_says_which_candidate_is_being_scored():
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=200)
+    event = Scoring(step=1, candidate=2, candidates=5, examples=4, of=12, prompt="Label it.")
+    with optimize_progress(console, None) as on_event:
+        on_event(event)
+    assert "scoring candidate 2 of 5, 4 of 12 dev examples" in out.getvalue()
