@@ -47,7 +47,12 @@ from optimizers.evaluation.metrics import get_metric
 from optimizers.evaluation.templates import PromptTemplate
 from optimizers.propose.domain import CandidateDomain
 from optimizers.propose.domain_config import DomainConfig
-from optimizers.propose.generation import GeneratedPrompt, induce_instructions, paraphrase
+from optimizers.propose.generation import (
+    GeneratedPrompt,
+    Sampling,
+    induce_instructions,
+    paraphrase,
+)
 from optimizers.tasks import (
     BUILTIN_TASKS,
     Example,
@@ -139,34 +144,26 @@ async def generate(
     n_para = round(wanted * config.paraphrase_share)
     n_ape = wanted - n_para
     rng = random.Random(seed)
+
+    def sampling(n: int, start: int) -> Sampling:
+        return Sampling(
+            n=n,
+            rng=random.Random(rng.getrandbits(64)),
+            start_sample=start,
+            exclude=seeds,
+            max_attempts=attempts * n,
+            log=log,
+        )
+
     jobs = [
         induce_instructions(
-            optimizer,
-            train,
-            n=n_ape,
-            demos_per_prompt=config.demos_per_prompt,
-            rng=random.Random(rng.getrandbits(64)),
-            start_sample=0,
-            exclude=seeds,
-            max_attempts=attempts * n_ape,
-            log=log,
+            optimizer, train, sampling(n_ape, 0), demos_per_prompt=config.demos_per_prompt
         )
     ]
     start = attempts * n_ape
     for j, parent in enumerate(seeds):
         count = n_para // len(seeds) + (j < n_para % len(seeds))
-        jobs.append(
-            paraphrase(
-                optimizer,
-                parent,
-                n=count,
-                rng=random.Random(rng.getrandbits(64)),
-                start_sample=start,
-                exclude=seeds,
-                max_attempts=attempts * count,
-                log=log,
-            )
-        )
+        jobs.append(paraphrase(optimizer, parent, sampling(count, start)))
         start += attempts * count
     results = await asyncio.gather(*jobs)
     return [prompt for prompts in results for prompt in prompts]

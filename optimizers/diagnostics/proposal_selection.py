@@ -30,7 +30,7 @@ from optimizers.diagnostics.rerun import (
 )
 from optimizers.evaluation.evaluator import compare
 from optimizers.evaluation.stats import PairedComparison
-from optimizers.propose.generation import GeneratedPrompt, paraphrase
+from optimizers.propose.generation import GeneratedPrompt, Sampling, paraphrase
 from optimizers.tasks.example import Example
 
 PARAPHRASE_FIRST_SAMPLE = 100_000
@@ -148,9 +148,7 @@ async def proposal_vs_selection(
     generated: list[GeneratedPrompt] = []
     texts: list[str] = []
     if wanted:
-        kept = await paraphrase(
-            context.proposer,
-            context.seed_prompt,
+        sampling = Sampling(
             n=wanted,
             rng=random.Random(seed),
             start_sample=PARAPHRASE_FIRST_SAMPLE,
@@ -158,6 +156,7 @@ async def proposal_vs_selection(
             max_attempts=ATTEMPTS_PER_PARAPHRASE * wanted,
             log=generated,
         )
+        kept = await paraphrase(context.proposer, context.seed_prompt, sampling)
         texts = [prompt.text for prompt in kept]
     fork = fork_context(context, run=f"{context.run}-paraphrases", seed=seed)
     selection = FixedCandidates(fork, texts, source="paraphrase")

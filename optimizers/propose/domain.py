@@ -28,7 +28,12 @@ from memory.prompt_record import PromptRecord, prompt_id
 from optimizers.base import Candidate, OptimizerContext, prompt_key
 from optimizers.evaluation.structured_prompt import StructuredPrompt
 from optimizers.propose.domain_config import DomainConfig, domain_size_for
-from optimizers.propose.generation import GeneratedPrompt, induce_instructions, paraphrase
+from optimizers.propose.generation import (
+    GeneratedPrompt,
+    Sampling,
+    induce_instructions,
+    paraphrase,
+)
 from optimizers.structure.operators import Moves, neighbours
 
 
@@ -257,40 +262,38 @@ class CandidateDomain:
         jobs = []
         known = self.texts
         if n_ape > 0 and context.train:
-            rng = random.Random(context.rng.getrandbits(64))
             jobs.append(
                 induce_instructions(
                     context.proposer,
                     context.train,
-                    n=n_ape,
+                    self._sampling(context, n_ape, known),
                     demos_per_prompt=config.demos_per_prompt,
-                    rng=rng,
-                    start_sample=self.reserve_samples(2 * n_ape),
-                    directives=context.directives,
-                    exclude=known,
-                    log=self.log,
                 )
             )
         for parent, count in _counts(parents).items():
-            rng = random.Random(context.rng.getrandbits(64))
-            jobs.append(
-                paraphrase(
-                    context.proposer,
-                    parent,
-                    n=count,
-                    rng=rng,
-                    start_sample=self.reserve_samples(2 * count),
-                    directives=context.directives,
-                    exclude=known,
-                    log=self.log,
-                )
-            )
+            jobs.append(paraphrase(context.proposer, parent, self._sampling(context, count, known)))
         results = await asyncio.gather(*jobs)
         added: list[DomainEntry] = []
         for prompts in results:  # job order, not arrival order: the domain stays reproducible
             added += self.add_generated(prompts)
         remember_unscored(context, added)
         return added
+
+    def _sampling(self, context: OptimizerContext, n: int, known: Sequence[str]) -> Sampling:
+        """How one sampler of :meth:`generate` asks for ``n`` prompts.
+
+        Its own rng (drawn from the context's) and its own block of ``2 n`` sample
+        indices; ``known`` texts count as duplicates; every sample goes to :attr:`log`.
+        """
+        rng = random.Random(context.rng.getrandbits(64))
+        return Sampling(
+            n=n,
+            rng=rng,
+            start_sample=self.reserve_samples(2 * n),
+            directives=context.directives,
+            exclude=known,
+            log=self.log,
+        )
 
     # --------------------------------------------------------------------------- state
 

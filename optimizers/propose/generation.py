@@ -79,6 +79,43 @@ class GeneratedPrompt:
         return "" if self.kept or not self.notes else self.notes[-1]
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """How one sampler (:func:`induce_instructions`, :func:`paraphrase`) draws its prompts.
+
+    One value for what both samplers take, so that callers and the shared sampling loop
+    pass it whole instead of repeating the same keywords. ``n`` prompts are wanted; ``rng``
+    draws the demos or styles. Every sample uses its own ``sample`` index,
+    ``start_sample``, ``start_sample + 1``, ...: the cache would otherwise answer
+    identical requests once. At most ``max_attempts`` calls (default ``2 n``, see
+    :attr:`attempts`) are made, ``start_sample + attempts`` being the next free index.
+    ``directives`` are the constraints every request lists. Texts in ``exclude``
+    (already known prompts) count as duplicates. Every sample, kept or rejected, is
+    appended to ``log`` (when given) with its notes.
+
+    Raises ``ValueError`` for a negative ``n`` or ``max_attempts``.
+    """
+
+    n: int
+    rng: random.Random
+    start_sample: int = 0
+    directives: Sequence[str] = ()
+    exclude: Iterable[str] = ()
+    max_attempts: int | None = None
+    log: list[GeneratedPrompt] | None = None
+
+    def __post_init__(self) -> None:
+        if self.n < 0:
+            raise ValueError(f"n must be >= 0, got {self.n}")
+        if self.attempts < 0:
+            raise ValueError(f"max_attempts must be >= 0, got {self.max_attempts}")
+
+    @property
+    def attempts(self) -> int:
+        """The most calls the sampler may make: ``max_attempts``, by default ``2 n``."""
+        return 2 * self.n if self.max_attempts is None else self.max_attempts
+
+
 # ------------------------------------------------------------------------------ cleaning
 
 
@@ -123,23 +160,26 @@ async def _ask(caller: ChatCaller, request: _Request) -> tuple[str | None, str |
 
 async def _sample_until(
     caller: ChatCaller,
+    sampling: Sampling,
     *,
-    n: int,
-    max_attempts: int,
     make_request: Callable[[int], _Request],
     judge: Callable[[_Request, str | None, str | None], GeneratedPrompt],
-    exclude: Iterable[str],
-    log: list[GeneratedPrompt] | None,
+    also_exclude: Iterable[str] = (),
 ) -> list[GeneratedPrompt]:
-    """Sample in rounds until ``n`` prompts are kept or ``max_attempts`` calls are spent."""
-    seen = {normalise_key(text) for text in exclude}
+    """Sample in rounds until ``sampling.n`` prompts are kept or its calls are spent.
+
+    ``make_request`` gets the sample index of each request; texts in ``also_exclude``
+    count as duplicates as those in ``sampling.exclude`` do.
+    """
+    n, max_attempts, log = sampling.n, sampling.attempts, sampling.log
+    seen = {normalise_key(text) for text in (*also_exclude, *sampling.exclude)}
     kept: list[GeneratedPrompt] = []
     attempts = 0
     while len(kept) < n and attempts < max_attempts:
         size = min(n - len(kept), max_attempts - attempts)
         # Requests (and so the rng draws) are made in sample order before any await, so
         # the same rng state gives the same requests whatever order replies arrive in.
-        requests = [make_request(attempts + i) for i in range(size)]
+        requests = [make_request(sampling.start_sample + attempts + i) for i in range(size)]
         attempts += size
         replies = await asyncio.gather(*(_ask(caller, request) for request in requests))
         for request, (reply, failure) in zip(requests, replies, strict=True):
@@ -168,47 +208,28 @@ def _reject(record: GeneratedPrompt, why: str) -> GeneratedPrompt:
     )
 
 
-def _limit(n: int, max_attempts: int | None) -> int:
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    limit = 2 * n if max_attempts is None else max_attempts
-    if limit < 0:
-        raise ValueError(f"max_attempts must be >= 0, got {max_attempts}")
-    return limit
-
-
 async def induce_instructions(
     caller: ChatCaller,
     train: Sequence[Example],
+    sampling: Sampling,
     *,
-    n: int,
     demos_per_prompt: int = 5,
-    rng: random.Random,
-    start_sample: int = 0,
-    directives: Sequence[str] = (),
-    exclude: Iterable[str] = (),
-    max_attempts: int | None = None,
-    log: list[GeneratedPrompt] | None = None,
 ) -> list[GeneratedPrompt]:
-    """Induce up to ``n`` distinct instructions from ``train`` demos (APE forward mode).
+    """Induce up to ``sampling.n`` distinct instructions from ``train`` demos (APE forward).
 
-    Each sample shows ``demos_per_prompt`` random train examples (drawn with ``rng``)
-    and uses its own ``sample`` index, ``start_sample``, ``start_sample + 1``, ...: the
-    cache would otherwise answer identical requests once. At most ``max_attempts``
-    calls (default ``2 n``) are made, ``start_sample + max_attempts`` being the next
-    free index. Texts in ``exclude`` (already known prompts) count as duplicates. Every
-    sample, kept or rejected, is appended to ``log`` with its notes.
+    Each sample shows ``demos_per_prompt`` random train examples (drawn with
+    ``sampling.rng``); indices, the bound on calls, known prompts and the log are as
+    :class:`Sampling` says.
     """
-    limit = _limit(n, max_attempts)
     if not train:
         raise ValueError("APE needs train examples to show as demos; the train split is empty")
     if demos_per_prompt < 1:
         raise ValueError(f"demos_per_prompt must be >= 1, got {demos_per_prompt}")
     k = min(demos_per_prompt, len(train))
 
-    def make_request(attempt: int) -> _Request:
-        demos = tuple(rng.sample(list(train), k))
-        return _Request(start_sample + attempt, ape_message(demos, directives), demos)
+    def make_request(sample: int) -> _Request:
+        demos = tuple(sampling.rng.sample(list(train), k))
+        return _Request(sample, ape_message(demos, sampling.directives), demos)
 
     def judge(request: _Request, reply: str | None, failure: str | None) -> GeneratedPrompt:
         if reply is None:
@@ -216,42 +237,26 @@ async def induce_instructions(
         cleaned = clean_instruction(reply, demos=request.demos)
         return _record(cleaned, APE, request.sample, reply)
 
-    return await _sample_until(
-        caller,
-        n=n,
-        max_attempts=limit,
-        make_request=make_request,
-        judge=judge,
-        exclude=exclude,
-        log=log,
-    )
+    return await _sample_until(caller, sampling, make_request=make_request, judge=judge)
 
 
 async def paraphrase(
     caller: ChatCaller,
     prompt: str,
-    *,
-    n: int,
-    rng: random.Random,
-    start_sample: int = 0,
-    directives: Sequence[str] = (),
-    exclude: Iterable[str] = (),
-    max_attempts: int | None = None,
-    log: list[GeneratedPrompt] | None = None,
+    sampling: Sampling,
 ) -> list[GeneratedPrompt]:
-    """Up to ``n`` distinct paraphrases of ``prompt`` (APE's Monte-Carlo resampling).
+    """Up to ``sampling.n`` distinct paraphrases of ``prompt`` (APE's Monte-Carlo resampling).
 
-    Each sample asks in one of :data:`PARAPHRASE_STYLES` (chosen with ``rng``; "keep the
-    meaning", "clearer", "simpler", ...) for the new text between ``<START>`` and
-    ``<END>``, read with :func:`optimizers.propose.proposals.parse_proposal` and cleaned like an
-    induced instruction. ``prompt`` itself and ``exclude`` count as duplicates.
-    Bounded like :func:`induce_instructions`.
+    Each sample asks in one of :data:`PARAPHRASE_STYLES` (chosen with ``sampling.rng``;
+    "keep the meaning", "clearer", "simpler", ...) for the new text between ``<START>``
+    and ``<END>``, read with :func:`optimizers.propose.proposals.parse_proposal` and
+    cleaned like an induced instruction. ``prompt`` itself and ``sampling.exclude`` count
+    as duplicates. Bounded like :func:`induce_instructions`, as :class:`Sampling` says.
     """
-    limit = _limit(n, max_attempts)
 
-    def make_request(attempt: int) -> _Request:
-        style = rng.choice(PARAPHRASE_STYLES)
-        return _Request(start_sample + attempt, paraphrase_message(prompt, style, directives))
+    def make_request(sample: int) -> _Request:
+        style = sampling.rng.choice(PARAPHRASE_STYLES)
+        return _Request(sample, paraphrase_message(prompt, style, sampling.directives))
 
     def judge(request: _Request, reply: str | None, failure: str | None) -> GeneratedPrompt:
         parents = (prompt,)
@@ -272,13 +277,7 @@ async def paraphrase(
         return _record(cleaned, "paraphrase", request.sample, reply, parents)
 
     return await _sample_until(
-        caller,
-        n=n,
-        max_attempts=limit,
-        make_request=make_request,
-        judge=judge,
-        exclude=(prompt, *exclude),
-        log=log,
+        caller, sampling, make_request=make_request, judge=judge, also_exclude=(prompt,)
     )
 
 

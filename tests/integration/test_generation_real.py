@@ -15,7 +15,7 @@ from agent.llm.models import make_backend
 from agent.llm.settings import ModelSettings
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.propose.cleaning import MAX_WORDS, MIN_WORDS, normalise_key
-from optimizers.propose.generation import induce_instructions, paraphrase
+from optimizers.propose.generation import Sampling, induce_instructions, paraphrase
 from optimizers.tasks import load_builtin_task
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -47,7 +47,9 @@ async def test_induce_ten_instructions_from_reviews(llm_server):
     caller = real_caller(llm_server.base_url)
     train = load_builtin_task("review_sentiment").examples[:60]
     log = []
-    prompts = await induce_instructions(caller, train, n=10, rng=random.Random(0), log=log)
+    prompts = await induce_instructions(
+        caller, train, Sampling(n=10, rng=random.Random(0), log=log)
+    )
     assert caller.usage.calls == len(log) <= 20
     assert len(prompts) <= 10
     assert all(p.source == "ape" for p in prompts)
@@ -60,7 +62,7 @@ async def test_paraphrase_a_prompt(llm_server):
     caller = real_caller(llm_server.base_url)
     log = []
     seed = "Decide whether the review is positive or negative."
-    prompts = await paraphrase(caller, seed, n=3, rng=random.Random(0), log=log)
+    prompts = await paraphrase(caller, seed, Sampling(n=3, rng=random.Random(0), log=log))
     assert caller.usage.calls == len(log) <= 6
     assert all(p.parents == (seed,) for p in log)
     check_kept(prompts, log)

@@ -6,7 +6,12 @@ import pytest
 
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.propose.cleaning import MAX_WORDS, clean_instruction, normalise_key
-from optimizers.propose.generation import ape_message, induce_instructions, paraphrase
+from optimizers.propose.generation import (
+    Sampling,
+    ape_message,
+    induce_instructions,
+    paraphrase,
+)
 from optimizers.tasks.example import Example
 from tests.fakes import fake_backend
 from tests.unit.optimizer_fixtures import TRAIN, proposer_model
@@ -124,7 +129,9 @@ def test_ape_message_shows_the_demos_and_the_constraints():
 async def test_induction_samples_distinct_indices_and_cleans():
     chat = caller(proposer_model)
     log = []
-    got = await induce_instructions(chat, TRAIN, n=6, rng=random.Random(0), start_sample=7, log=log)
+    got = await induce_instructions(
+        chat, TRAIN, Sampling(n=6, rng=random.Random(0), start_sample=7, log=log)
+    )
     assert 1 <= len(got) <= 6
     assert all(p.kept and p.source == "ape" and p.text[0].isupper() for p in got)
     assert all(p.text.endswith(".") for p in got)
@@ -137,15 +144,19 @@ async def test_induction_samples_distinct_indices_and_cleans():
 
 
 async def test_induction_is_reproducible_with_the_same_rng():
-    first = await induce_instructions(caller(proposer_model), TRAIN, n=5, rng=random.Random(3))
-    again = await induce_instructions(caller(proposer_model), TRAIN, n=5, rng=random.Random(3))
+    first = await induce_instructions(
+        caller(proposer_model), TRAIN, Sampling(n=5, rng=random.Random(3))
+    )
+    again = await induce_instructions(
+        caller(proposer_model), TRAIN, Sampling(n=5, rng=random.Random(3))
+    )
     assert [p.text for p in first] == [p.text for p in again]
 
 
 async def test_junk_only_model_costs_at_most_two_calls_per_prompt():
     chat = caller(lambda message: "ok")
     log = []
-    got = await induce_instructions(chat, TRAIN, n=5, rng=random.Random(0), log=log)
+    got = await induce_instructions(chat, TRAIN, Sampling(n=5, rng=random.Random(0), log=log))
     assert got == []
     assert chat.usage.calls == 10
     assert len(log) == 10
@@ -155,7 +166,7 @@ async def test_junk_only_model_costs_at_most_two_calls_per_prompt():
 async def test_the_same_answer_every_time_is_kept_once():
     chat = caller(lambda message: "The instruction was to classify the review.")
     log = []
-    got = await induce_instructions(chat, TRAIN, n=4, rng=random.Random(0), log=log)
+    got = await induce_instructions(chat, TRAIN, Sampling(n=4, rng=random.Random(0), log=log))
     assert [p.text for p in got] == ["Classify the review."]
     assert chat.usage.calls == 8
     assert sum(p.reason == "duplicate of an earlier prompt" for p in log) == 7
@@ -164,7 +175,9 @@ async def test_the_same_answer_every_time_is_kept_once():
 async def test_known_prompts_count_as_duplicates_and_attempts_can_be_capped():
     chat = caller(lambda message: "The instruction was to classify the review.")
     got = await induce_instructions(
-        chat, TRAIN, n=3, rng=random.Random(0), exclude=["classify the REVIEW"], max_attempts=2
+        chat,
+        TRAIN,
+        Sampling(n=3, rng=random.Random(0), exclude=["classify the REVIEW"], max_attempts=2),
     )
     assert got == []
     assert chat.usage.calls == 2
@@ -177,7 +190,9 @@ async def test_failed_calls_cost_one_sample_not_the_run():
         return proposer_model(message)
 
     log = []
-    got = await induce_instructions(caller(flaky), TRAIN, n=4, rng=random.Random(1), log=log)
+    got = await induce_instructions(
+        caller(flaky), TRAIN, Sampling(n=4, rng=random.Random(1), log=log)
+    )
     assert got
     failed = [p for p in log if p.reason.startswith("call failed")]
     assert failed
@@ -186,10 +201,17 @@ async def test_failed_calls_cost_one_sample_not_the_run():
 
 async def test_induction_checks_its_arguments():
     with pytest.raises(ValueError, match="train split is empty"):
-        await induce_instructions(caller(proposer_model), (), n=2, rng=random.Random(0))
+        await induce_instructions(caller(proposer_model), (), Sampling(n=2, rng=random.Random(0)))
     with pytest.raises(ValueError, match="n must be"):
-        await induce_instructions(caller(proposer_model), TRAIN, n=-1, rng=random.Random(0))
-    assert await induce_instructions(caller(proposer_model), TRAIN, n=0, rng=random.Random(0)) == []
+        await induce_instructions(
+            caller(proposer_model), TRAIN, Sampling(n=-1, rng=random.Random(0))
+        )
+    assert (
+        await induce_instructions(
+            caller(proposer_model), TRAIN, Sampling(n=0, rng=random.Random(0))
+        )
+        == []
+    )
 
 
 async def test_directives_reach_the_request():
@@ -200,10 +222,10 @@ async def test_directives_reach_the_request():
         return proposer_model(message)
 
     await induce_instructions(
-        caller(rule), TRAIN, n=1, rng=random.Random(0), directives=("at most 30 words",)
+        caller(rule), TRAIN, Sampling(n=1, rng=random.Random(0), directives=("at most 30 words",))
     )
     await paraphrase(
-        caller(rule), "Classify it.", n=1, rng=random.Random(0), directives=("in French",)
+        caller(rule), "Classify it.", Sampling(n=1, rng=random.Random(0), directives=("in French",))
     )
     assert "- at most 30 words" in seen[0]
     assert "- in French" in seen[-1]
@@ -216,7 +238,7 @@ async def test_paraphrases_are_parsed_cleaned_and_distinct():
     chat = caller(proposer_model)
     log = []
     prompt = "Classify the review."
-    got = await paraphrase(chat, prompt, n=3, rng=random.Random(0), log=log)
+    got = await paraphrase(chat, prompt, Sampling(n=3, rng=random.Random(0), log=log))
     assert 1 <= len(got) <= 3
     assert chat.usage.calls <= 6
     for p in got:
@@ -232,7 +254,9 @@ async def test_paraphrase_that_repeats_the_prompt_or_has_no_text_is_rejected():
     replies = iter(["<START>Classify the review.<END>", "<START><END>", "   "])
     log = []
     chat = caller(lambda message: next(replies, "   "))
-    got = await paraphrase(chat, "Classify the review.", n=1, rng=random.Random(0), log=log)
+    got = await paraphrase(
+        chat, "Classify the review.", Sampling(n=1, rng=random.Random(0), log=log)
+    )
     assert got == []
     assert chat.usage.calls == 2
     assert all(not p.kept for p in log)
