@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.api import OptimizationResult
 from agent.llm.local_server import LocalServerError
-from agent.run.report import compact_difference, compact_score
+from agent.run.report import compact_difference
+from agent.run.report_fields import Difference, ReportFields, Score
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.metrics import BUILTIN_METRICS, MetricError
 from optimizers.registry import CHOICES, REGISTRY
@@ -193,30 +194,31 @@ def _clip(text: str) -> str:
 
 def optimization_summary(result: OptimizationResult) -> dict[str, Any]:
     """The headline of a run: best prompt, test scores, the gain with its interval, splits."""
-    report = result.report
-    scores = report.get("scores", {})
-    initial, best = scores.get("initial", {}), scores.get("best", {})
-    gain = compact_difference(report.get("test_difference"))
-    usage = report.get("usage", {})
+    report = ReportFields.of(result.report)
+    gain = report.difference
     return {
         "run": result.run,
-        "task": report.get("task"),
-        "optimizer": report.get("optimizer"),
-        "initial_prompt": report.get("seed_prompt"),
+        "task": report.task,
+        "optimizer": report.optimizer,
+        "initial_prompt": report.seed_prompt,
         "best_prompt": result.best_prompt,
-        "initial_test": compact_score(initial.get("test")),
-        "best_test": compact_score(best.get("test")),
-        "test_gain": gain,
-        "gain_is_significant": gain is not None and gain["ci95"][0] > 0,
-        "initial_dev": compact_score(initial.get("dev")),
-        "best_dev": compact_score(best.get("dev")),
-        "splits": report.get("config", {}).get("splits"),
-        "dev_queries": report.get("dev_queries"),
-        "stopped": report.get("stopped"),
-        "llm_calls": sum(role.get("calls", 0) for role in usage.values()),
-        "wall_time_s": report.get("wall_time_s"),
+        "initial_test": _compact(report.seed_test),
+        "best_test": _compact(report.best_test),
+        "test_gain": _compact(gain),
+        "gain_is_significant": gain is not None and gain.low > 0,
+        "initial_dev": _compact(report.seed_dev),
+        "best_dev": _compact(report.best_dev),
+        "splits": report.splits,
+        "dev_queries": report.dev_queries,
+        "stopped": report.stopped,
+        "llm_calls": report.spend.calls,
+        "wall_time_s": report.wall_time_s,
         "diagnosis": result.diagnosis,
     }
+
+
+def _compact(value: Score | Difference | None) -> dict[str, Any] | None:
+    return None if value is None else value.compact()
 
 
 def evaluation_summary(report: dict[str, Any]) -> dict[str, Any]:

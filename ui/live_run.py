@@ -28,6 +28,7 @@ from agent.graph.node_updates import ROUTINE
 from agent.graph.pilot import run_pilot
 from agent.llm.local_server import LocalServerError
 from agent.llm.runtime import ModelRuntime, RuntimeSettings
+from agent.run.report_fields import from_fields
 from agent.run.request import OptimizeRequest
 from agent.run.session import RunSession
 from memory.embeddings import Embedder
@@ -55,7 +56,6 @@ from ui.chat.text import (
 )
 from ui.panels.embedding_map import embedding_map, unique_prompts
 from ui.panels.inspect import examples_view
-from ui.panels.report_fields import from_fields
 from ui.panels.run_view import Limits, Rejected, RunView, Used, ViewEntry
 from ui.panels.stored_view import save_view
 

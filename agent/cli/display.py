@@ -1,7 +1,8 @@
 """What ``promptpilot optimize`` shows while it runs and when it is done.
 
 Everything here reads the JSON report (``OptimizeReport.to_dict()`` or the
-graph's report), so a finished, resumed or shown run looks the same. Prompts and
+graph's report) through :class:`~agent.run.report_fields.ReportFields`, so a finished,
+resumed or shown run looks the same. Prompts and
 names are shown through :func:`agent.cli.console.literal`: as written, never as markup.
 """
 
@@ -16,7 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agent.cli.console import literal
+from agent.run.report_fields import ReportFields, Score
 from optimizers.budget import Budget, plain_stop
+from optimizers.diagnostics.low_score import Fix
 from optimizers.events import (
     CandidateRejected,
     CandidateScored,
@@ -76,101 +79,104 @@ def optimize_progress(console: Console, budget: Budget | None) -> Iterator[Event
 
 
 def score_cell(score: dict[str, Any] | None) -> str:
-    """``0.625 [0.400, 0.800]``: a mean and its 95% interval, or a dash."""
+    """``0.625 [0.400, 0.800]``: a mean and its 95% interval, or a dash (diagnosis JSON)."""
     if score is None:
         return "—"
     low, high = score["ci95"]
-    return f"{score['mean']:.3f} [{low:.3f}, {high:.3f}]"
+    return _interval(score["mean"], low, high)
+
+
+def _cell(score: Score | None) -> str:
+    """:func:`score_cell` for a report's typed score."""
+    return "—" if score is None else _interval(score.mean, score.low, score.high)
+
+
+def _interval(mean: float, low: float, high: float) -> str:
+    return f"{mean:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def report_table(report: dict[str, Any]) -> Table:
     """Initial vs best, on dev (what guided the search) and test (held out)."""
-    table = Table(title=literal(f"{report['task']} · {report['optimizer']} · run {report['run']}"))
+    read = ReportFields.of(report)
+    table = Table(title=literal(f"{read.task} · {read.optimizer} · run {read.run}"))
     table.add_column("")
     table.add_column("prompt", no_wrap=True, max_width=60)
     table.add_column("dev [95% CI]", justify="right", no_wrap=True)
     table.add_column("test [95% CI]", justify="right", no_wrap=True)
-    scores = report["scores"]
-    for row, prompt in (("initial", report["seed_prompt"]), ("best", report["best_prompt"])):
-        table.add_row(
-            row, literal(prompt), score_cell(scores[row]["dev"]), score_cell(scores[row]["test"])
-        )
+    rows = (
+        ("initial", read.seed_prompt, read.seed_dev, read.seed_test),
+        ("best", read.best_prompt, read.best_dev, read.best_test),
+    )
+    for row, prompt, dev, test in rows:
+        table.add_row(row, literal(prompt), _cell(dev), _cell(test))
     return table
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
     """The paired test difference and the costs, in plain words (rich markup)."""
+    read = ReportFields.of(report)
     lines = []
-    if (d := report.get("test_difference")) is not None:
+    if (d := read.difference) is not None:
         lines.append(
-            f"test: best − initial = {d['diff']:+.3f} [95% CI {d['interval']['low']:+.3f}, "
-            f"{d['interval']['high']:+.3f}], p = {d['p_value']:.3g}, n = {d['n']} (paired)"
+            f"test: best − initial = {d.diff:+.3f} [95% CI {d.low:+.3f}, "
+            f"{d.high:+.3f}], p = {d.p_value:.3g}, n = {d.n} (paired)"
         )
     else:
         lines.append("test: not scored (the run was interrupted)")
-    if (guard := report.get("guard")) is not None:
-        lines.append(f"choice: {literal(guard['reason'])}")
-    if (optimism := report.get("selection_optimism")) is not None:
+    if read.guard_reason is not None:
+        lines.append(f"choice: {literal(read.guard_reason)}")
+    if (optimism := read.optimism) is not None:
         lines.append(
-            f"selection optimism: dev {optimism['dev']:.3f} vs test {optimism['test']:.3f} "
-            f"({optimism['dev_minus_test']:+.3f}) for the chosen prompt"
+            f"selection optimism: dev {optimism.dev:.3f} vs test {optimism.test:.3f} "
+            f"({optimism.dev_minus_test:+.3f}) for the chosen prompt"
         )
-    task, opt = report["usage"]["task"], report["usage"]["optimizer"]
-    budget = (
-        Budget(**report["config"]["budget"]) if report.get("config", {}).get("budget") else None
-    )
+    task, opt = read.usage["task"], read.usage["optimizer"]
     lines.append(
-        f"stopped: {literal(plain_stop(report['stopped'], budget))} after {report['steps']} "
-        f"steps, {report['dev_queries']} prompts evaluated on the dev examples, "
-        f"{report['wall_time_s']:.0f} s"
+        f"stopped: {literal(plain_stop(read.stopped, read.budget))} after {read.steps} "
+        f"steps, {read.dev_queries} prompts evaluated on the dev examples, "
+        f"{read.wall_time_s:.0f} s"
     )
-    if "search_calls" in report:
-        lines.append(f"LLM calls of the search: {report['search_calls']} (test scoring apart)")
+    if read.search_calls is not None:
+        lines.append(f"LLM calls of the search: {read.search_calls} (test scoring apart)")
     lines.append(
-        f"LLM calls: task model {task['calls']} ({task['prompt_tokens']}+"
-        f"{task['completion_tokens']} tokens), optimizer model {opt['calls']} "
-        f"({opt['prompt_tokens']}+{opt['completion_tokens']} tokens); answered from the cache: "
-        f"{task['cache_hits'] + opt['cache_hits']}{_cost(report)}"
+        f"LLM calls: task model {task.calls} ({task.prompt_tokens}+"
+        f"{task.completion_tokens} tokens), optimizer model {opt.calls} "
+        f"({opt.prompt_tokens}+{opt.completion_tokens} tokens); answered from the cache: "
+        f"{task.cache_hits + opt.cache_hits}"
+        f"{' (cost: free, local model)' if read.models_local else ''}"
     )
-    lines += diagnosis_lines(report)
+    lines += diagnosis_lines(read)
     return lines
 
 
-def _cost(report: dict[str, Any]) -> str:
-    """The cost note when both models ran on the embedded server (free, local)."""
-    config = report.get("config", {})
-    roles = (config.get("task_model"), config.get("optimizer_model"))
-    local = all(role is not None and role.get("base_url") is None for role in roles)
-    return " (cost: free, local model)" if local else ""
-
-
-def diagnosis_lines(report: dict[str, Any]) -> list[str]:
+def diagnosis_lines(report: ReportFields) -> list[str]:
     """Why the starting prompt scored (near) zero, and what to try (rich markup)."""
-    diagnosis = report.get("diagnosis")
-    if not diagnosis:
+    diagnosis = report.diagnosis
+    if diagnosis is None:
         return []
     lines = [
-        f"[yellow]why the starting prompt scored {diagnosis['mean']:.2f} on dev:[/] "
-        f"{literal(diagnosis['sentence'])}"
+        f"[yellow]why the starting prompt scored {diagnosis.mean:.2f} on dev:[/] "
+        f"{literal(diagnosis.sentence)}"
     ]
-    for fix in diagnosis["fixes"]:
-        lines.append(f"  to try: {literal(fix['label'])} ({literal(_fix_flag(fix, report))})")
+    for fix in diagnosis.fixes:
+        lines.append(f"  to try: {literal(fix.label)} ({literal(_fix_flag(fix, report))})")
     return lines
 
 
-def _fix_flag(fix: dict[str, Any], report: dict[str, Any]) -> str:
-    if fix["kind"] == "metric":
-        return f"--metric {fix['value']}"
-    if fix["kind"] == "max_tokens":
-        return f"--task-max-tokens {fix['value']}"
-    return f'-p "{report["seed_prompt"]} {fix["value"]}"'
+def _fix_flag(fix: Fix, report: ReportFields) -> str:
+    if fix.kind == "metric":
+        return f"--metric {fix.value}"
+    if fix.kind == "max_tokens":
+        return f"--task-max-tokens {fix.value}"
+    return f'-p "{report.seed_prompt} {fix.value}"'
 
 
 def prompt_to_use(report: dict[str, Any]) -> str | None:
     """The chosen prompt as a person copies it (every message), when it has more than text."""
-    parts, rendered = report.get("best_parts"), report.get("best_rendered")
-    if not parts or not rendered or not report.get("changed_parts"):
+    read = ReportFields.of(report)
+    rendered = read.best_rendered
+    if not read.best_parts or not rendered or not read.changed_parts:
         return None
-    changed = ", ".join(name.replace("_", " ") for name in report["changed_parts"])
+    changed = ", ".join(name.replace("_", " ") for name in read.changed_parts)
     head = f"The prompt to use (changed: {changed}; {{input}} marks where each input goes):"
     return f"{head}\n\n{rendered}"

@@ -11,6 +11,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from agent.run.report_fields import Difference, Score
 from agent.run.session import RunSession
 from memory.prompt_record import prompt_id
 from optimizers.diagnostics.low_score import LowScore, explain_low_score
@@ -174,22 +175,11 @@ def build_report(
 
 def compact_score(score: dict[str, Any] | None) -> dict[str, Any] | None:
     """A report's score entry (``EvalResult.to_dict``) as mean, 95% interval and n only."""
-    if score is None:
-        return None
-    return {"mean": score["mean"], "ci95": list(score["ci95"]), "n": score["n"]}
+    read = Score.of(score)
+    return None if read is None else read.compact()
 
 
 def compact_difference(difference: dict[str, Any] | None) -> dict[str, Any] | None:
     """A report's paired difference (``asdict(PairedComparison)``), flattened."""
-    if difference is None:
-        return None
-    interval = difference["interval"]
-    return {
-        "diff": difference["diff"],
-        "ci95": [interval["low"], interval["high"]],
-        "p_value": difference["p_value"],
-        "wins": difference["wins"],
-        "losses": difference["losses"],
-        "ties": difference["ties"],
-        "n": difference["n"],
-    }
+    read = Difference.of(difference)
+    return None if read is None else read.compact()

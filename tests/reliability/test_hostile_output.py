@@ -253,7 +253,7 @@ async def test_agent_run_with_hostile_planner_proposer_and_task_shows_only_text(
 
 def test_report_display_shows_markup_and_escapes_as_text() -> None:
     prompt = "[bold red]Classify[/] [/] \x1b[31mthe review\x1b[0m [link=http://x]y[/link]"
-    score = {"mean": 0.5, "ci95": [0.25, 0.75]}
+    score = {"mean": 0.5, "ci95": [0.25, 0.75], "n": 4}
     report = {
         "task": "t[/]", "optimizer": "gpo", "run": "r[bold]1", "seed_prompt": prompt,
         "best_prompt": prompt, "scores": {row: {"dev": score, "test": score}

@@ -235,9 +235,10 @@ def test_optimization_summary_keeps_the_headline():
 
 
 def test_optimization_summary_without_a_test_report():
+    dev = {"split": "dev", "mean": 0.5, "ci95": [0.25, 0.75], "n": 4}
     report = {
-        "run": "r2", "best_prompt": "b", "test_difference": None,
-        "scores": {"initial": {"dev": None, "test": None}, "best": {"dev": None, "test": None}},
+        "run": "r2", "seed_prompt": "s", "best_prompt": "b", "test_difference": None,
+        "scores": {"initial": {"dev": dev, "test": None}, "best": {"dev": dev, "test": None}},
     }  # fmt: skip
     summary = optimization_summary(OptimizationResult.from_report(report))
     assert summary["test_gain"] is None

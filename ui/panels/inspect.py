@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agent.run.report_fields import Spend
 from optimizers.base import prompt_key
 from optimizers.events import TrajectoryEntry
 from optimizers.gpo.edit_distance import word_edit_distance
-from ui.panels.report_fields import Spend
 from ui.panels.run_view import ExampleRow, RunView, ViewEntry
 
 

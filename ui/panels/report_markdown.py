@@ -16,8 +16,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from agent.run.report_fields import ReportFields, Score
 from ui.chat.text import fenced
-from ui.panels.report_fields import ReportFields, Score
 
 _MARKUP = re.compile(
     r"[`*\[\]<$~]"  # code, emphasis, links and images, raw HTML, math, strikethrough

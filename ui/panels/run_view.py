@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from agent.run.report_fields import ReportFields, from_fields, usage_of
 from optimizers.diagnostics.low_score import LowScore
 from optimizers.evaluation.chat_calls import Usage
 from optimizers.events import TrajectoryEntry
-from ui.panels.report_fields import ReportFields, from_fields, usage_of
 
 Json = dict[str, Any]
 _ENTRY_FIELDS = tuple(f.name for f in fields(TrajectoryEntry))
@@ -191,7 +191,7 @@ class RunView:
 
     ``request`` is the request's JSON record (``OptimizeRequest.config()``), ``messages``
     the chat in Gradio's message format, and ``report`` the JSON report once there is one
-    (read it through :class:`~ui.panels.report_fields.ReportFields`). ``version`` goes up
+    (read it through :class:`~agent.run.report_fields.ReportFields`). ``version`` goes up
     with every change, so the page redraws only what changed.
     """
 
@@ -240,8 +240,7 @@ class RunView:
         self.rejected = [Rejected.from_json(r) for r in report.get("rejected", [])]
         self.steps = read.steps
         self.used = replace(self.used, seconds=read.wall_time_s)
-        found = report.get("diagnosis")
-        self.diagnosis = LowScore.from_dict(found) if found else self.diagnosis
+        self.diagnosis = read.diagnosis or self.diagnosis
         return read
 
     def to_json(self) -> Json:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.run.records import list_runs, load_run, runs_dir
+from agent.run.report_fields import ReportFields
 from ui.chat.text import message, result_text
-from ui.panels.report_fields import ReportFields
 from ui.panels.run_view import RunView, Used
 
 VIEW_FILE = "view.json"

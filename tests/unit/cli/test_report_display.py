@@ -13,6 +13,7 @@ from optimizers.events import Scoring
 
 USAGE = {"calls": 12, "cache_hits": 3, "failures": 0, "prompt_tokens": 900, "completion_tokens": 90}
 LOCAL = {"base_url": None, "model": "smollm2"}
+DEV = {"split": "dev", "mean": 0.0, "ci95": [0.0, 0.0], "n": 20}
 DIAGNOSIS = {
     "cause": "sentences",
     "sentence": 'The model answers in sentences ("This review is positive.") while the exact '
@@ -33,6 +34,8 @@ DIAGNOSIS = {
 def report(**changes):
     base = {
         "seed_prompt": "Answer the question.",
+        "best_prompt": "Answer the question.",
+        "scores": {row: {"dev": DEV, "test": None} for row in ("initial", "best")},
         "stopped": "budget: calls",
         "steps": 3,
         "dev_queries": 14,

@@ -7,9 +7,9 @@ import json
 
 from agent.llm.runtime import RuntimeSettings
 from agent.run.records import load_run, record_run, write_report
+from agent.run.report_fields import ReportFields, Spend
 from tests.unit.ui.test_ui_report import REPORT
 from ui.live_runs import LiveRuns
-from ui.panels.report_fields import ReportFields, Spend
 from ui.panels.run_view import GpField, RunView
 from ui.panels.stored_view import load_view, run_table, save_view, view_from_record, view_path
 
