@@ -188,6 +188,9 @@ class Optimizer(ABC):
     name: ClassVar[str]
     queries_per_step: ClassVar[int] = 1
     """Dev queries one ask/tell round usually costs; turns a query budget into steps."""
+    schedule_ends_run: ClassVar[bool] = False
+    """Whether the last of its ``total_steps`` ends it (GPO's decay, textgrad's rounds): run
+    alone, its schedule should then span the whole budget."""
 
     def __init__(self, context: OptimizerContext) -> None:
         self.context = context

@@ -33,22 +33,28 @@ from optimizers.events import EventFn
 from optimizers.propose.constraints import Constraints
 from optimizers.propose.domain import CandidateDomain
 from optimizers.propose.domain_optimizer import DomainOptimizer
-from optimizers.registry import optimizer_class
+from optimizers.registry import AUTO, optimizer_class
 from optimizers.search import Search
 from optimizers.selection.racing import RacingConfig
 from optimizers.tasks import split_task
 
 
-def total_steps(optimizer: type[Optimizer], budget: Budget, dev_size: int) -> int:
+def total_steps(
+    optimizer: type[Optimizer], budget: Budget, dev_size: int, *, racing_block: int | None = None
+) -> int:
     """How many ask/tell rounds the budget allows (GPO decays its step size over it).
 
-    A call budget is turned into queries at one dev pass per query (racing makes
-    most queries cheaper, so this errs on the short side).
+    A call budget is turned into queries at one dev pass per query: short schedules,
+    right when the methods of ``auto`` share the budget. ``racing_block`` (an optimizer
+    whose schedule ends it, run alone, with racing) counts a query at the first racing
+    block and its proposal call instead, since most candidates stop there: its schedule
+    then spans the budget (the default 250 calls on 40 dev examples gave GPO one step).
     """
     if budget.max_queries is not None:
         queries = budget.max_queries
     elif budget.max_calls is not None:
-        queries = max(2, budget.max_calls // max(1, dev_size))
+        per_query = dev_size if racing_block is None else min(dev_size, racing_block + 1)
+        queries = max(2, budget.max_calls // max(1, per_query))
     else:
         queries = 100
     return max(1, (queries - 1) // optimizer.queries_per_step)
@@ -178,7 +184,12 @@ class RunSession:
                 **{
                     **vars(self.context),
                     "rng": random.Random(f"{self.request.seed}:{stream}"),
-                    "total_steps": total_steps(cls, self.request.budget, len(self.splits.dev)),
+                    "total_steps": total_steps(
+                        cls,
+                        self.request.budget,
+                        len(self.splits.dev),
+                        racing_block=self._racing_block(cls),
+                    ),
                 }
             )
             if shares_domain:
@@ -190,6 +201,15 @@ class RunSession:
                 optimizer.load_state_dict(state)
             self.optimizers[name] = optimizer
         return self.optimizers[name]
+
+    def _racing_block(self, cls: type[Optimizer]) -> int | None:
+        """The first racing block if ``cls`` runs alone and its schedule ends it, else None.
+
+        See :func:`total_steps`.
+        """
+        racing = self.search.racing
+        alone = self.request.optimizer != AUTO and cls.schedule_ends_run
+        return racing.first_block if alone and racing is not None else None
 
     def set_directives(self, directives: tuple[str, ...]) -> None:
         """Change the standing constraints: hard checks and meta-prompts follow at once."""

@@ -16,6 +16,13 @@ cost, the step counts, and the next step asks again with a new step size and
 new sample indices. After ``give_up_after`` such steps in a row, or once the
 ``T = ctx.total_steps`` steps of the schedule are done, ask() returns ``[]``
 (nothing left to try), so a run never loops on a broken optimizer model.
+
+A small optimizer model's samples often parse and still score nothing ("Here is
+your new prompt:"). After a step that did not beat the prompt it started from, the
+next step adds operator neighbours (an output spec, demonstrations, phrase edits:
+:mod:`optimizers.structure.fallback`) to the samples, and racing sorts them out.
+GPO stands on a structured prompt: the samples rewrite its instruction (the edit
+budget is measured there), and its output spec and demonstrations stay.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from langchain_core.messages import HumanMessage
 
 from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored, prompt_key
 from optimizers.evaluation.chat_calls import CallFailed
+from optimizers.evaluation.structured_prompt import StructuredPrompt
 from optimizers.gpo.config import GPOConfig
 from optimizers.gpo.edit_distance import word_edit_distance
 from optimizers.gpo.meta_prompt import build_meta_prompt, render_exemplar
@@ -69,6 +77,7 @@ class GPO(Optimizer):
 
     name = GPO
     queries_per_step = GPOConfig().samples_per_step
+    schedule_ends_run = True
 
     def __init__(self, context: OptimizerContext, config: GPOConfig | None = None) -> None:
         super().__init__(context)
@@ -81,6 +90,8 @@ class GPO(Optimizer):
         self.rejections: list[dict[str, Any]] = []
         self.pending: set[str] = set()  # keys of the candidates of the last ask
         self.failed_steps = 0  # steps in a row that had no usable sample
+        self.parts: StructuredPrompt | None = None  # the current prompt's parts
+        self.stalled = False  # the last step did not beat the prompt it started from
         self.stopped: str | None = None
         self.last_meta_prompt: str | None = None
 
@@ -90,6 +101,11 @@ class GPO(Optimizer):
     def current(self) -> str:
         """The prompt GPO stands on (the latest trajectory entry)."""
         return self.trajectory.current.text
+
+    @property
+    def instruction(self) -> str:
+        """The current prompt's instruction: what the samples rewrite."""
+        return self.parts.instruction if self.parts is not None else self.current
 
     def step_size(self) -> int:
         """How many words this step may change."""
@@ -117,6 +133,9 @@ class GPO(Optimizer):
             candidates = self._screen(replies, size, attempt)
             if candidates:
                 self.failed_steps = 0
+                if self.stalled and self.config.operator_fallback:
+                    half = max(1, self.config.samples_per_step // 2)
+                    candidates += self._neighbours(size, half, [c.key for c in candidates])
                 self.pending = {candidate.key for candidate in candidates}
                 return candidates
         return self._fallback(size)
@@ -131,7 +150,7 @@ class GPO(Optimizer):
         ]
         return build_meta_prompt(
             direction=[(record.text, record.dev_score or 0.0) for record in direction],
-            current=self.current,
+            current=self.instruction,
             exemplars=exemplars,
             step_size=size,
             directives=self.context.directives,
@@ -183,7 +202,7 @@ class GPO(Optimizer):
         Rejected: no reply, nothing parseable, the current prompt again, or a
         prompt an earlier sample of this step gave (``first_seen``: key -> sample).
         """
-        current = self.current
+        current = self.instruction
         where = {"attempt": attempt, "sample": reply.sample, "reply": _preview(reply.text)}
         if reply.text is None:
             self._reject(where, reply.error or "no reply", rule="rejected")
@@ -207,11 +226,12 @@ class GPO(Optimizer):
             return None
         first_seen[key] = reply.sample
         distance = word_edit_distance(parsed.text, current)
-        return Candidate(
-            text=parsed.text,
+        parts = self.parts or StructuredPrompt.plain(current)
+        return Candidate.structured(
+            parts.with_parts(self.name, instruction=parsed.text),
             source=self.name,
             step=self.step + 1,
-            parents=(current,),
+            parents=(self.current,),
             meta={
                 "edit_distance": distance,
                 "step_size": size,
@@ -270,27 +290,12 @@ class GPO(Optimizer):
             self.stopped = f"no usable proposal in {self.failed_steps} steps in a row"
             self.pending = set()
             return []
-        neighbours = (
-            operator_candidates(
-                self.context,
-                self.current,
-                source=self.name,
-                step=self.step + 1,
-                count=self.config.samples_per_step,
-            )
-            if self.config.operator_fallback
-            else []
-        )
-        within = [
-            candidate
-            for candidate in neighbours
-            if word_edit_distance(candidate.parts.instruction, self.current) <= size
-        ]
+        within = self._neighbours(size, self.config.samples_per_step, [])
         if within:
             self.pending = {candidate.key for candidate in within}
             return within
-        candidate = Candidate(
-            text=self.current,
+        candidate = Candidate.structured(
+            self.parts or StructuredPrompt.plain(self.current),
             source=self.name,
             step=self.step + 1,
             parents=(self.current,),
@@ -304,6 +309,28 @@ class GPO(Optimizer):
         )
         self.pending = {candidate.key}
         return [candidate]
+
+    def _neighbours(self, size: int, count: int, exclude: list[str]) -> list[Candidate]:
+        """Operator neighbours of the current prompt whose instruction edit fits ``size``.
+
+        They need no optimizer model (:mod:`optimizers.structure.fallback`); none when
+        the config turns the operators off.
+        """
+        if not self.config.operator_fallback:
+            return []
+        neighbours = operator_candidates(
+            self.context,
+            self.parts or StructuredPrompt.plain(self.current),
+            source=self.name,
+            step=self.step + 1,
+            count=count,
+            exclude=exclude,
+        )
+        return [
+            candidate
+            for candidate in neighbours
+            if word_edit_distance(candidate.parts.instruction, self.instruction) <= size
+        ]
 
     # -- tell --------------------------------------------------------------------------
 
@@ -320,11 +347,14 @@ class GPO(Optimizer):
             self.trajectory.append(
                 seed.candidate.text, seed.score, step=0, source=seed.candidate.source
             )
+            self.parts = seed.candidate.parts
             return
         mine = [s for s in scored if s.candidate.key in self.pending]
         if not mine:
             return
         best = max(mine, key=lambda s: s.score)  # the first sample wins a tie
+        self.stalled = best.score <= (self.trajectory.current.dev_score or 0.0)
+        self.parts = best.candidate.parts
         self.trajectory.append(
             best.candidate.text, best.score, step=self.step + 1, source=best.candidate.source
         )
@@ -345,6 +375,8 @@ class GPO(Optimizer):
             "pending": sorted(self.pending),
             "failed_steps": self.failed_steps,
             "stopped": self.stopped,
+            "parts": None if self.parts is None else self.parts.parts(),
+            "stalled": self.stalled,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -366,3 +398,8 @@ class GPO(Optimizer):
         self.pending = set(state.get("pending", ()))
         self.failed_steps = int(state.get("failed_steps", 0))
         self.stopped = state.get("stopped")
+        parts = state.get("parts")
+        self.parts = StructuredPrompt.from_parts(parts) if parts else None
+        if self.parts is None and self.trajectory.entries:  # a checkpoint from before parts
+            self.parts = StructuredPrompt.plain(self.current)
+        self.stalled = bool(state.get("stalled", False))

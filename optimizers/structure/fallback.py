@@ -18,7 +18,7 @@ from optimizers.structure.operators import Moves, neighbours
 
 def operator_candidates(
     context: OptimizerContext,
-    current: str,
+    current: str | StructuredPrompt,
     *,
     source: str,
     step: int,
@@ -26,11 +26,12 @@ def operator_candidates(
     exclude: Iterable[str] = (),
     rng: random.Random | None = None,
 ) -> list[Candidate]:
-    """Up to ``count`` operator neighbours of the prompt text ``current``, new to ``exclude``."""
+    """Up to ``count`` operator neighbours of ``current`` (a text or parts), new to ``exclude``."""
+    parts = StructuredPrompt.plain(current) if isinstance(current, str) else current
     moves = Moves(train=context.train)
     found = neighbours(
         moves,
-        StructuredPrompt.plain(current),
+        parts,
         rng or context.rng,
         count=count,
         exclude=list(exclude),
@@ -40,7 +41,7 @@ def operator_candidates(
             prompt,
             source=source,
             step=step,
-            parents=(current,),
+            parents=(parts.text,),
             meta={"operator": operator, "rule": "fallback: operators (no usable proposal)"},
         )
         for prompt, operator in found

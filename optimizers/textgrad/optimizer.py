@@ -96,6 +96,7 @@ class TextGrad(Optimizer):
 
     name: ClassVar[str] = TEXTGRAD
     queries_per_step: ClassVar[int] = TextGradConfig().select_per_round
+    schedule_ends_run: ClassVar[bool] = True
 
     def __init__(self, context: OptimizerContext, config: TextGradConfig | None = None) -> None:
         super().__init__(context)

@@ -369,6 +369,44 @@ async def test_the_schedule_ends_after_total_steps(make_context):
     assert proposer_calls(context) == calls
 
 
+async def test_after_a_step_that_did_not_improve_operator_neighbours_join_the_samples(
+    make_context,
+):
+    # A small model's samples parse and score nothing, like the seed.
+    context = make_context(scripted(tagged("Here is your new prompt:"), tagged("How to:")))
+    gpo = GPO(context, GPOConfig(samples_per_step=4))
+    await start(gpo)
+    first = await gpo.ask()
+    assert {c.meta["rule"] for c in first} == {"tags"}  # samples only: nothing failed yet
+    gpo.tell(await score(context, first))
+    assert gpo.stalled
+    second = await gpo.ask()
+    rules = [c.meta["rule"] for c in second]
+    assert "tags" in rules  # the samples still come (one repeats the current prompt now)
+    assert rules.count("fallback: operators (no usable proposal)") == 2  # half a step's samples
+    train_ids = {example.id for example in context.train}
+    assert all({d.id for d in c.parts.demos} <= train_ids for c in second)
+
+
+async def test_samples_rewrite_the_instruction_and_keep_the_other_parts(make_context):
+    context = make_context(scripted(tagged("Label it.")))
+    gpo = GPO(context, GPOConfig(samples_per_step=2))
+    await start(gpo)
+    spec = "Answer with exactly one of: negative, positive."
+    moved = Candidate.structured(
+        gpo.parts.with_parts("output_spec", output_spec=spec), source="gpo", step=1
+    )
+    gpo.pending = {moved.key}
+    gpo.tell(await score(context, [moved]))  # 2 keywords: 0.5 beats the seed's 0
+    assert not gpo.stalled
+    (sample,) = await gpo.ask()
+    assert current_in(gpo.last_meta_prompt) == SEED  # the instruction, not the spec
+    assert sample.parts.instruction == "Label it."
+    assert sample.parts.output_spec == spec
+    assert sample.text == f"Label it. {spec}"
+    assert sample.meta["edit_distance"] == word_edit_distance("Label it.", SEED)
+
+
 # ---------------------------------------------------------------------- end to end
 
 
