@@ -58,7 +58,7 @@ class PilotState:
     """Steps in a row each optimizer ran without improving the best dev score."""
 
     search: dict[str, Any] = field(default_factory=dict)
-    """The :class:`~optimizers.runner.Search` snapshot."""
+    """The :class:`~optimizers.search.Search` snapshot."""
 
     optimizer_states: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Each used optimizer's ``state_dict()``."""

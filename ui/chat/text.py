@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from agent.run.report_fields import Difference, ReportFields, Score
 from optimizers.budget import Budget, plain_stop
 from optimizers.registry import NAMES, ROTATION, info
-from ui.panels.report_fields import Difference, ReportFields, Score
 
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
 
