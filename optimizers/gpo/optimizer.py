@@ -17,12 +17,10 @@ new sample indices. After ``give_up_after`` such steps in a row, or once the
 ``T = ctx.total_steps`` steps of the schedule are done, ask() returns ``[]``
 (nothing left to try), so a run never loops on a broken optimizer model.
 
-A small optimizer model's samples often parse and still score nothing ("Here is
-your new prompt:"). After a step that did not beat the prompt it started from, the
-next step adds operator neighbours (an output spec, demonstrations, phrase edits:
-:mod:`optimizers.structure.fallback`) to the samples, and racing sorts them out.
-GPO stands on a structured prompt: the samples rewrite its instruction (the edit
-budget is measured there), and its output spec and demonstrations stay.
+A small model's samples often parse and score nothing ("Here is your new prompt:"):
+after a step that did not beat its start, the next one adds operator neighbours
+(:mod:`optimizers.structure.fallback`) to the samples. GPO stands on a structured
+prompt; samples rewrite its instruction (the edit budget's measure), the rest stays.
 """
 
 from __future__ import annotations
@@ -103,9 +101,14 @@ class GPO(Optimizer):
         return self.trajectory.current.text
 
     @property
+    def current_parts(self) -> StructuredPrompt:
+        """The current prompt's parts (plain when only its text is known)."""
+        return self.parts or StructuredPrompt.plain(self.current)
+
+    @property
     def instruction(self) -> str:
         """The current prompt's instruction: what the samples rewrite."""
-        return self.parts.instruction if self.parts is not None else self.current
+        return self.current_parts.instruction
 
     def step_size(self) -> int:
         """How many words this step may change."""
@@ -133,7 +136,7 @@ class GPO(Optimizer):
             candidates = self._screen(replies, size, attempt)
             if candidates:
                 self.failed_steps = 0
-                if self.stalled and self.config.operator_fallback:
+                if self.stalled:  # the last step did not move up: operators join in
                     half = max(1, self.config.samples_per_step // 2)
                     candidates += self._neighbours(size, half, [c.key for c in candidates])
                 self.pending = {candidate.key for candidate in candidates}
@@ -226,9 +229,8 @@ class GPO(Optimizer):
             return None
         first_seen[key] = reply.sample
         distance = word_edit_distance(parsed.text, current)
-        parts = self.parts or StructuredPrompt.plain(current)
         return Candidate.structured(
-            parts.with_parts(self.name, instruction=parsed.text),
+            self.current_parts.with_parts(self.name, instruction=parsed.text),
             source=self.name,
             step=self.step + 1,
             parents=(self.current,),
@@ -295,7 +297,7 @@ class GPO(Optimizer):
             self.pending = {candidate.key for candidate in within}
             return within
         candidate = Candidate.structured(
-            self.parts or StructuredPrompt.plain(self.current),
+            self.current_parts,
             source=self.name,
             step=self.step + 1,
             parents=(self.current,),
@@ -311,16 +313,12 @@ class GPO(Optimizer):
         return [candidate]
 
     def _neighbours(self, size: int, count: int, exclude: list[str]) -> list[Candidate]:
-        """Operator neighbours of the current prompt whose instruction edit fits ``size``.
-
-        They need no optimizer model (:mod:`optimizers.structure.fallback`); none when
-        the config turns the operators off.
-        """
+        """Operator neighbours (no model) whose instruction edit fits ``size``; [] if off."""
         if not self.config.operator_fallback:
             return []
         neighbours = operator_candidates(
             self.context,
-            self.parts or StructuredPrompt.plain(self.current),
+            self.current_parts,
             source=self.name,
             step=self.step + 1,
             count=count,
@@ -398,8 +396,6 @@ class GPO(Optimizer):
         self.pending = set(state.get("pending", ()))
         self.failed_steps = int(state.get("failed_steps", 0))
         self.stopped = state.get("stopped")
-        parts = state.get("parts")
+        parts = state.get("parts")  # None in a checkpoint from before parts: plain
         self.parts = StructuredPrompt.from_parts(parts) if parts else None
-        if self.parts is None and self.trajectory.entries:  # a checkpoint from before parts
-            self.parts = StructuredPrompt.plain(self.current)
         self.stalled = bool(state.get("stalled", False))
