@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import signal
+import sys
 
 import typer
 
 from agent.cli.diagnose import diagnose_command
 from agent.cli.evaluate import eval_command
 from agent.cli.optimize import optimize_command
+from agent.cli.output import EXIT_INTERRUPTED
 from agent.cli.runs import runs_app
 from agent.cli.services import demo_command, mcp_command, metrics_command, serve_llm_command
 
@@ -35,4 +37,7 @@ def main() -> None:
     # `kill` stops a run as Ctrl-C does: the run is recorded as interrupted and the
     # embedded server is stopped with it, not left running without its parent.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:  # one that slipped past the commands' own handling
+        sys.exit(EXIT_INTERRUPTED)
