@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from agent.graph.pilot import AnswerFn, run_pilot
-from agent.llm.environment import home_dir, runtime_settings
+from agent.llm.environment import runtime_settings
 from agent.llm.runtime import ModelRuntime, RuntimeSettings
 from agent.run.evaluate import EvalRequest, run_eval, select_examples
-from agent.run.records import list_runs as _list_runs
-from agent.run.records import load_run, save_finished
+from agent.run.records import save_finished
 from agent.run.request import OptimizeRequest
 from agent.run.single import run_optimize
+from agent.run.workspace import StoreSettings, Workspace, store_settings
 from optimizers.budget import Budget
 from optimizers.events import EventFn, RunEvent
 from optimizers.tasks import SplitSpec
@@ -101,6 +101,8 @@ async def aoptimize(
     test: int | float = 0.4,
     test_data: str | None = None,
     home: str | Path | None = None,
+    store: str | None = None,
+    memory: str | None = None,
     settings: RuntimeSettings | None = None,
     on_event: EventFn | None = None,
     answer: AnswerFn | None = None,
@@ -108,7 +110,9 @@ async def aoptimize(
     """Optimize ``prompt`` on ``data`` (a file or built-in task) and report on test.
 
     ``answer`` replies to questions the planner asks (``optimizer="auto"``); without
-    it the run carries on as if the person had said nothing.
+    it the run carries on as if the person had said nothing. ``store``
+    (``postgresql://…``) and ``memory`` (a Chroma server's ``http://…``) share runs,
+    checkpoints, answers and past prompts with other processes (see :func:`stores`).
     """
     request = optimize_request(
         data, prompt, optimizer=optimizer, budget=budget, max_calls=max_calls,
@@ -116,20 +120,32 @@ async def aoptimize(
         seed=seed, train=train, dev=dev, test=test, test_data=test_data,
     )  # fmt: skip
     select_examples(EvalRequest(data=data, prompts=(prompt,)))  # bad data fails before any model
-    root = home_dir(Path(home) if home else None)
-    settings = settings or runtime_settings(home=root)
-    with ModelRuntime(settings) as runtime:
+    where = stores(home, store, memory)
+    settings = settings or runtime_settings(home=where.home, store_url=where.store_url)
+    with ModelRuntime(settings) as runtime, Workspace(where) as workspace:
         if optimizer == "auto":
             report = await run_pilot(
-                request, runtime, home=root, on_event=on_event, answer=answer or _carry_on
+                request, runtime, home=workspace, on_event=on_event, answer=answer or _carry_on
             )
             if report is None:  # pragma: no cover - an answer callback is always given
                 raise RuntimeError("the run stopped to ask a question; resume it with an answer")
         else:
-            result = await run_optimize(request, runtime, home=root, on_event=on_event)
+            result = await run_optimize(request, runtime, home=workspace, on_event=on_event)
             report = result.to_dict()
-            save_finished(root, optimizer, request.config(), report)
+            save_finished(workspace.runs, optimizer, request.config(), report)
     return OptimizationResult.from_report(report)
+
+
+def stores(
+    home: str | Path | None = None, store: str | None = None, memory: str | None = None
+) -> StoreSettings:
+    """Where runs, checkpoints, answers and prompts are kept for these arguments.
+
+    Each is the argument, else its environment variable (``PROMPTPILOT_HOME``,
+    ``PROMPTPILOT_STORE_URL``, ``PROMPTPILOT_MEMORY_URL``), else the default: files
+    under ``~/.promptpilot``.
+    """
+    return store_settings(Path(home) if home else None, store_url=store, memory_url=memory)
 
 
 async def _carry_on(question: str) -> str:
@@ -173,6 +189,7 @@ async def aevaluate(
     metric: str = "exact",
     template: str = "inline",
     home: str | Path | None = None,
+    store: str | None = None,
     settings: RuntimeSettings | None = None,
 ) -> dict[str, Any]:
     """Score ``prompts`` on ``data``; paired differences against the first."""
@@ -181,7 +198,8 @@ async def aevaluate(
         template=template,
     )  # fmt: skip
     selected = select_examples(request)
-    settings = settings or runtime_settings(home=home_dir(Path(home) if home else None))
+    where = stores(home, store)
+    settings = settings or runtime_settings(home=where.home, store_url=where.store_url)
     with ModelRuntime(settings, roles=("task",)) as runtime:
         report = await run_eval(request, runtime, selected=selected)
     return report.to_dict()
@@ -192,11 +210,13 @@ def evaluate(data: str, prompts: Sequence[str], **options: Any) -> dict[str, Any
     return asyncio.run(aevaluate(data, prompts, **options))
 
 
-def list_runs(home: str | Path | None = None) -> list[dict[str, Any]]:
+def list_runs(home: str | Path | None = None, store: str | None = None) -> list[dict[str, Any]]:
     """Every recorded run, newest first."""
-    return _list_runs(home_dir(Path(home) if home else None))
+    with Workspace(stores(home, store)) as workspace:
+        return workspace.runs.list()
 
 
-def get_run(run: str, home: str | Path | None = None) -> dict[str, Any]:
+def get_run(run: str, home: str | Path | None = None, store: str | None = None) -> dict[str, Any]:
     """One run's record and report."""
-    return load_run(home_dir(Path(home) if home else None), run)
+    with Workspace(stores(home, store)) as workspace:
+        return workspace.runs.load(run)

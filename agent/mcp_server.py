@@ -27,11 +27,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from agent.api import OptimizationResult, aevaluate, aoptimize
+from agent.api import OptimizationResult, aevaluate, aoptimize, stores
 from agent.api import get_run as _get_run
 from agent.api import list_runs as _list_runs
-from agent.llm.environment import home_dir, runtime_settings
+from agent.llm.environment import runtime_settings
 from agent.llm.runtime import RuntimeSettings
+from agent.run.workspace import StoreSettings
 from agent.tool_contract import (
     EVALUATE_DESCRIPTION,
     OPTIMIZE_DESCRIPTION,
@@ -113,11 +114,15 @@ def _progress_reporter(ctx: Context | None, budget: int) -> tuple[EventFn, set[a
 
 
 def build_server(
-    *, home: str | Path | None = None, settings: RuntimeSettings | None = None
+    *,
+    home: str | Path | None = None,
+    store: str | None = None,
+    memory: str | None = None,
+    settings: RuntimeSettings | None = None,
 ) -> MCPServer:
     """The MCP server with its four tools; ``settings`` default to the environment."""
-    root = home_dir(Path(home) if home else None)
-    settings = settings or runtime_settings(home=root)
+    root = stores(home, store, memory)
+    settings = settings or runtime_settings(home=root.home, store_url=root.store_url)
     server = MCPServer(
         "promptpilot",
         title="PromptPilot",
@@ -130,7 +135,7 @@ def build_server(
     return server
 
 
-def _add_model_tools(server: MCPServer, root: Path, settings: RuntimeSettings) -> None:
+def _add_model_tools(server: MCPServer, root: StoreSettings, settings: RuntimeSettings) -> None:
     """``optimize`` and ``evaluate``: the tools that call the models."""
 
     @server.tool(
@@ -164,7 +169,14 @@ def _add_model_tools(server: MCPServer, root: Path, settings: RuntimeSettings) -
         on_event, sending = _progress_reporter(ctx, args.budget)
         with expected_errors_as(ToolError):
             result = await aoptimize(
-                data, prompt, home=root, settings=settings, on_event=on_event, **options
+                data,
+                prompt,
+                home=root.home,
+                store=root.store_url,
+                memory=root.memory_url,
+                settings=settings,
+                on_event=on_event,
+                **options,
             )
         if sending:
             await asyncio.gather(*sending, return_exceptions=True)
@@ -187,12 +199,12 @@ def _add_model_tools(server: MCPServer, root: Path, settings: RuntimeSettings) -
         with expected_errors_as(ToolError):
             report = await aevaluate(
                 args.data, args.prompts, split=args.split, limit=args.limit,
-                metric=args.metric, home=root, settings=settings,
+                metric=args.metric, home=root.home, store=root.store_url, settings=settings,
             )  # fmt: skip
         return evaluation_summary(report)
 
 
-def _add_record_tools(server: MCPServer, root: Path) -> None:
+def _add_record_tools(server: MCPServer, root: StoreSettings) -> None:
     """``get_run`` and ``list_runs``: read the run records, call no model."""
     reads_runs = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
@@ -208,7 +220,7 @@ def _add_record_tools(server: MCPServer, root: Path) -> None:
         if Path(run).name != run or run in {".", ".."}:
             raise ToolError(f"not a run id: {run!r}")
         with expected_errors_as(ToolError):
-            record = _get_run(run, home=root)
+            record = _get_run(run, home=root.home, store=root.store_url)
         report = record.get("report")
         if report is not None:
             record["summary"] = optimization_summary(OptimizationResult.from_report(report))
@@ -222,10 +234,16 @@ def _add_record_tools(server: MCPServer, root: Path) -> None:
         annotations=reads_runs,
     )
     def list_runs(limit: ListLimitArg = 20) -> dict[str, Any]:
-        records = _list_runs(root)
+        records = _list_runs(root.home, root.store_url)
         return {"runs": [_run_entry(r) for r in records[:limit]], "total": len(records)}
 
 
-def serve_stdio(*, home: str | Path | None = None, settings: RuntimeSettings | None = None) -> None:
+def serve_stdio(
+    *,
+    home: str | Path | None = None,
+    store: str | None = None,
+    memory: str | None = None,
+    settings: RuntimeSettings | None = None,
+) -> None:
     """Serve over stdin/stdout until the client closes the connection."""
-    build_server(home=home, settings=settings).run("stdio")
+    build_server(home=home, store=store, memory=memory, settings=settings).run("stdio")

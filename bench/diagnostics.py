@@ -47,6 +47,7 @@ from agent.llm.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
 from agent.run.diagnose import diagnose_labels, diagnose_proposals, diagnose_run
 from agent.run.evaluate import EvalRequest, run_eval
 from agent.run.records import save_finished
+from memory.run_registry import FolderRegistry
 from agent.run.request import OptimizeRequest
 from agent.run.single import run_optimize
 from memory.embeddings import SentenceTransformerEmbedder
@@ -215,7 +216,7 @@ async def one_task(
         started = time.monotonic()
         payload = (await step()).to_dict()
         if name == "optimize":
-            save_finished(home, optimizer, request.config(), payload)
+            save_finished(FolderRegistry(home), optimizer, request.config(), payload)
         payload["bench"] = {
             "seconds": round(time.monotonic() - started, 1),
             "task_calls": runtime.task.usage.since(task_before).calls,

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from memory.sqlite_wal import connect
 
@@ -38,6 +38,24 @@ class CachedResponse:
     text: str
     prompt_tokens: int
     completion_tokens: int
+
+
+class ResponseStore(Protocol):
+    """Where answers are kept: a SQLite file (:class:`ResponseCache`) or a shared PostgreSQL."""
+
+    def get(self, key: str) -> CachedResponse | None:
+        """The stored response for ``key``, or None on a miss."""
+        ...
+
+    def put(self, key: str, response: CachedResponse) -> None:
+        """Store a response; an existing entry for the key is kept (first answer wins)."""
+        ...
+
+    def __len__(self) -> int: ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
 
 
 def cache_key(request: dict[str, Any]) -> str:

@@ -169,7 +169,7 @@ class Handlers:
         return {
             ui.conv: conv,
             **self.chat_and_status(conv),
-            ui.run_list: run_table(self.runs.home),
+            ui.run_list: run_table(self.runs.workspace.runs),
             **self.run_data(conv),
         }
 
@@ -342,7 +342,9 @@ def wire(app: gr.Blocks, ui: Layout, on: Handlers) -> None:
     # were not there: opening Inspect or Report renders the run again.
     for tab in (ui.inspect_tab, ui.report_tab):
         tab.select(lambda c: on.refresh(c, {}), [conv], shown, **refresh)
-    ui.runs_tab.select(lambda: run_table(on.runs.home), None, [ui.run_list], show_progress="hidden")
+    ui.runs_tab.select(
+        lambda: run_table(on.runs.workspace.runs), None, [ui.run_list], show_progress="hidden"
+    )
     ui.run_list.select(on.pick, [ui.run_list], [ui.run_pick])
     ui.resume_run.click(on.open, {ui.run_pick, *form}, [*chat, seen, *data, *splits])
 

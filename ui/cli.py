@@ -22,8 +22,8 @@ import typer
 from agent.cli import options as opt
 from agent.cli.app import app
 from agent.cli.app import main as headless_main
-from agent.llm.environment import home_dir
 from agent.llm.local_server import free_port, is_loopback
+from agent.run.workspace import Workspace
 
 DEFAULT_PORT = 7860
 
@@ -74,14 +74,14 @@ def ui_command(
     credentials = parse_auth(auth)
     check_exposure(host, credentials)
     settings = models.settings()
-    root = home_dir(models.home)
+    workspace = Workspace(models.stores())
     port = port or free_port(host)
 
     from ui.app import build_app, launch
     from ui.live_runs import LiveRuns
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    runs = LiveRuns(root, settings)
+    runs = LiveRuns(workspace, settings)
     runs.warm_up()
     app = build_app(runs)
     stop = threading.Event()

@@ -19,7 +19,6 @@ import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, replace
-from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage
@@ -31,7 +30,10 @@ from agent.llm.runtime import ModelRuntime, RuntimeSettings
 from agent.run.report_fields import from_fields
 from agent.run.request import OptimizeRequest
 from agent.run.session import RunSession
+from agent.run.workspace import Workspace
 from memory.embeddings import Embedder
+from memory.postgres.connection import StoreError
+from memory.run_registry import RunBusy
 from optimizers.diagnostics.low_score import explain_low_score
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.metrics import MetricError
@@ -75,7 +77,7 @@ def is_run_id(text: str) -> bool:
 
 def error_text(exc: BaseException) -> str:
     """One line for the person: the problem for expected failures, never a traceback."""
-    if isinstance(exc, DataError | MetricError | EndpointError | ValueError):
+    if isinstance(exc, DataError | MetricError | EndpointError | ValueError | StoreError | RunBusy):
         return str(exc)
     if isinstance(exc, LocalServerError):
         return str(exc).splitlines()[0]
@@ -91,7 +93,7 @@ class LiveRun:
         request: OptimizeRequest | None,
         *,
         settings: RuntimeSettings,
-        home: Path,
+        workspace: Workspace,
         embedder: Embedder,
         runtime_factory: RuntimeFactory,
         view: RunView,
@@ -101,7 +103,7 @@ class LiveRun:
         self.run = run
         self._request = request  # None: resume from the checkpoint
         self._settings = settings
-        self._home = home
+        self._workspace = workspace
         self._embedder = embedder
         self._runtime_factory = runtime_factory
         self._use_planner_model = use_planner_model
@@ -194,11 +196,11 @@ class LiveRun:
         finally:
             with self._lock:
                 self._session = None
-                save_view(self._home, self._view)
+                save_view(self._workspace.home, self._view)
 
     async def _pilot(self, runtime: ModelRuntime) -> dict[str, Any] | None:
         return await run_pilot(
-            self._request, runtime, home=self._home, run=self.run, embedder=self._embedder,
+            self._request, runtime, home=self._workspace, run=self.run, embedder=self._embedder,
             on_event=self._on_event, on_message=self._on_message, answer=self._answer,
             on_session=self._on_session, use_planner_model=self._use_planner_model,
         )  # fmt: skip
@@ -237,7 +239,7 @@ class LiveRun:
                 self._record(event)
                 if isinstance(event, StepDone):
                     self._refresh_map(self._session)
-                    save_view(self._home, self._view)
+                    save_view(self._workspace.home, self._view)
         except Exception:  # the view must never break the run
             logger.exception("run %s: could not update the view", self.run)
 
@@ -363,7 +365,7 @@ class LiveRun:
             self._asked.add(question)
             self._view.status, self._view.question = "waiting", question
             self._add(message(escape_markdown(question) + "\n\n*(your next message answers)*"))
-            save_view(self._home, self._view)
+            save_view(self._workspace.home, self._view)
         return await future
 
     def _add(self, msg: dict[str, Any]) -> None:

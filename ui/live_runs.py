@@ -15,8 +15,8 @@ from typing import Any
 
 from agent.llm.runtime import RuntimeSettings
 from agent.llm.shared_runtime import SharedServer, SharedServerRuntime
-from agent.run.records import load_run
 from agent.run.request import OptimizeRequest, new_run_id
+from agent.run.workspace import Workspace
 from memory.embeddings import Embedder, SentenceTransformerEmbedder
 from ui.live_run import ACTIVE, LiveRun, RuntimeFactory, is_run_id
 from ui.panels.embedding_map import embedding_map, unique_prompts
@@ -31,7 +31,7 @@ class LiveRuns:
 
     def __init__(
         self,
-        home: Path,
+        home: Path | Workspace,
         defaults: RuntimeSettings,
         *,
         shared: SharedServer | None = None,
@@ -39,7 +39,8 @@ class LiveRuns:
         embedder: Embedder | None = None,
         use_planner_model: bool | None = None,
     ) -> None:
-        self.home = home
+        self.workspace = Workspace.of(home)
+        self.home = self.workspace.home  # local by nature: uploads, views, downloads
         self.defaults = defaults
         self.shared = shared or SharedServer()
         self._factory = runtime_factory or (lambda s: SharedServerRuntime(s, self.shared))
@@ -70,7 +71,7 @@ class LiveRuns:
         steer: Sequence[str],
     ) -> LiveRun:
         live = LiveRun(
-            run, request, settings=settings, home=self.home, embedder=self.embedder,
+            run, request, settings=settings, workspace=self.workspace, embedder=self.embedder,
             runtime_factory=self._factory, view=view, steer=steer,
             use_planner_model=self._use_planner_model,
         )  # fmt: skip
@@ -100,7 +101,7 @@ class LiveRuns:
             return live
         if not is_run_id(run):
             raise ValueError(f"not a run id: {run!r}")
-        record = load_run(self.home, run)  # ValueError naming the run if unknown
+        record = self.workspace.runs.load(run)  # ValueError naming the run if unknown
         earlier = load_view(self.home, run) or view_from_record(record)
         view = RunView.new(run, record.get("request") or {}, [*earlier.messages, *opening])
         return self._launch(run, None, settings, view, ())
@@ -125,7 +126,7 @@ class LiveRuns:
         view = load_view(self.home, run)
         if view is None:
             try:
-                view = view_from_record(load_run(self.home, run))
+                view = view_from_record(self.workspace.runs.load(run))
             except ValueError:
                 return None
         if view.status in ACTIVE:  # its process is gone: it can only be resumed
@@ -147,3 +148,4 @@ class LiveRuns:
         shows them as stopped, and *resume* continues them.
         """
         self.shared.stop()
+        self.workspace.close()

@@ -25,7 +25,6 @@ from agent.cli import options as opt
 from agent.cli.console import stdout_console
 from agent.cli.display import optimize_progress, score_cell
 from agent.cli.output import friendly_errors, stderr
-from agent.llm.environment import home_dir
 from agent.llm.runtime import ModelRuntime
 from agent.run.diagnose import (
     RUN_DIAGNOSTICS,
@@ -38,6 +37,7 @@ from agent.run.diagnose import (
 )
 from agent.run.evaluate import EvalRequest, select_examples
 from agent.run.request import OptimizeRequest
+from agent.run.workspace import Workspace
 from optimizers.budget import Budget
 from optimizers.diagnostics.label_corruption import CorruptionConfig
 from optimizers.diagnostics.rerun import ArmEventFn
@@ -152,9 +152,12 @@ def _rerun(
     select_examples(
         EvalRequest(data=request.data, prompts=(request.prompt,), columns=request.columns)
     )
-    root = home_dir(models.home)
     max_queries = request.budget.max_queries or 0
-    with ModelRuntime(models.settings()) as runtime, _arm_progress(stderr, max_queries) as on_event:
+    with (
+        Workspace(models.stores()) as root,
+        ModelRuntime(models.settings()) as runtime,
+        _arm_progress(stderr, max_queries) as on_event,
+    ):
         if target == "labels":
             coroutine = diagnose_labels(
                 request, runtime, home=root, rate=corruption.rate,
@@ -170,7 +173,13 @@ def _diagnose_run(
 ) -> dict[str, Any]:
     """``diagnose RUN_ID``: re-score a finished run's seed and best prompts."""
     chosen = check_run_diagnostics((only or ",".join(RUN_DIAGNOSTICS)).split(","), split)
-    root = home_dir(models.home)
+    with Workspace(models.stores()) as root:
+        return _diagnose_finished(target, models, root, chosen, split)
+
+
+def _diagnose_finished(
+    target: str, models: opt.ModelFlags, root: Workspace, chosen: tuple[str, ...], split: str
+) -> dict[str, Any]:
     finished_run(root, target)  # an unknown or unfinished run fails before a server
     with (
         ModelRuntime(models.settings(), roles=("task",)) as runtime,

@@ -10,7 +10,6 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,13 +21,13 @@ from agent.cli.display import optimize_progress
 from agent.cli.output import friendly_errors, show_report, stderr
 from agent.graph.node_updates import NAMED
 from agent.graph.pilot import run_pilot
-from agent.llm.environment import home_dir
 from agent.llm.runtime import ModelRuntime
 from agent.run.evaluate import EvalRequest, select_examples
 from agent.run.records import save_finished
 from agent.run.report import OptimizeReport
 from agent.run.request import OptimizeRequest
 from agent.run.single import run_optimize
+from agent.run.workspace import Workspace
 from optimizers.budget import Budget
 from optimizers.registry import AUTO, NAMES
 
@@ -90,12 +89,11 @@ def optimize_command(
         )
         select_examples(EvalRequest(data=data, prompts=(prompt,), columns=request.columns))
         settings = models.settings()
-        root = home_dir(models.home)
-        with ModelRuntime(settings) as runtime:
+        with Workspace(models.stores()) as workspace, ModelRuntime(settings) as runtime:
             if request.optimizer == AUTO:
-                payload = asyncio.run(run_piloted(request, runtime, root, run_id))
+                payload = asyncio.run(run_piloted(request, runtime, workspace, run_id))
             else:
-                payload = run_single(request, runtime, root, run_id)
+                payload = run_single(request, runtime, workspace, run_id)
         show_report(payload, as_json=output.as_json, out=output.out)
 
 
@@ -108,11 +106,11 @@ def message_line(message: AIMessage) -> str:
 
 
 def run_single(
-    request: OptimizeRequest, runtime: ModelRuntime, root: Path, run: str | None
+    request: OptimizeRequest, runtime: ModelRuntime, workspace: Workspace, run: str | None
 ) -> dict:
     """Run (or with the id of a checkpointed run, continue) one optimizer; record the report."""
-    payload = asyncio.run(_optimize(request, runtime, root, run)).to_dict()
-    save_finished(root, request.optimizer, request.config(), payload)
+    payload = asyncio.run(_optimize(request, runtime, workspace, run)).to_dict()
+    save_finished(workspace.runs, request.optimizer, request.config(), payload)
     return payload
 
 
@@ -140,7 +138,7 @@ def _two_stage_ctrl_c(on_first: Callable[[], None]) -> Iterator[None]:
 
 
 async def _optimize(
-    request: OptimizeRequest, runtime: ModelRuntime, home: Path, run: str | None = None
+    request: OptimizeRequest, runtime: ModelRuntime, home: Workspace, run: str | None = None
 ) -> OptimizeReport:
     stop = asyncio.Event()
     with (
@@ -163,7 +161,7 @@ async def ask_on_terminal(question: str) -> str:
 async def run_piloted(
     request: OptimizeRequest | None,
     runtime: ModelRuntime,
-    home: Path,
+    home: Workspace,
     run_id: str | None,
     answer: Callable[[str], Awaitable[str]] = ask_on_terminal,
 ) -> dict | None:

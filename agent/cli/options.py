@@ -19,6 +19,7 @@ import typer
 from agent.cli.output import write_json
 from agent.llm.environment import runtime_settings
 from agent.llm.runtime import RuntimeSettings
+from agent.run.workspace import StoreSettings, store_settings
 from optimizers.tasks import ColumnMapping, SplitSpec
 
 _MODELS = "Models (default: the embedded local SmolLM2 server)"
@@ -66,6 +67,20 @@ Home = Annotated[
     Path | None,
     typer.Option(help="Where the response cache, prompt memory and runs live "
                  "(default ~/.promptpilot). Env: PROMPTPILOT_HOME."),
+]  # fmt: skip
+StoreUrl = Annotated[
+    str | None,
+    typer.Option("--store", show_default=False,
+                 help="A PostgreSQL database (postgresql://USER:PASSWORD@HOST:PORT/DB) for runs, "
+                 "checkpoints and the response cache, shared by every process that names it "
+                 "(default: files in the home). Env: PROMPTPILOT_STORE_URL."),
+]  # fmt: skip
+MemoryUrl = Annotated[
+    str | None,
+    typer.Option("--memory", show_default=False,
+                 help="A Chroma server (http://HOST:PORT, `chroma run`) for the prompt memory, "
+                 "shared by every process that names it (default: in the home). "
+                 "Env: PROMPTPILOT_MEMORY_URL."),
 ]  # fmt: skip
 NoCache = Annotated[
     bool, typer.Option("--no-cache", help="Do not read or write the response cache.")
@@ -139,11 +154,19 @@ class ModelFlags:
     optimizer_api_key: OptimizerApiKey = None
     concurrency: Concurrency = None
     home: Home = None
+    store_url: StoreUrl = None
+    memory_url: MemoryUrl = None
     no_cache: NoCache = False
 
     def settings(self) -> RuntimeSettings:
         """:func:`runtime_settings`: the environment first, then these flags."""
-        return runtime_settings(**{field.name: getattr(self, field.name) for field in fields(self)})
+        flags = {field.name: getattr(self, field.name) for field in fields(self)}
+        del flags["memory_url"]  # the models' settings hold the cache, not the prompt memory
+        return runtime_settings(**flags)
+
+    def stores(self) -> StoreSettings:
+        """Where runs, checkpoints, answers and prompts are: these flags, else the environment."""
+        return store_settings(self.home, store_url=self.store_url, memory_url=self.memory_url)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,6 +16,8 @@ from rich.console import Console
 from agent.cli.console import literal, stdout_console
 from agent.cli.display import prompt_to_use, report_table, summary_lines
 from agent.llm.local_server import LocalServerError
+from memory.postgres.connection import StoreError
+from memory.run_registry import RunBusy
 from optimizers.evaluation.chat_calls import EndpointError
 from optimizers.evaluation.metrics import MetricError
 from optimizers.tasks import DataError
@@ -24,6 +26,7 @@ stderr = Console(stderr=True)
 
 EXIT_BAD_INPUT = 2
 EXIT_ENDPOINT = 3
+EXIT_STORE = 4
 EXIT_INTERRUPTED = 130
 
 
@@ -38,6 +41,9 @@ def friendly_errors() -> Iterator[None]:
     except (EndpointError, LocalServerError) as exc:
         print_error(exc)  # a stopped run's notes say how to resume it
         raise typer.Exit(EXIT_ENDPOINT) from None
+    except (StoreError, RunBusy) as exc:
+        print_error(exc)  # which store (no password) and what to do
+        raise typer.Exit(EXIT_STORE) from None
     except KeyboardInterrupt:
         stderr.print("[yellow]interrupted[/]")
         _ignore_further_interrupts()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from contextlib import ExitStack
 from typing import Annotated
 
 import typer
@@ -14,23 +15,27 @@ from agent.cli import options as opt
 from agent.cli.console import literal, stdout_console
 from agent.cli.optimize import ask_on_terminal, run_piloted, run_single
 from agent.cli.output import friendly_errors, show_report
-from agent.llm.environment import home_dir
 from agent.llm.runtime import ModelRuntime
-from agent.run.records import list_runs, load_run
 from agent.run.request import OptimizeRequest
+from agent.run.workspace import Workspace, store_settings
 from optimizers.registry import AUTO
 
 runs_app = typer.Typer(help="List, show and resume runs (checkpointed after every step).")
 
 
 @runs_app.command("list")
-def runs_list_command(home: opt.Home = None) -> None:
+def runs_list_command(home: opt.Home = None, store: opt.StoreUrl = None) -> None:
     """Every run, newest first: id, status, task, best dev and test scores."""
-    table = Table(title=f"runs in {home_dir(home)}")
+    with friendly_errors(), Workspace(store_settings(home, store_url=store)) as workspace:
+        _show_runs(workspace)
+
+
+def _show_runs(workspace: Workspace) -> None:
+    table = Table(title=f"runs in {workspace.runs.where}")
     for column in ("run", "status", "optimizer", "created", "best test"):
         table.add_column(column, no_wrap=column != "run")
-    for record in list_runs(home_dir(home)):
-        report = load_run(home_dir(home), record["run"]).get("report") or {}
+    for record in workspace.runs.list():
+        report = workspace.runs.load(record["run"]).get("report") or {}
         best = ((report.get("scores") or {}).get("best") or {}).get("test") or {}
         score = f"{best['mean']:.3f}" if best else "—"
         table.add_row(literal(record["run"]), record.get("status", "?"),
@@ -43,10 +48,11 @@ def runs_show_command(
     run: Annotated[str, typer.Argument(help="The run id (see `promptpilot runs list`).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
     home: opt.Home = None,
+    store: opt.StoreUrl = None,
 ) -> None:
     """A run's request, status and report."""
-    with friendly_errors():
-        record = load_run(home_dir(home), run)
+    with friendly_errors(), Workspace(store_settings(home, store_url=store)) as workspace:
+        record = workspace.runs.load(run)
         if as_json:
             sys.stdout.write(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
             return
@@ -76,10 +82,10 @@ def runs_resume_command(
 
     Calls that were paid before it stopped are answered from the cache; nothing is paid twice.
     """
-    with friendly_errors():
+    with friendly_errors(), ExitStack() as stack:
         settings = models.settings()
-        root = home_dir(models.home)
-        record = load_run(root, run)  # a clear error for an unknown id
+        workspace = stack.enter_context(Workspace(models.stores()))
+        record = workspace.runs.load(run)  # a clear error for an unknown id
 
         given = [answer] if answer is not None else []
 
@@ -90,8 +96,8 @@ def runs_resume_command(
 
         with ModelRuntime(settings) as runtime:
             if record.get("optimizer", AUTO) == AUTO:
-                payload = asyncio.run(run_piloted(None, runtime, root, run, answer=reply))
+                payload = asyncio.run(run_piloted(None, runtime, workspace, run, answer=reply))
             else:  # one optimizer: checkpointed after every step (agent.run.step_checkpoint)
                 request = OptimizeRequest.from_config(record["request"])
-                payload = run_single(request, runtime, root, run)
+                payload = run_single(request, runtime, workspace, run)
         show_report(payload, as_json=as_json, out=out)

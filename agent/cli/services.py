@@ -12,7 +12,6 @@ from agent.cli import options as opt
 from agent.cli.console import stdout_console
 from agent.cli.demo import run_demo
 from agent.cli.output import friendly_errors, stderr
-from agent.llm.environment import home_dir
 from agent.llm.local_server import LocalLLMServer, ServerSettings
 from agent.llm.runtime import ModelRuntime
 from optimizers.evaluation.metrics import BUILTIN_METRICS
@@ -61,7 +60,10 @@ def mcp_command(
 
     with friendly_errors():
         settings = models.settings()
-        serve_stdio(home=home_dir(models.home), settings=settings)
+        where = models.stores()
+        serve_stdio(
+            home=where.home, store=where.store_url, memory=where.memory_url, settings=settings
+        )
 
 
 @opt.with_flag_groups

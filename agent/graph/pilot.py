@@ -1,6 +1,7 @@
 """Driving the graph: start a run, stream what happens, answer questions, resume.
 
-Every step is checkpointed (synchronously) in SQLite before the next begins,
+Every step is checkpointed (synchronously) in the workspace's checkpointer
+(SQLite under the home, or PostgreSQL) before the next begins,
 so a run killed at any point resumes from its last step. Work the killed step
 had already paid for is not paid again: every model answer is in the response
 cache, and every scored prompt in the prompt memory.
@@ -8,16 +9,12 @@ cache, and every scored prompt in the prompt memory.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 from langchain_core.messages import AIMessage
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
 
 from agent.graph.builder import build_graph
@@ -25,11 +22,11 @@ from agent.graph.nodes import initial_state
 from agent.graph.state import PilotState
 from agent.llm.runtime import ModelRuntime
 from agent.run.failures import recording_failures
-from agent.run.records import checkpoint_path, load_run, record_run, write_report
 from agent.run.request import OptimizeRequest, new_run_id
 from agent.run.session import RunSession
+from agent.run.workspace import Workspace
 from memory.embeddings import Embedder
-from memory.sqlite_wal import BUSY_TIMEOUT_S, use_wal
+from memory.run_registry import RunRegistry
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.events import EventFn
 
@@ -41,7 +38,7 @@ async def run_pilot(
     request: OptimizeRequest | None,
     runtime: ModelRuntime,
     *,
-    home: Path,
+    home: Path | Workspace,
     run: str | None = None,
     embedder: Embedder | None = None,
     on_event: EventFn | None = None,
@@ -63,37 +60,46 @@ async def run_pilot(
     """
     if use_planner_model is None:
         use_planner_model = not runtime.settings.optimizer.embedded
-    home.mkdir(parents=True, exist_ok=True)
-    async with _checkpointer(home) as saver:
+    workspace = Workspace.of(home)
+    workspace.home.mkdir(parents=True, exist_ok=True)
+    runs = workspace.runs
+    async with workspace.checkpointer() as saver:
         graph = build_graph(saver)
-        start = await _starting_point(graph, request, home, run)
+        start = await _starting_point(graph, request, runs, run)
         request, run = start.request, start.run
-        record_run(  # an old question is answered now (or asked again below)
-            home, run, status="running", optimizer="auto", request=request.config(), question=None,
-            error=None,
-        )  # fmt: skip
-        with recording_failures(home, run):  # an outage is resumable: checkpointed up to its step
-            session = RunSession.open(
-                request, runtime, home=home, run=run, embedder=embedder, on_event=on_event,
-                planner=planner or (runtime.optimizer if use_planner_model else None),
+        with runs.lease(run):  # one process drives a run at a time
+            runs.record(  # an old question is answered now (or asked again below)
+                run, status="running", optimizer="auto", request=request.config(), question=None,
+                error=None,
             )  # fmt: skip
-            try:
-                if start.state is not None:
-                    await _restore(session, start.state)
-                if on_session is not None:
-                    on_session(session)
-                snapshot = await _drive(graph, start, session, answer, on_message)
-            finally:
-                session.close()
-        if snapshot is None:  # waiting for an answer no callback gave
-            record_run(home, run, status="waiting", question=start.pending[0]["question"])
-            return None
-        report = snapshot.values.get("report")
-        if report is not None:
-            report = {**report, "optimizer": "auto"}
-            write_report(home, run, report)
-        record_run(home, run, status="finished" if report else "stopped")
-        return report
+            with recording_failures(runs, run):  # an outage is resumable: checkpointed
+                session = RunSession.open(
+                    request, runtime, workspace=workspace, run=run, embedder=embedder,
+                    on_event=on_event,
+                    planner=planner or (runtime.optimizer if use_planner_model else None),
+                )  # fmt: skip
+                try:
+                    if start.state is not None:
+                        await _restore(session, start.state)
+                    if on_session is not None:
+                        on_session(session)
+                    snapshot = await _drive(graph, start, session, answer, on_message)
+                finally:
+                    session.close()
+            return _finish(runs, run, start, snapshot)
+
+
+def _finish(runs: RunRegistry, run: str, start: _Start, snapshot: Any) -> dict[str, Any] | None:
+    """Record how the run ended; its report, or None while it waits for an answer."""
+    if snapshot is None:  # waiting for an answer no callback gave
+        runs.record(run, status="waiting", question=start.pending[0]["question"])
+        return None
+    report = snapshot.values.get("report")
+    if report is not None:
+        report = {**report, "optimizer": "auto"}
+        runs.write_report(run, report)
+    runs.record(run, status="finished" if report else "stopped")
+    return report
 
 
 @dataclass
@@ -108,7 +114,7 @@ class _Start:
 
 
 async def _starting_point(
-    graph: Any, request: OptimizeRequest | None, home: Path, run: str | None
+    graph: Any, request: OptimizeRequest | None, runs: RunRegistry, run: str | None
 ) -> _Start:
     """A new run's initial state, or a resumed run's last checkpoint."""
     if request is None:
@@ -119,7 +125,7 @@ async def _starting_point(
             state = PilotState(**snapshot.values)
             pending = [i.value for i in snapshot.interrupts]
             return _Start(OptimizeRequest.from_config(state.request), run, state, None, pending)
-        request = _recorded_request(home, run)  # killed before its first checkpoint: start again
+        request = _recorded_request(runs, run)  # killed before its first checkpoint: start again
     run = run or new_run_id(request)
     graph_input = initial_state(request.config(), run, list(request.directives))
     return _Start(request, run, None, graph_input, [])
@@ -153,24 +159,11 @@ async def _drive(
             return snapshot
 
 
-@asynccontextmanager
-async def _checkpointer(home: Path) -> AsyncIterator[AsyncSqliteSaver]:
-    """The graph's checkpointer, on a connection that waits its turn to write.
-
-    ``AsyncSqliteSaver.from_conn_string`` keeps sqlite's 5 s busy timeout, which
-    ten runs starting together exceeded (see :mod:`memory.sqlite_wal`).
-    """
-    path = checkpoint_path(home)
-    await asyncio.to_thread(use_wal, path)
-    async with aiosqlite.connect(path, timeout=BUSY_TIMEOUT_S) as conn:
-        yield AsyncSqliteSaver(conn)
-
-
-def _recorded_request(home: Path, run: str) -> OptimizeRequest:
+def _recorded_request(runs: RunRegistry, run: str) -> OptimizeRequest:
     """The request of a run killed before its first checkpoint, from the run registry."""
-    record = load_run(home, run)  # a clear error for an unknown run
+    record = runs.load(run)  # a clear error for an unknown run
     if "request" not in record:
-        raise ValueError(f"run {run!r} has no checkpoint in {checkpoint_path(home)}")
+        raise ValueError(f"run {run!r} has no checkpoint and no request in {runs.where}")
     return OptimizeRequest.from_config(record["request"])
 
 

@@ -13,6 +13,9 @@ from pathlib import Path
 from agent.llm.runtime import RuntimeSettings, default_home
 from agent.llm.settings import ModelSettings, settings_from_env
 
+STORE_URL_VARIABLE = "PROMPTPILOT_STORE_URL"
+MEMORY_URL_VARIABLE = "PROMPTPILOT_MEMORY_URL"
+
 
 def home_dir(home: Path | None) -> Path:
     """The PromptPilot home: the flag, else ``PROMPTPILOT_HOME``, else ``~/.promptpilot``."""
@@ -34,9 +37,14 @@ def runtime_settings(
     optimizer_api_key: str | None = None,
     concurrency: int | None = None,
     home: Path | None = None,
+    store_url: str | None = None,
     no_cache: bool = False,
 ) -> RuntimeSettings:
-    """Settings for both roles: environment first, then the flags."""
+    """Settings for both roles: environment first, then the flags.
+
+    The response cache is ``cache.sqlite`` in the home, or the shared PostgreSQL
+    store named by ``store_url`` (else ``PROMPTPILOT_STORE_URL``).
+    """
     environ = os.environ
     task = _override(
         settings_from_env("task", environ),
@@ -55,5 +63,6 @@ def runtime_settings(
     )
     root = home_dir(home)
     return RuntimeSettings(
-        task=task, optimizer=optimizer, cache_path=None if no_cache else root / "cache.sqlite"
-    )
+        task=task, optimizer=optimizer, cache_path=None if no_cache else root / "cache.sqlite",
+        store_url=store_url or environ.get(STORE_URL_VARIABLE) or None,
+    )  # fmt: skip

@@ -20,7 +20,8 @@ from agent.llm.settings import (
     ModelSettings,
     Role,
 )
-from memory.response_cache import ResponseCache
+from memory.postgres.responses import PostgresResponseCache
+from memory.response_cache import ResponseCache, ResponseStore
 from optimizers.evaluation.chat_calls import ChatCaller
 
 
@@ -37,6 +38,16 @@ class RuntimeSettings:
     optimizer: ModelSettings = DEFAULT_OPTIMIZER_SETTINGS
     server: ServerSettings = field(default_factory=ServerSettings)
     cache_path: Path | None = None  # None: no persistent cache
+    store_url: str | None = None  # postgresql://…: the cache is in that shared store instead
+
+
+def _open_cache(settings: RuntimeSettings) -> ResponseStore | None:
+    """The response cache the settings name: none, a SQLite file, or a shared PostgreSQL."""
+    if settings.cache_path is None:
+        return None
+    if settings.store_url:
+        return PostgresResponseCache.open(settings.store_url)
+    return ResponseCache(settings.cache_path)
 
 
 class ModelRuntime:
@@ -57,7 +68,7 @@ class ModelRuntime:
         self.roles = roles
         self._http_async_client = http_async_client
         self._server: LocalLLMServer | None = None
-        self.cache = ResponseCache(settings.cache_path) if settings.cache_path else None
+        self.cache = _open_cache(settings)
         self.task: ChatCaller | None = None
         self.optimizer: ChatCaller | None = None
 

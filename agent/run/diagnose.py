@@ -24,9 +24,9 @@ from typing import Any
 
 from agent.llm.runtime import ModelRuntime
 from agent.run.evaluate import EvalRequest, build_metric, select_examples
-from agent.run.records import load_run
 from agent.run.request import OptimizeRequest, new_run_id
 from agent.run.session import RunSession, total_steps
+from agent.run.workspace import Workspace
 from memory.embeddings import Embedder
 from optimizers.budget import Budget
 from optimizers.diagnostics.class_shares import ClassSharesReport, class_shares
@@ -75,9 +75,9 @@ def evaluator_for(request: OptimizeRequest, runtime: ModelRuntime) -> Evaluator:
     return Evaluator(runtime.task, metric=metric, template=parse_template(request.template))
 
 
-def finished_run(home: Path, run: str) -> tuple[OptimizeRequest, dict[str, Any]]:
+def finished_run(home: Path | Workspace, run: str) -> tuple[OptimizeRequest, dict[str, Any]]:
     """A run's request and report; ``ValueError`` if it has no report yet."""
-    record = load_run(home, run)
+    record = Workspace.of(home).runs.load(run)
     report = record.get("report")
     if not report:
         raise ValueError(
@@ -140,7 +140,7 @@ async def diagnose_run(
     run: str,
     runtime: ModelRuntime,
     *,
-    home: Path,
+    home: Path | Workspace,
     only: Sequence[str] = RUN_DIAGNOSTICS,
     split: str = "test",
     min_shift: float = 0.10,
@@ -241,20 +241,22 @@ def optimizer_factory(name: str, budget: Budget) -> OptimizerFactory:
 def _session(
     request: OptimizeRequest,
     runtime: ModelRuntime,
-    home: Path,
+    home: Path | Workspace,
     kind: str,
     embedder: Embedder | None,
 ) -> RunSession:
     optimizer_factory(request.optimizer, request.budget)  # fail before loading anything
     run = f"diagnose-{kind}-{new_run_id(request)}"
-    return RunSession.open(request, runtime, home=home, run=run, embedder=embedder)
+    return RunSession.open(
+        request, runtime, workspace=Workspace.of(home), run=run, embedder=embedder
+    )
 
 
 async def diagnose_labels(
     request: OptimizeRequest,
     runtime: ModelRuntime,
     *,
-    home: Path,
+    home: Path | Workspace,
     rate: float = 1.0,
     corruption_seed: int = 0,
     embedder: Embedder | None = None,
@@ -289,7 +291,7 @@ async def diagnose_proposals(
     request: OptimizeRequest,
     runtime: ModelRuntime,
     *,
-    home: Path,
+    home: Path | Workspace,
     embedder: Embedder | None = None,
     on_event: ArmEventFn | None = None,
 ) -> ProposalSelectionReport:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-from agent.run.records import record_run
+from memory.run_registry import RunRegistry
 from optimizers.evaluation.chat_calls import EndpointError, EndpointUnavailable
 
 
@@ -24,13 +23,13 @@ def outage_status(exc: EndpointError) -> str:
     return f"stopped: endpoint {kind}"
 
 
-def record_outage(home: Path, run: str, exc: EndpointError) -> None:
+def record_outage(runs: RunRegistry, run: str, exc: EndpointError) -> None:
     """Mark ``run`` stopped by ``exc`` and tell the person how to continue it.
 
     The hint goes into the exception's notes, which the CLI prints under the
     error line.
     """
-    record_run(home, run, status=outage_status(exc), error=str(exc))
+    runs.record(run, status=outage_status(exc), error=str(exc))
     exc.add_note(
         f"run {run} is saved up to its last step: `promptpilot runs resume {run}` "
         "finishes it once the endpoint answers (answers already paid for are not paid again)"
@@ -38,7 +37,7 @@ def record_outage(home: Path, run: str, exc: EndpointError) -> None:
 
 
 @contextmanager
-def recording_failures(home: Path, run: str) -> Iterator[None]:
+def recording_failures(runs: RunRegistry, run: str) -> Iterator[None]:
     """Record an exception raised inside as ``run``'s end, then let it go on.
 
     An endpoint's is a resumable stop; anything else is an ``error``. Without
@@ -47,8 +46,8 @@ def recording_failures(home: Path, run: str) -> Iterator[None]:
     try:
         yield
     except EndpointError as exc:
-        record_outage(home, run, exc)
+        record_outage(runs, run, exc)
         raise
     except Exception as exc:
-        record_run(home, run, status="error", error=f"{type(exc).__name__}: {exc}")
+        runs.record(run, status="error", error=f"{type(exc).__name__}: {exc}")
         raise

@@ -13,12 +13,12 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from agent.llm.runtime import ModelRuntime
 from agent.run.evaluate import resolve_task
 from agent.run.request import OptimizeRequest
+from agent.run.workspace import Workspace
 from memory.embeddings import Embedder, SentenceTransformerEmbedder
 from memory.prompt_record import prompt_id
 from memory.prompt_store import PromptStore
@@ -125,16 +125,16 @@ class RunSession:
         request: OptimizeRequest,
         runtime: ModelRuntime,
         *,
-        home: Path,
+        workspace: Workspace,
         run: str,
         embedder: Embedder | None = None,
         on_event: EventFn | None = None,
         should_stop: Callable[[], bool] | None = None,
         planner: ChatCaller | None = None,
     ) -> RunSession:
-        """Open the prompt memory under ``home`` and build the session."""
+        """Open the workspace's prompt memory and build the session."""
         embedder = embedder or SentenceTransformerEmbedder.bundled()
-        store = PromptStore.embedded(home / "prompts", embedder)
+        store = workspace.open_prompt_store(embedder)
         try:
             return cls(
                 run=run, request=request, runtime=runtime, embedder=embedder, store=store,

@@ -16,6 +16,7 @@ from agent.run.report import OptimizeReport, build_report
 from agent.run.request import OptimizeRequest, new_run_id
 from agent.run.session import RunSession
 from agent.run.step_checkpoint import checkpointed_search, register_run
+from agent.run.workspace import Workspace
 from memory.embeddings import Embedder
 from optimizers.events import EventFn
 
@@ -24,7 +25,7 @@ async def run_optimize(
     request: OptimizeRequest,
     runtime: ModelRuntime,
     *,
-    home: Path,
+    home: Path | Workspace,
     run: str | None = None,
     embedder: Embedder | None = None,
     on_event: EventFn | None = None,
@@ -36,17 +37,19 @@ async def run_optimize(
     was killed or stopped by its endpoint, it continues from the last step.
     """
     started = time.monotonic()
+    workspace = Workspace.of(home)
     run = run or new_run_id(request)
-    register_run(home, run, request)
-    with recording_failures(home, run):
-        session = RunSession.open(
-            request, runtime, home=home, run=run, embedder=embedder,
-            on_event=on_event, should_stop=should_stop,
-        )  # fmt: skip
-        try:
-            outcome = await checkpointed_search(session, home)
-            interrupted = outcome.stopped == "interrupted"
-            tested = (None, None, None) if interrupted else await session.report()
-        finally:
-            session.close()
+    with workspace.runs.lease(run):  # one process drives a run at a time
+        register_run(workspace.runs, run, request)
+        with recording_failures(workspace.runs, run):
+            session = RunSession.open(
+                request, runtime, workspace=workspace, run=run, embedder=embedder,
+                on_event=on_event, should_stop=should_stop,
+            )  # fmt: skip
+            try:
+                outcome = await checkpointed_search(session, workspace)
+                interrupted = outcome.stopped == "interrupted"
+                tested = (None, None, None) if interrupted else await session.report()
+            finally:
+                session.close()
     return build_report(session, outcome, tested, started)

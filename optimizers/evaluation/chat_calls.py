@@ -30,7 +30,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel
 
-from memory.response_cache import CachedResponse, ResponseCache, cache_key
+from memory.response_cache import CachedResponse, ResponseStore, cache_key
 
 BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
 
@@ -191,7 +191,7 @@ class ChatCaller:
     """Cached, concurrency-bounded access to one chat backend."""
 
     backend: ChatBackend
-    cache: ResponseCache | None = None
+    cache: ResponseStore | None = None
     usage: Usage = field(default_factory=Usage)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     _per_loop: weakref.WeakKeyDictionary[

@@ -8,6 +8,7 @@ import pytest
 
 from agent.run.records import save_finished
 from agent.run.request import OptimizeRequest
+from memory.run_registry import FolderRegistry
 from optimizers.tasks import SplitSpec
 from tests.integration.test_cli import promptpilot
 
@@ -24,7 +25,7 @@ def test_diagnose_a_finished_run_then_again_from_the_cache(tmp_path, llm_server)
     )
     report = {"run": "demo-run", "task": "review_sentiment", "optimizer": "gpo",
               "seed_prompt": SEED, "best_prompt": BEST}  # fmt: skip
-    save_finished(tmp_path, "gpo", request.config(), report)
+    save_finished(FolderRegistry(tmp_path), "gpo", request.config(), report)
     model = ["--task-base-url", llm_server.base_url, "--task-model", "smollm2",
              "--task-max-tokens", "8"]  # fmt: skip
 

@@ -18,9 +18,9 @@ from agent.graph.pilot import run_pilot
 from agent.llm.runtime import ModelRuntime, RuntimeSettings
 from agent.llm.settings import ModelSettings
 from agent.run.evaluate import resolve_task
-from agent.run.records import checkpoint_path
 from agent.run.request import OptimizeRequest
 from agent.run.single import run_optimize
+from agent.run.workspace import Workspace
 from memory.embeddings import Embedder
 from optimizers.budget import Budget
 from optimizers.tasks import SplitSpec, split_task
@@ -47,7 +47,7 @@ class Reference:
 
 def checkpoint_signature(home: Path) -> tuple[tuple[int, int] | None, ...]:
     """Size and modification time of the checkpoint file and its journals: changes on writes."""
-    base = checkpoint_path(home)
+    base = Workspace.of(home).checkpoint_file
     signature: list[tuple[int, int] | None] = []
     for path in (base, *(base.with_name(base.name + s) for s in ("-wal", "-journal"))):
         try:

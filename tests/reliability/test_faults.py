@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from agent.run.records import load_run
+from memory.run_registry import FolderRegistry
 from optimizers.evaluation.chat_calls import EndpointUnavailable
 from tests.reliability.fault_stub import FaultPlan, FaultStub, Outage
 from tests.reliability.scenario import (
@@ -73,7 +73,7 @@ def test_transient_faults_are_retried_and_change_nothing(
     assert stub.ledger.faults() == {kind: PER_RUN}
     assert stub.ledger.repeated() == []
     assert paid_bodies(stub) == expected.bodies  # the same calls, each paid once
-    assert load_run(tmp_path, "r")["status"] == "finished"
+    assert FolderRegistry(tmp_path).load("r")["status"] == "finished"
     show(f"transient {kind}", stub)
     if kind == "429":  # the retry honoured Retry-After (1 s)
         exchanges = stub.ledger.exchanges()
@@ -110,7 +110,7 @@ def test_random_faults_of_every_kind_change_nothing(
     assert set(stub.ledger.faults()) == set(TRANSIENT)  # the seed draws each kind twice or more
     assert stub.ledger.repeated() == []
     assert paid_bodies(stub) == expected.bodies
-    assert load_run(tmp_path, "r")["status"] == "finished"
+    assert FolderRegistry(tmp_path).load("r")["status"] == "finished"
     show(f"random, p={RANDOM_P}, seed {RANDOM_SEED}", stub)
 
 
@@ -124,7 +124,7 @@ def test_a_lasting_outage_stops_the_run_cleanly_and_resume_completes_it(
 
     with pytest.raises(EndpointUnavailable, match=r"127\.0\.0\.1") as stopped:
         asyncio.run(run_in_process(stub, tmp_path, "r", "auto", bundled_embedder, resume=False))
-    record = load_run(tmp_path, "r")
+    record = FolderRegistry(tmp_path).load("r")
     assert record["status"] == "stopped: endpoint unavailable"
     assert record["error"] == str(stopped.value)
     assert "promptpilot runs resume r" in "\n".join(stopped.value.__notes__)
@@ -140,7 +140,7 @@ def test_a_lasting_outage_stops_the_run_cleanly_and_resume_completes_it(
     assert stub.ledger.faults()[kind] >= 1
     assert stub.ledger.repeated() == []
     assert paid_bodies(stub) == expected.bodies
-    assert load_run(tmp_path, "r")["status"] == "finished"
+    assert FolderRegistry(tmp_path).load("r")["status"] == "finished"
     show(f"lasting {kind}", stub, stopped=1, resumed=1)
 
 
@@ -151,7 +151,7 @@ def test_a_single_optimizer_run_stopped_by_an_outage_resumes_too(
     stub = make_stub(FaultPlan(outage=Outage(start=30, seconds=OUTAGE_DEFAULT_S, kind="500")))
     with pytest.raises(EndpointUnavailable):
         asyncio.run(run_in_process(stub, tmp_path, "g", "gpo", bundled_embedder, resume=False))
-    assert load_run(tmp_path, "g")["status"] == "stopped: endpoint unavailable"
+    assert FolderRegistry(tmp_path).load("g")["status"] == "stopped: endpoint unavailable"
     while not stub.outage_over:
         time.sleep(0.1)
     report = asyncio.run(run_in_process(stub, tmp_path, "g", "gpo", bundled_embedder, resume=True))
@@ -182,7 +182,7 @@ def test_cli_endpoint_killed_mid_run_exits_3_and_runs_resume_completes_it(
     assert victim.returncode == 3, stderr[-2000:]
     assert "is unavailable" in stderr
     assert "promptpilot runs resume k" in stderr
-    assert load_run(tmp_path, "k")["status"] == "stopped: endpoint unavailable"
+    assert FolderRegistry(tmp_path).load("k")["status"] == "stopped: endpoint unavailable"
 
     stub.revive()
     resumed = subprocess.run(
@@ -193,5 +193,5 @@ def test_cli_endpoint_killed_mid_run_exits_3_and_runs_resume_completes_it(
     assert essentials(json.loads(resumed.stdout)) == essentials(expected.report)
     assert stub.ledger.repeated() == []
     assert paid_bodies(stub) == expected.bodies
-    assert load_run(tmp_path, "k")["status"] == "finished"
+    assert FolderRegistry(tmp_path).load("k")["status"] == "finished"
     show("endpoint killed, CLI", stub, stopped=1, resumed=1)

@@ -27,6 +27,7 @@ from agent.cli.output import show_report
 from agent.llm.runtime import ModelRuntime, RuntimeSettings
 from agent.llm.settings import ModelSettings
 from agent.run.request import OptimizeRequest
+from memory.run_registry import FolderRegistry
 from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import ChatCaller
 from optimizers.evaluation.evaluator import Evaluator
@@ -277,9 +278,7 @@ def test_report_display_shows_markup_and_escapes_as_text() -> None:
 def test_runs_list_shows_a_run_named_like_markup_as_written(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from agent.run.records import record_run
-
-    record_run(tmp_path, "[bold]sneaky\x1b[31m", status="finished", optimizer="gpo")
+    FolderRegistry(tmp_path).record("[bold]sneaky\x1b[31m", status="finished", optimizer="gpo")
     result = CliRunner().invoke(app, ["runs", "list", "--home", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "[bold]sneaky" in result.output

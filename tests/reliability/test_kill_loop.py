@@ -53,7 +53,7 @@ from typing import Any, Literal
 
 import pytest
 
-from agent.run.records import runs_dir
+from memory.run_registry import FolderRegistry
 from tests.reliability.fault_stub import Exchange, FaultStub
 from tests.reliability.scenario import (
     ROOT,
@@ -178,7 +178,7 @@ def run_chain(
 
 def _start(chain: Chain, home: Path) -> tuple[subprocess.Popen, Path, Path]:
     """The next process of the chain: resume the run, or start it if it was never registered."""
-    if (runs_dir(home) / "k" / "run.json").exists():
+    if (FolderRegistry(home).folder / "k" / "run.json").exists():
         args = command("runs", "resume", "k", "--home", str(home), "--json")
     else:  # killed before it was registered: what a person would do is run it again
         args = command(*cli_args(chain.optimizer), "--home", str(home), "--run-id", "k")

@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agent.run.records import list_runs, load_run, runs_dir
 from agent.run.report_fields import ReportFields
+from memory.run_registry import RunRegistry
 from ui.chat.text import message, result_text
 from ui.panels.run_view import RunView, Used
 
@@ -22,7 +22,7 @@ VIEW_FILE = "view.json"
 
 def view_path(home: Path, run: str) -> Path:
     """Where a run's view is saved."""
-    return runs_dir(home) / run / VIEW_FILE
+    return home / "runs" / run / VIEW_FILE
 
 
 def save_view(home: Path, view: RunView) -> None:
@@ -44,7 +44,7 @@ def load_view(home: Path, run: str) -> RunView | None:
 
 
 def view_from_record(record: dict[str, Any]) -> RunView:
-    """A view made from a run's record (``agent.run.records.load_run``), for a run never seen."""
+    """A view made from a run's record (from the run registry), for a run never seen."""
     view = RunView.new(record["run"], record.get("request") or {}, [])
     view.status = record.get("status", "stopped")
     report = record.get("report")
@@ -67,11 +67,11 @@ def view_from_record(record: dict[str, Any]) -> RunView:
 RUN_TABLE_HEADERS = ["run", "status", "created", "data", "best dev", "best test"]
 
 
-def run_table(home: Path, limit: int = 50) -> list[list[Any]]:
+def run_table(runs: RunRegistry, limit: int = 50) -> list[list[Any]]:
     """The newest ``limit`` runs of the registry as rows for the Runs panel."""
     rows = []
-    for record in list_runs(home)[:limit]:
-        dev, test = _best_scores(home, record["run"])
+    for record in runs.list()[:limit]:
+        dev, test = _best_scores(runs, record["run"])
         data = str((record.get("request") or {}).get("data", ""))
         rows.append(
             [
@@ -86,10 +86,10 @@ def run_table(home: Path, limit: int = 50) -> list[list[Any]]:
     return rows
 
 
-def _best_scores(home: Path, run: str) -> tuple[float | None, float | None]:
+def _best_scores(runs: RunRegistry, run: str) -> tuple[float | None, float | None]:
     """The best prompt's dev and test means (None: no report yet, or not scored)."""
     try:
-        report = load_run(home, run).get("report")
+        report = runs.load(run).get("report")
         if report is None:
             return None, None
         fields = ReportFields.of(report)

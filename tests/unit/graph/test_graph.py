@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agent.graph.model_reading import MessageKind
 from agent.graph.pilot import run_pilot
+from memory.run_registry import FolderRegistry
 from tests.unit.graph_fixtures import ScriptedPlanner, request_for
 
 
@@ -129,9 +130,7 @@ async def test_a_question_waits_for_the_person_and_the_answer_steers(
         assert "How should I proceed" in question or "best prompt" in question
         return "stop"
 
-    from agent.run.records import list_runs
-
-    (record,) = list_runs(home)
+    (record,) = FolderRegistry(home).list()
     assert record["status"] == "waiting"
     report = await run_pilot(
         None, runtime, home=home, run=record["run"], embedder=bundled_embedder,
@@ -139,4 +138,4 @@ async def test_a_question_waits_for_the_person_and_the_answer_steers(
     )  # fmt: skip
     assert report is not None
     assert report["stopped"] == "stop requested"
-    assert list_runs(home)[0]["status"] == "finished"
+    assert FolderRegistry(home).list()[0]["status"] == "finished"

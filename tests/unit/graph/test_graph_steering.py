@@ -6,7 +6,7 @@ import re
 from collections import Counter
 
 from agent.graph.pilot import run_pilot
-from agent.run.records import list_runs, load_run
+from memory.run_registry import FolderRegistry
 from optimizers.events import CandidateScored
 from tests.unit.graph_fixtures import ScriptedPlanner, fake_runtime, request_for
 
@@ -99,7 +99,7 @@ async def test_pause_holds_without_spending_and_only_a_request_resumes(
     assert report is not None
     assert [e["source"] for e in report["trajectory"]][:2] == ["seed", "random"]
     assert planner.calls == 4  # evaluate, random, report, finish: none while paused
-    assert load_run(home, report["run"])["status"] == "finished"
+    assert FolderRegistry(home).load(report["run"])["status"] == "finished"
 
 
 async def test_a_paused_run_survives_a_restart_and_the_answer_steers_it(
@@ -109,7 +109,7 @@ async def test_a_paused_run_survives_a_restart_and_the_answer_steers_it(
     person = Person({("evaluate", 1): ["hold on"]})
     home = tmp_path / "home"
     assert await run(data_file, runtime, home, bundled_embedder, planner, person) is None
-    (record,) = list_runs(home)
+    (record,) = FolderRegistry(home).list()
     assert record["status"] == "waiting"
     assert PAUSED.match(record["question"])
 
@@ -130,7 +130,7 @@ async def test_a_paused_run_survives_a_restart_and_the_answer_steers_it(
     assert restarted.said("steering") == ["Next step: random. Resuming."]
     assert report is not None
     assert "random" in [e["source"] for e in report["trajectory"]]  # the person's choice ran
-    record = load_run(home, record["run"])
+    record = FolderRegistry(home).load(record["run"])
     assert (record["status"], record["question"]) == ("finished", None)
 
 

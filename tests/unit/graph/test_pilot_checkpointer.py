@@ -8,7 +8,7 @@ import time
 import pytest
 
 from agent.graph.pilot import run_pilot
-from agent.run.records import checkpoint_path
+from agent.run.workspace import Workspace
 from memory.sqlite_wal import connect
 from tests.unit.graph_fixtures import ScriptedPlanner, fake_runtime, request_for, write_items
 
@@ -20,7 +20,7 @@ async def test_a_run_waits_for_another_writer_longer_than_sqlites_default(
     tmp_path, bundled_embedder
 ):
     home = tmp_path / "home"
-    path = checkpoint_path(home)
+    path = Workspace.of(home).checkpoint_file
     locked, released = threading.Event(), threading.Event()
 
     def hold_the_write_lock() -> None:  # as a slow writer in another run does

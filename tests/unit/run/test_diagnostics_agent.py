@@ -14,10 +14,11 @@ from agent.run.diagnose import (
     diagnose_proposals,
     diagnose_run,
 )
-from agent.run.records import record_run, save_finished
+from agent.run.records import save_finished
 from agent.run.request import OptimizeRequest
 from agent.run.single import run_optimize
 from memory.response_cache import ResponseCache
+from memory.run_registry import FolderRegistry
 from optimizers.budget import Budget
 from optimizers.diagnostics.class_shares import OTHER
 from optimizers.evaluation.chat_calls import ChatCaller
@@ -65,7 +66,7 @@ def finished(tmp_path, data_file):
     request = request_for(data_file, optimizer="gpo")
     report = {"run": "r1", "task": "items", "optimizer": "gpo", "seed_prompt": SEED,
               "best_prompt": BEST}  # fmt: skip
-    save_finished(tmp_path, "gpo", request.config(), report)
+    save_finished(FolderRegistry(tmp_path), "gpo", request.config(), report)
     return "r1"
 
 
@@ -107,7 +108,7 @@ async def test_diagnostics_that_do_not_apply_are_skipped_with_the_reason(tmp_pat
     request = OptimizeRequest(data=str(path), prompt=SEED)
     rambling = " ".join(f"Rule {i}." for i in range(13))
     report = {"run": "w", "task": "words", "seed_prompt": SEED, "best_prompt": rambling}
-    save_finished(tmp_path, "gpo", request.config(), report)
+    save_finished(FolderRegistry(tmp_path), "gpo", request.config(), report)
     result = await diagnose_run("w", runtime, home=tmp_path, only=["classes", "ablation"])
     assert result.classes is None
     assert result.ablation is None
@@ -122,7 +123,7 @@ async def test_a_real_optimize_report_can_be_diagnosed(
     request = request_for(data_file, optimizer="random", budget=Budget(max_queries=3))
     report = await run_optimize(request, runtime, home=tmp_path, embedder=bundled_embedder)
     payload = report.to_dict()
-    save_finished(tmp_path, "random", request.config(), payload)
+    save_finished(FolderRegistry(tmp_path), "random", request.config(), payload)
     result = await diagnose_run(payload["run"], runtime, home=tmp_path, only=["overfit"])
     assert result.best_prompt == payload["best_prompt"]
     assert result.overfit.best_test.mean == payload["scores"]["best"]["test"]["mean"]
@@ -130,7 +131,9 @@ async def test_a_real_optimize_report_can_be_diagnosed(
 
 
 async def test_an_unfinished_run_and_bad_options_are_clear_errors(tmp_path, runtime, data_file):
-    record_run(tmp_path, "busy", status="running", request=request_for(data_file).config())
+    FolderRegistry(tmp_path).record(
+        "busy", status="running", request=request_for(data_file).config()
+    )
     with pytest.raises(ValueError, match="no report yet \\(status: running\\)"):
         await diagnose_run("busy", runtime, home=tmp_path)
     with pytest.raises(ValueError, match="no run 'nope'"):

@@ -8,8 +8,8 @@ import sqlite3
 import pytest
 
 from agent.graph.pilot import run_pilot
-from agent.run.records import list_runs
 from agent.run.single import run_optimize
+from memory.run_registry import FolderRegistry
 from optimizers.evaluation.chat_calls import EndpointUnavailable
 from optimizers.tasks import DataError
 from tests.unit.graph_fixtures import ScriptedPlanner, fake_runtime, request_for, write_items
@@ -25,7 +25,7 @@ class BrokenPlanner(ScriptedPlanner):
 
 
 def only_record(home):
-    (record,) = list_runs(home)
+    (record,) = FolderRegistry(home).list()
     return record
 
 

@@ -9,11 +9,12 @@ import openai
 import pytest
 
 from agent.graph.pilot import run_pilot
-from agent.run.records import checkpoint_path, load_run, record_run
 from agent.run.request import OptimizeRequest
 from agent.run.single import run_optimize
-from agent.run.step_checkpoint import StepCheckpoints
+from agent.run.workspace import Workspace
 from memory.response_cache import ResponseCache
+from memory.run_registry import FolderRegistry
+from memory.step_store import SqliteStepStore
 from optimizers.evaluation.chat_calls import ChatCaller, EndpointUnavailable
 from tests.fakes import fake_backend
 from tests.unit.graph_fixtures import fake_runtime, request_for, write_items
@@ -74,7 +75,7 @@ async def test_an_outage_stops_the_agent_run_and_resume_finishes_it(
     home = tmp_path / "home"
     with pytest.raises(EndpointUnavailable) as stopped:
         await pilot(request, runtime_with(flaky, home), home, bundled_embedder)
-    record = load_run(home, "r")
+    record = FolderRegistry(home).load("r")
     assert record["status"] == "stopped: endpoint unavailable"
     assert "promptpilot runs resume r" in "\n".join(stopped.value.__notes__)
     assert "report" not in record
@@ -84,7 +85,7 @@ async def test_an_outage_stops_the_agent_run_and_resume_finishes_it(
     report = await pilot(None, runtime_with(flaky, home), home, bundled_embedder)
     assert essentials(report) == essentials(expected)
     assert flaky.calls - before == healthy.calls - 19  # the 19 answers before the outage kept
-    record = load_run(home, "r")
+    record = FolderRegistry(home).load("r")
     assert record["status"] == "finished"
     assert record["error"] is None
 
@@ -94,8 +95,8 @@ async def test_a_run_killed_before_its_first_checkpoint_starts_again_from_its_re
 ):
     request = request_for(data_file, budget=6)
     home = tmp_path / "home"
-    record_run(home, "r", status="running", optimizer="auto", request=request.config())
-    assert not checkpoint_path(home).exists()
+    FolderRegistry(home).record("r", status="running", optimizer="auto", request=request.config())
+    assert not Workspace.of(home).checkpoint_file.exists()
     report = await pilot(None, fake_runtime(), home, bundled_embedder)
     expected = await pilot(request, fake_runtime(), tmp_path / "ref", bundled_embedder)
     assert essentials(report) == essentials(expected)
@@ -126,11 +127,11 @@ async def test_a_single_optimizer_run_is_checkpointed_and_resumes_where_it_stopp
         await run_optimize(
             request, runtime_with(flaky, home), home=home, run="g", embedder=bundled_embedder
         )
-    assert load_run(home, "g")["status"] == "stopped: endpoint unavailable"
-    saved = StepCheckpoints(checkpoint_path(home)).load("g")
+    assert FolderRegistry(home).load("g")["status"] == "stopped: endpoint unavailable"
+    saved = SqliteStepStore(Workspace.of(home).checkpoint_file).load("g")
     assert saved is not None
-    assert saved["optimizer"] == "random"
-    assert saved["search"]["steps"] >= 1  # stopped after at least one full step
+    assert saved.optimizer == "random"
+    assert saved.payload["search"]["steps"] >= 1  # stopped after at least one full step
 
     flaky.fixed = True
     before = flaky.calls
@@ -141,12 +142,12 @@ async def test_a_single_optimizer_run_is_checkpointed_and_resumes_where_it_stopp
     assert flaky.calls - before == healthy.calls - 69  # the 69 answers before the outage kept
     # Resumed from the checkpoint: the saved steps' scores were read back from the cache.
     dev_size = 8  # request_for's split
-    assert resumed.usage["task"].cache_hits >= dev_size * saved["search"]["queries"]
-    assert load_run(home, "g")["status"] == "running"  # the CLI records "finished"
+    assert resumed.usage["task"].cache_hits >= dev_size * saved.payload["search"]["queries"]
+    assert FolderRegistry(home).load("g")["status"] == "running"  # the CLI records "finished"
 
 
 async def test_step_checkpoints_are_absent_before_the_first_step(tmp_path):
-    checkpoints = StepCheckpoints(tmp_path / "checkpoints.sqlite")
+    checkpoints = SqliteStepStore(tmp_path / "checkpoints.sqlite")
     assert checkpoints.load("nothing") is None
 
 
@@ -159,7 +160,8 @@ async def test_a_run_id_cannot_be_reused_for_another_single_optimizer_request(
     other = OptimizeRequest.from_config({**request.config(), "prompt": "Something else."})
     with pytest.raises(ValueError, match="already exists with another request"):
         await run_optimize(other, fake_runtime(), home=home, run="g", embedder=bundled_embedder)
-    assert load_run(home, "g")["request"]["prompt"] == request.prompt  # the record is intact
+    record = FolderRegistry(home).load("g")
+    assert record["request"]["prompt"] == request.prompt  # the record is intact
 
 
 def chatty_task_model(message: str) -> str:

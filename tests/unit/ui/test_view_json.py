@@ -6,8 +6,8 @@ import copy
 import json
 
 from agent.llm.runtime import RuntimeSettings
-from agent.run.records import load_run, record_run, write_report
 from agent.run.report_fields import ReportFields, Spend
+from memory.run_registry import FolderRegistry
 from tests.unit.ui.test_ui_report import REPORT
 from ui.live_runs import LiveRuns
 from ui.panels.run_view import GpField, RunView
@@ -138,9 +138,9 @@ def test_a_stored_view_of_a_run_that_is_gone_is_stopped_and_mapped(tmp_path, bun
 def test_a_run_never_seen_gets_a_view_from_its_record_and_report(tmp_path):
     report = REPORT | {"trajectory": [entry(0, REPORT["seed_prompt"], 0.1, "seed") | {
         "number": 0, "memory_id": "m0"}]}  # fmt: skip
-    record_run(tmp_path, RUN, status="finished", request=SAVED["request"])
-    write_report(tmp_path, RUN, report)
-    view = view_from_record(load_run(tmp_path, RUN))
+    FolderRegistry(tmp_path).record(RUN, status="finished", request=SAVED["request"])
+    FolderRegistry(tmp_path).write_report(RUN, report)
+    view = view_from_record(FolderRegistry(tmp_path).load(RUN))
     assert (view.status, view.best_dev) == ("finished", 0.6)
     assert view.best_prompt == REPORT["best_prompt"]
     assert [e.to_json() for e in view.trajectory] == report["trajectory"]
@@ -148,14 +148,14 @@ def test_a_run_never_seen_gets_a_view_from_its_record_and_report(tmp_path):
     assert view.limits.max_queries == 10
     assert "held-out **test** split" in view.messages[0]["content"]
     assert ReportFields.of(view.report).spend == Spend(calls=320, cache_hits=10, tokens=14900)
-    assert run_table(tmp_path)[0][4:] == [0.6, 0.55]
+    assert run_table(FolderRegistry(tmp_path))[0][4:] == [0.6, 0.55]
 
     unfinished = tmp_path / "other"
-    record_run(unfinished, RUN, status="stopped", request=SAVED["request"])
-    view = view_from_record(load_run(unfinished, RUN))
+    FolderRegistry(unfinished).record(RUN, status="stopped", request=SAVED["request"])
+    view = view_from_record(FolderRegistry(unfinished).load(RUN))
     assert (view.status, view.trajectory) == ("stopped", [])
     assert "no report yet" in view.messages[0]["content"]
-    assert run_table(unfinished)[0][4:] == [None, None]
+    assert run_table(FolderRegistry(unfinished))[0][4:] == [None, None]
 
 
 def test_a_zero_scores_diagnosis_round_trips(tmp_path):
