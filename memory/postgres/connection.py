@@ -58,10 +58,11 @@ def connect(url: str, **kwargs: Any) -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(url, autocommit=True, connect_timeout=10, **kwargs)
     except psycopg.Error as exc:
-        lines = str(exc).strip().splitlines()
-        reason = scrub(lines[-1] if lines else type(exc).__name__, url)
+        reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        reason = scrub(reason or type(exc).__name__, url)
+        end = "" if reason.endswith((".", "?", "!")) else "."
         raise StoreError(
-            f"cannot use the PostgreSQL store at {redact(url)}: {reason}. Check that the server "
-            "is running and reachable, and that --store / PROMPTPILOT_STORE_URL names the right "
-            "user, password and database."
+            f"cannot use the PostgreSQL store at {redact(url)}: {reason}{end} Check that the "
+            "server is running and reachable, and that --store / PROMPTPILOT_STORE_URL names "
+            "the right user, password and database."
         ) from None
