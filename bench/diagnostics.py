@@ -47,10 +47,10 @@ from agent.llm.settings import DEFAULT_OPTIMIZER_SETTINGS, DEFAULT_TASK_SETTINGS
 from agent.run.diagnose import diagnose_labels, diagnose_proposals, diagnose_run
 from agent.run.evaluate import EvalRequest, run_eval
 from agent.run.records import save_finished
-from memory.run_registry import FolderRegistry
 from agent.run.request import OptimizeRequest
 from agent.run.single import run_optimize
 from memory.embeddings import SentenceTransformerEmbedder
+from memory.run_registry import FolderRegistry
 from optimizers.budget import Budget
 from optimizers.diagnostics.rerun import score_dict
 from optimizers.tasks import SplitSpec
