@@ -32,7 +32,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from agent.llm.environment import MEMORY_URL_VARIABLE, STORE_URL_VARIABLE, home_dir
 from memory.embeddings import Embedder
-from memory.postgres.connection import check_url, connect, redact
+from memory.postgres.connection import check_url, connect
 from memory.postgres.database import Database
 from memory.postgres.runs import PostgresRegistry
 from memory.postgres.steps import PostgresStepStore
@@ -46,7 +46,7 @@ _GRAPH_SETUP_LOCK = 0x50504752  # advisory lock id: one process at a time sets L
 
 @dataclass(frozen=True)
 class StoreSettings:
-    """Where the stores are: the home, and optionally shared servers (recorded with runs)."""
+    """Where the stores are: the home, and optionally shared servers."""
 
     home: Path
     store_url: str | None = None  # postgresql://…: runs, checkpoints, response cache
@@ -55,14 +55,6 @@ class StoreSettings:
     def __post_init__(self) -> None:
         if self.store_url is not None:
             check_url(self.store_url)
-
-    def describe(self) -> dict[str, str | None]:
-        """For reports and the UI: where things are, with no password."""
-        return {
-            "home": str(self.home),
-            "store": redact(self.store_url) if self.store_url else None,
-            "memory": self.memory_url,
-        }
 
 
 def store_settings(
@@ -105,11 +97,6 @@ class Workspace:
     def checkpoint_file(self) -> Path:
         """The SQLite file of the local checkpoints."""
         return self.home / "checkpoints.sqlite"
-
-    @property
-    def checkpoints_where(self) -> str:
-        """Where checkpoints are, for messages."""
-        return self.runs.where if self._db is not None else str(self.checkpoint_file)
 
     def open_prompt_store(self, embedder: Embedder) -> PromptStore:
         """The prompt memory: on the Chroma server if one is named, else under the home."""
