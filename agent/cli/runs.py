@@ -86,6 +86,8 @@ def runs_resume_command(
         settings = models.settings()
         workspace = stack.enter_context(Workspace(models.stores()))
         record = workspace.runs.load(run)  # a clear error for an unknown id
+        with workspace.runs.lease(run):  # a run live elsewhere is refused before any model starts
+            pass
 
         given = [answer] if answer is not None else []
 
