@@ -48,11 +48,12 @@ class PostgresRegistry:
     def write_report(self, run: str, report: dict[str, Any]) -> None:
         """Store ``run``'s final report."""
         text = json.dumps(report, ensure_ascii=False)
+        stub = updated_record(None, run, {})  # kept only if the run has no record yet
         with self._db.connection() as conn:
             conn.execute(
                 "INSERT INTO promptpilot_runs (run, record, report, created) "
                 "VALUES (%s, %s, %s, %s) ON CONFLICT (run) DO UPDATE SET report = EXCLUDED.report",
-                (run, json.dumps(updated_record(None, run, {})), text, ""),
+                (run, json.dumps(stub), text, stub["created"]),
             )
 
     def list(self) -> list[dict[str, Any]]:
