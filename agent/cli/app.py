@@ -41,3 +41,17 @@ def main() -> None:
         app()
     except KeyboardInterrupt:  # one that slipped past the commands' own handling
         sys.exit(EXIT_INTERRUPTED)
+    finally:
+        forget_handled_interrupt()
+
+
+def forget_handled_interrupt() -> None:
+    """Let the exit code we chose stand after a Ctrl-C or ``kill`` that was handled.
+
+    CPython marks a KeyboardInterrupt that leaves code run from a *string* (as
+    ``dataclasses`` and ``namedtuple`` do while a module is imported) as unhandled, and
+    nothing clears the mark when a caller handles it: the interpreter then ends by
+    killing itself with SIGINT (exit -2) instead of exiting 130. Seen in CI when the
+    signal landed during a lazy import. Running any string clears the mark.
+    """
+    exec("None")  # a constant string: clears the mark

@@ -53,8 +53,8 @@ def friendly_errors() -> Iterator[None]:
 def _ignore_further_interrupts() -> None:
     """The command exits with 130: no second Ctrl-C or ``kill`` may cut its clean-up short.
 
-    One arriving while the embedded server stops or threads join would end the process
-    as killed by a signal instead (seen once in CI: exit -2 after "interrupted").
+    One arriving while the embedded server stops or threads join would otherwise end
+    the process with a traceback, or as killed by a signal.
     """
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
