@@ -36,7 +36,6 @@ def fake_backend(rule: Callable[[str], str], **identity: Any) -> ChatBackend:
     return ChatBackend(
         model=RuleChatModel(rule=rule),
         identity={"base_url": "fake://", "model": "rule", **identity},
-        concurrency=4,
     )
 
 

@@ -61,7 +61,11 @@ OptimizerModel = Annotated[
 ]  # fmt: skip
 Concurrency = Annotated[
     int | None,
-    typer.Option(help="Requests in flight at once per endpoint.", rich_help_panel=_MODELS),
+    typer.Option(
+        help="Requests in flight at once per endpoint (default: follow what it sustains, "
+        "1-16, halving on 429).",
+        rich_help_panel=_MODELS,
+    ),
 ]
 Home = Annotated[
     Path | None,

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from agent.llm.settings import ModelSettings
 from optimizers.evaluation.chat_calls import ChatBackend, EndpointError
+from optimizers.evaluation.concurrency import OVERLOAD_STATUS, ConcurrencyLimit
 
 NO_KEY = "no-key-needed"  # OpenAI clients insist on a key; local servers ignore it
 
@@ -64,21 +65,30 @@ def make_backend(
     endpoint_id: str | None = None,
     http_async_client: httpx.AsyncClient | None = None,
 ) -> ChatBackend:
-    """A cache-aware backend: the chat model plus its identity and concurrency.
+    """A cache-aware backend: the chat model plus its identity and concurrency limit.
 
     Without an explicit ``http_async_client`` each model gets its own, so a model
     rebuilt for a new event loop never inherits connections of a closed one
-    (langchain-openai otherwise shares one pool per URL across instances).
+    (langchain-openai otherwise shares one pool per URL across instances). That
+    client shows the limit every 429/503, including those the openai client then
+    retries by itself and the caller never sees.
     """
+    limit = ConcurrencyLimit(settings.limit_policy())
+
+    async def on_response(response: httpx.Response) -> None:
+        if response.status_code in OVERLOAD_STATUS:
+            limit.overloaded()
 
     def build() -> ChatOpenAI:
-        client = http_async_client or httpx.AsyncClient(timeout=settings.timeout_s)
+        client = http_async_client or httpx.AsyncClient(
+            timeout=settings.timeout_s, event_hooks={"response": [on_response]}
+        )
         return make_chat_model(settings, http_async_client=client)
 
     return ChatBackend(
         model=build(),
         identity=model_identity(settings, endpoint_id=endpoint_id),
-        concurrency=settings.concurrency,
+        limit=limit,
         rebuild=build,
     )
 

@@ -9,9 +9,11 @@ proposes prompts, or the other way round.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
+
+from optimizers.evaluation.concurrency import LimitPolicy
 
 Role = Literal["task", "optimizer"]
 
@@ -37,7 +39,8 @@ class ModelSettings:
     max_tokens: int = 48
     timeout_s: float = 60.0
     max_retries: int = 4
-    concurrency: int = 4
+    concurrency: int | None = None
+    """Requests in flight at once; None: follow what the endpoint sustains (1-16)."""
 
     def __post_init__(self) -> None:
         if self.api_key is not None:
@@ -52,7 +55,7 @@ class ModelSettings:
             raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
         if not 0.0 <= self.temperature <= 2.0:
             raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
-        if self.concurrency < 1:
+        if self.concurrency is not None and self.concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
         if self.timeout_s <= 0:
             raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
@@ -70,6 +73,12 @@ class ModelSettings:
         data.pop("api_key")
         data["api_key_set"] = self.api_key is not None
         return data
+
+    def limit_policy(self) -> LimitPolicy:
+        """A fixed ``concurrency``, or the adaptive default."""
+        if self.concurrency is None:
+            return LimitPolicy.auto()
+        return LimitPolicy.fixed(self.concurrency)
 
     def with_base_url(self, base_url: str) -> ModelSettings:
         """Point this role at a concrete endpoint (e.g. the started embedded server)."""
@@ -93,14 +102,14 @@ def settings_from_env(role: Role, environ: Mapping[str, str]) -> ModelSettings:
         value = environ.get(prefix + name)
         return value if value else None
 
-    converters: dict[str, tuple[str, type]] = {
+    converters: dict[str, tuple[str, Callable[[str], Any]]] = {
         "base_url": ("BASE_URL", str),
         "model": ("MODEL", str),
         "temperature": ("TEMPERATURE", float),
         "max_tokens": ("MAX_TOKENS", int),
         "timeout_s": ("TIMEOUT", float),
         "max_retries": ("MAX_RETRIES", int),
-        "concurrency": ("CONCURRENCY", int),
+        "concurrency": ("CONCURRENCY", _count_or_auto),
     }
     overrides: dict[str, Any] = {}
     for attr, (name, kind) in converters.items():
@@ -110,8 +119,17 @@ def settings_from_env(role: Role, environ: Mapping[str, str]) -> ModelSettings:
         try:
             overrides[attr] = kind(raw)
         except ValueError as exc:
-            raise ValueError(f"{prefix}{name}={raw!r} is not a valid {kind.__name__}") from exc
+            what = getattr(kind, "expected", kind.__name__)
+            raise ValueError(f"{prefix}{name}={raw!r} is not a valid {what}") from exc
     key = get("API_KEY") or environ.get("OPENAI_API_KEY") or None
     if key is not None:
         overrides["api_key"] = key
     return replace(defaults, **overrides)
+
+
+def _count_or_auto(raw: str) -> int | None:
+    """``auto`` (adapt to the endpoint) or a whole number."""
+    return None if raw.strip().lower() == "auto" else int(raw)
+
+
+_count_or_auto.expected = "whole number or 'auto'"  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ and sorts what still fails by whose fault it is (:func:`failure_kind`):
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from langchain_core.messages import BaseMessage
 from pydantic import BaseModel
 
 from memory.response_cache import CachedResponse, ResponseStore, cache_key
+from optimizers.evaluation.concurrency import ConcurrencyLimit, LimitGate, LimitPolicy
 
 BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
 
@@ -121,12 +123,13 @@ class ChatBackend:
     of every cache key, so changing any of them never returns a stale answer.
     ``rebuild`` makes a fresh model for another event loop: HTTP connection pools
     belong to the loop that opened them, and reusing one from a closed loop fails
-    with "Event loop is closed".
+    with "Event loop is closed". ``limit`` bounds the requests in flight to the
+    endpoint, shared by every caller and event loop that uses this backend.
     """
 
     model: BaseChatModel
     identity: Mapping[str, Any]
-    concurrency: int = 4
+    limit: ConcurrencyLimit = field(default_factory=lambda: ConcurrencyLimit(LimitPolicy.fixed(4)))
     rebuild: Callable[[], BaseChatModel] | None = None
 
     @property
@@ -195,18 +198,18 @@ class ChatCaller:
     usage: Usage = field(default_factory=Usage)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     _per_loop: weakref.WeakKeyDictionary[
-        asyncio.AbstractEventLoop, tuple[BaseChatModel, asyncio.Semaphore]
+        asyncio.AbstractEventLoop, tuple[BaseChatModel, LimitGate]
     ] = field(default_factory=weakref.WeakKeyDictionary, repr=False)
 
-    def _for_this_loop(self) -> tuple[BaseChatModel, asyncio.Semaphore]:
-        # Semaphores and connection pools belong to one event loop; a caller may
+    def _for_this_loop(self) -> tuple[BaseChatModel, LimitGate]:
+        # Gates and connection pools belong to one event loop; a caller may
         # outlive several (one per CLI step, one per UI worker thread).
         loop = asyncio.get_running_loop()
         if loop not in self._per_loop:
             first = not self._per_loop
             rebuild = self.backend.rebuild
             model = self.backend.model if first or rebuild is None else rebuild()
-            self._per_loop[loop] = (model, asyncio.Semaphore(self.backend.concurrency))
+            self._per_loop[loop] = (model, LimitGate(self.backend.limit))
         return self._per_loop[loop]
 
     def key(self, messages: Sequence[BaseMessage], sample: int = 0) -> str:
@@ -258,9 +261,16 @@ class ChatCaller:
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             completion = Completion(hit.text, hit.prompt_tokens, hit.completion_tokens, True)
         else:
-            model, semaphore = self._for_this_loop()
-            async with semaphore:
+            model, gate = self._for_this_loop()
+            in_flight = await gate.acquire()
+            try:
+                started = time.monotonic()
                 completion = await self._paid(model, invoke)
+                self.backend.limit.completed(
+                    time.monotonic() - started, completion.completion_tokens, in_flight
+                )
+            finally:
+                gate.release()
             if self.cache is not None:
                 self.cache.put(
                     key,

@@ -143,5 +143,4 @@ def hostile_backend(
     return ChatBackend(
         model=HostileChatModel(rule=rule, decisions=decisions),
         identity={"base_url": "fake://", "model": "hostile", **identity},
-        concurrency=4,
     )

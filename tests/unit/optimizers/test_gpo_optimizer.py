@@ -12,6 +12,7 @@ from memory.response_cache import ResponseCache
 from optimizers.base import Allowance, Candidate, OptimizerContext, Scored
 from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import ChatCaller
+from optimizers.evaluation.concurrency import ConcurrencyLimit, LimitPolicy
 from optimizers.evaluation.evaluator import Evaluator
 from optimizers.evaluation.metrics import get_metric
 from optimizers.gpo import GPO, GPOConfig
@@ -98,7 +99,10 @@ def make_context(tmp_path, bundled_embedder):
         stores.append(store)
         cache = ResponseCache(tmp_path / "responses.sqlite")
         # One request at a time, in order: the n-th sample meets the n-th scripted reply.
-        proposer = dataclasses.replace(fake_backend(proposer_rule, role="optimizer"), concurrency=1)
+        proposer = dataclasses.replace(
+            fake_backend(proposer_rule, role="optimizer"),
+            limit=ConcurrencyLimit(LimitPolicy.fixed(1)),
+        )
         return OptimizerContext(
             task="sentiment",
             run="run-1",
