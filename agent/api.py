@@ -122,7 +122,10 @@ async def aoptimize(
     select_examples(EvalRequest(data=data, prompts=(prompt,)))  # bad data fails before any model
     where = stores(home, store, memory)
     settings = settings or runtime_settings(home=where.home, store_url=where.store_url)
-    with ModelRuntime(settings) as runtime, Workspace(where) as workspace:
+    with (
+        Workspace(where) as workspace,
+        ModelRuntime(settings, database=workspace.database) as runtime,
+    ):
         if optimizer == "auto":
             report = await run_pilot(
                 request, runtime, home=workspace, on_event=on_event, answer=answer or _carry_on

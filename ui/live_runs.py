@@ -43,7 +43,9 @@ class LiveRuns:
         self.home = self.workspace.home  # local by nature: uploads, views, downloads
         self.defaults = defaults
         self.shared = shared or SharedServer()
-        self._factory = runtime_factory or (lambda s: SharedServerRuntime(s, self.shared))
+        self._factory = runtime_factory or (
+            lambda s: SharedServerRuntime(s, self.shared, database=self.workspace.database)
+        )
         self._embedder = embedder
         self._use_planner_model = use_planner_model
         self._runs: dict[str, LiveRun] = {}

@@ -89,7 +89,10 @@ def optimize_command(
         )
         select_examples(EvalRequest(data=data, prompts=(prompt,), columns=request.columns))
         settings = models.settings()
-        with Workspace(models.stores()) as workspace, ModelRuntime(settings) as runtime:
+        with (
+            Workspace(models.stores()) as workspace,
+            ModelRuntime(settings, database=workspace.database) as runtime,
+        ):
             if request.optimizer == AUTO:
                 payload = asyncio.run(run_piloted(request, runtime, workspace, run_id))
             else:

@@ -96,7 +96,7 @@ def runs_resume_command(
             # (a repeated "pause" or unclear answer would otherwise hold the run forever).
             return given.pop() if given else await ask_on_terminal(question)
 
-        with ModelRuntime(settings) as runtime:
+        with ModelRuntime(settings, database=workspace.database) as runtime:
             if record.get("optimizer", AUTO) == AUTO:
                 payload = asyncio.run(run_piloted(None, runtime, workspace, run, answer=reply))
             else:  # one optimizer: checkpointed after every step (agent.run.step_checkpoint)

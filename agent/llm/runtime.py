@@ -20,6 +20,7 @@ from agent.llm.settings import (
     ModelSettings,
     Role,
 )
+from memory.postgres.database import Database
 from memory.postgres.responses import PostgresResponseCache
 from memory.response_cache import ResponseCache, ResponseStore
 from optimizers.evaluation.chat_calls import ChatCaller
@@ -41,11 +42,17 @@ class RuntimeSettings:
     store_url: str | None = None  # postgresql://…: the cache is in that shared store instead
 
 
-def _open_cache(settings: RuntimeSettings) -> ResponseStore | None:
-    """The response cache the settings name: none, a SQLite file, or a shared PostgreSQL."""
+def _open_cache(settings: RuntimeSettings, database: Database | None) -> ResponseStore | None:
+    """The response cache the settings name: none, a SQLite file, or a shared PostgreSQL.
+
+    With ``database`` (the workspace's pool on the same store) the cache uses it rather
+    than opening a second pool of its own.
+    """
     if settings.cache_path is None:
         return None
     if settings.store_url:
+        if database is not None:
+            return PostgresResponseCache(database)
         return PostgresResponseCache.open(settings.store_url)
     return ResponseCache(settings.cache_path)
 
@@ -63,12 +70,13 @@ class ModelRuntime:
         *,
         roles: tuple[Role, ...] = ("task", "optimizer"),
         http_async_client: httpx.AsyncClient | None = None,
+        database: Database | None = None,
     ) -> None:
         self.settings = settings
         self.roles = roles
         self._http_async_client = http_async_client
         self._server: LocalLLMServer | None = None
-        self.cache = _open_cache(settings)
+        self.cache = _open_cache(settings, database)
         self.task: ChatCaller | None = None
         self.optimizer: ChatCaller | None = None
 

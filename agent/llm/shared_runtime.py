@@ -30,6 +30,7 @@ from langchain_core.language_models import BaseChatModel
 from agent.llm.local_server import LocalLLMServer, ServerSettings
 from agent.llm.runtime import ModelRuntime, RuntimeSettings
 from agent.llm.settings import Role
+from memory.postgres.database import Database
 from optimizers.evaluation.chat_calls import ChatCaller, Completion
 
 EMBEDDED_SLOTS = 2
@@ -112,12 +113,14 @@ class SharedServerRuntime(ModelRuntime):
         *,
         roles: tuple[Role, ...] = ("task", "optimizer"),
         http_async_client: httpx.AsyncClient | None = None,
+        database: Database | None = None,
     ) -> None:
         # The embedded endpoint's identity (cache keys) names the shared server's model file.
         super().__init__(
             replace(settings, server=shared.settings),
             roles=roles,
             http_async_client=http_async_client,
+            database=database,
         )
         self._shared = shared
 

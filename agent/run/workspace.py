@@ -89,6 +89,11 @@ class Workspace:
         return where if isinstance(where, Workspace) else cls(StoreSettings(home=where))
 
     @property
+    def database(self) -> Database | None:
+        """The shared PostgreSQL store's pool, for the response cache to share; None if local."""
+        return self._db
+
+    @property
     def home(self) -> Path:
         """The local folder (files that are local by nature, and the default stores)."""
         return self.settings.home

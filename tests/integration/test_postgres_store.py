@@ -131,3 +131,31 @@ def test_a_wrong_password_is_a_clear_error_that_does_not_echo_it(store_url: str)
         Database(wrong)
     assert "not-the-password" not in str(err.value)
     assert "password authentication failed" in str(err.value)
+
+
+def test_a_process_opens_one_pool_on_the_store_for_runs_checkpoints_and_cache(
+    store_url: str, tmp_path
+) -> None:
+    from agent.llm.runtime import ModelRuntime, RuntimeSettings
+    from agent.run.workspace import StoreSettings, Workspace
+
+    def connections() -> int:
+        with psycopg.connect(store_url) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
+        return int(row[0])
+
+    settings = RuntimeSettings(cache_path=tmp_path / "unused.sqlite", store_url=store_url)
+    with Workspace(StoreSettings(home=tmp_path, store_url=store_url)) as workspace:
+        alone = connections()
+        runtime = ModelRuntime(settings, roles=(), database=workspace.database)
+        try:
+            runtime.cache.put("k", CachedResponse("answer", 1, 1))
+            workspace.runs.record("r", status="running")
+            assert connections() == alone  # the cache uses the workspace's pool
+        finally:
+            runtime.stop()
+        assert workspace.runs.load("r")["status"] == "running"  # stopping it left the pool open
+    assert not (tmp_path / "unused.sqlite").exists()
