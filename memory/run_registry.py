@@ -65,11 +65,15 @@ def now() -> str:
 
 
 def updated_record(
-    known: dict[str, Any] | None, run: str, fields: dict[str, Any]
+    known: dict[str, Any] | None, run: str, fields: dict[str, Any], where: str
 ) -> dict[str, Any]:
-    """``known`` (or a new record of ``run``) with ``fields`` applied and stamped."""
+    """``known`` (or a new record of ``run``) with ``fields`` applied and stamped.
+
+    A new record names the store it lives in (``where``, never with a password).
+    """
     record = dict(known) if known is not None else {"run": run}
     record.setdefault("created", now())
+    record.setdefault("store", where)
     record.update(fields, updated=now())
     return record
 
@@ -116,7 +120,7 @@ class FolderRegistry:
         path = self.folder / run / "run.json"
         with locked_beside(path):  # two processes updating one run never lose a field
             known = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-            record = updated_record(known, run, fields)
+            record = updated_record(known, run, fields, self.where)
             _write(path, record)
         return record
 

@@ -36,7 +36,7 @@ class PostgresRegistry:
             row = conn.execute(
                 "SELECT record FROM promptpilot_runs WHERE run = %s FOR UPDATE", (run,)
             ).fetchone()
-            record = updated_record(json.loads(row[0]) if row else None, run, fields)
+            record = updated_record(json.loads(row[0]) if row else None, run, fields, self.where)
             text = json.dumps(record, ensure_ascii=False)
             conn.execute(
                 "INSERT INTO promptpilot_runs (run, record, created) VALUES (%s, %s, %s) "
@@ -48,7 +48,7 @@ class PostgresRegistry:
     def write_report(self, run: str, report: dict[str, Any]) -> None:
         """Store ``run``'s final report."""
         text = json.dumps(report, ensure_ascii=False)
-        stub = updated_record(None, run, {})  # kept only if the run has no record yet
+        stub = updated_record(None, run, {}, self.where)  # kept only if the run has no record yet
         with self._db.connection() as conn:
             conn.execute(
                 "INSERT INTO promptpilot_runs (run, record, report, created) "

@@ -37,6 +37,8 @@ def test_runs_are_recorded_updated_and_listed_newest_first(database: Database) -
     assert record["request"] == {"prompt": "p", "budget": [1, None]}
     assert record["report"]["scores"] == {"x": 0.5}
     assert list(record)[:2] == ["run", "created"]  # stored as written, keys in order
+    assert record["store"].startswith("postgresql://promptpilot:***@")  # no password
+    assert PASSWORD not in record["store"]
     runs.record("b", status="running")
     runs.record("c", status="running")
     assert {r["run"] for r in runs.list()} == {"a", "b", "c"}
@@ -134,28 +136,29 @@ def test_a_wrong_password_is_a_clear_error_that_does_not_echo_it(store_url: str)
 
 
 def test_a_process_opens_one_pool_on_the_store_for_runs_checkpoints_and_cache(
-    store_url: str, tmp_path
+    store_url: str, tmp_path, monkeypatch
 ) -> None:
     from agent.llm.runtime import ModelRuntime, RuntimeSettings
     from agent.run.workspace import StoreSettings, Workspace
+    from memory.postgres import database
 
-    def connections() -> int:
-        with psycopg.connect(store_url) as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            ).fetchone()
-        return int(row[0])
+    pools = []
 
+    class CountedPool(database.ConnectionPool):
+        def __init__(self, *args, **kwargs) -> None:
+            pools.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(database, "ConnectionPool", CountedPool)
     settings = RuntimeSettings(cache_path=tmp_path / "unused.sqlite", store_url=store_url)
     with Workspace(StoreSettings(home=tmp_path, store_url=store_url)) as workspace:
-        alone = connections()
         runtime = ModelRuntime(settings, roles=(), database=workspace.database)
         try:
             runtime.cache.put("k", CachedResponse("answer", 1, 1))
             workspace.runs.record("r", status="running")
-            assert connections() == alone  # the cache uses the workspace's pool
         finally:
             runtime.stop()
         assert workspace.runs.load("r")["status"] == "running"  # stopping it left the pool open
+        assert runtime.cache.get("k") == CachedResponse("answer", 1, 1)
+    assert len(pools) == 1  # the cache used the workspace's pool
     assert not (tmp_path / "unused.sqlite").exists()

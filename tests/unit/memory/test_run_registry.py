@@ -20,6 +20,7 @@ def test_a_record_is_updated_field_by_field_and_listed_newest_first(tmp_path: Pa
     assert (record["status"], record["request"], record["report"]["best_prompt"]) == (
         "finished", {"prompt": "p"}, "q",
     )  # fmt: skip
+    assert record["store"] == str(tmp_path / "runs")  # which store the run lives in
     assert runs.has("a")
     assert not runs.has("b")
     with pytest.raises(ValueError, match=r"no run 'b'.*recent: a"):
