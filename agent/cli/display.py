@@ -145,6 +145,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"{task.cache_hits + opt.cache_hits}"
         f"{' (cost: free, local model)' if read.models_local else ''}"
     )
+    if read.in_flight:
+        lines.append(
+            "requests in flight at the end (follows what each endpoint sustains): "
+            + ", ".join(f"{role} model {n}" for role, n in read.in_flight.items())
+        )
     lines += diagnosis_lines(read)
     return lines
 

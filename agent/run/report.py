@@ -8,7 +8,7 @@ full configuration so the run can be repeated.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from agent.run.report_fields import Difference, Score
@@ -49,6 +49,8 @@ class OptimizeReport:
     """Paid calls of the search (both models), before test scoring."""
     diagnosis: LowScore | None = None
     """Why the seed scored (near) zero on dev, and the fixes to offer; None otherwise."""
+    in_flight: dict[str, int] = field(default_factory=dict)
+    """Per role, the requests the endpoint was allowed in flight at the end (adaptive)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` / ``--out`` payload."""
@@ -91,6 +93,7 @@ class OptimizeReport:
             "search_calls": self.search_calls,
             "stopped": self.outcome.stopped,
             "usage": {role: asdict(usage) for role, usage in self.usage.items()},
+            "in_flight": self.in_flight,
             "wall_time_s": self.wall_time_s,
             "config": self.config,
             "diagnosis": None if self.diagnosis is None else self.diagnosis.to_dict(),
@@ -154,6 +157,10 @@ def build_report(
         usage={
             "task": session.context.evaluator.caller.usage.snapshot(),
             "optimizer": session.context.proposer.usage.snapshot(),
+        },
+        in_flight={
+            "task": session.context.evaluator.caller.backend.limit.current,
+            "optimizer": session.context.proposer.backend.limit.current,
         },
         wall_time_s=time.monotonic() - started,
         search_calls=session.search.calls - _test_calls(tested),

@@ -157,6 +157,8 @@ class ReportFields:
     wall_time_s: float
     stopped: str
     usage: dict[str, Usage]
+    in_flight: dict[str, int]
+    """Per role, the requests in flight the endpoint was allowed at the end ({} if unknown)."""
     candidates: int
     rejections: int
     config: dict[str, Any]
@@ -192,6 +194,7 @@ class ReportFields:
             wall_time_s=report.get("wall_time_s", 0.0),
             stopped=str(report.get("stopped", "?")),
             usage=usage_of(report.get("usage") or {}),
+            in_flight=dict(report.get("in_flight") or {}),
             candidates=len(report.get("trajectory", [])),
             rejections=len(report.get("rejected", [])),
             config=report.get("config") or {},

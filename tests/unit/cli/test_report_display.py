@@ -61,6 +61,13 @@ def test_the_summary_says_why_it_stopped_in_plain_words_and_that_a_local_model_i
     assert "why the starting prompt" not in text
 
 
+def test_the_summary_says_how_many_requests_each_endpoint_ended_with_in_flight():
+    text = "\n".join(summary_lines(report(in_flight={"task": 2, "optimizer": 3})))
+    assert "requests in flight at the end" in text
+    assert "task model 2, optimizer model 3" in text
+    assert "in flight" not in "\n".join(summary_lines(report()))  # older reports: no line
+
+
 def test_a_remote_endpoint_is_not_called_free():
     remote = {"base_url": "https://api.example.com/v1", "model": "gpt"}
     config = {**report()["config"], "task_model": remote}
