@@ -120,7 +120,7 @@ def measure(base_url: str, examples, rounds: int, tmp: Path) -> tuple[Measured, 
     for round_index in range(rounds):  # levels interleave, so drift hits them alike
         for level in LEVELS:
             out.raw.setdefault(level, []).append(asyncio.run(raw_client(base_url, requests, level)))
-            cache = ResponseCache(tmp / f"cache-{os.urandom(4).hex()}.sqlite")
+            cache = ResponseCache(tmp / f"cache-{round_index}-{level}.sqlite")
             rate, _ = asyncio.run(through_evaluator(base_url, examples, cache, level))
             out.ours.setdefault(level, []).append(rate)
         cache = ResponseCache(tmp / f"cache-auto-{round_index}.sqlite")
@@ -173,7 +173,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, start in servers.items():
             with start() as base_url:
-                measured[name], cache = measure(base_url, examples, args.rounds, Path(tmp))
+                caches = Path(tempfile.mkdtemp(dir=tmp))  # every server starts cold
+                measured[name], cache = measure(base_url, examples, args.rounds, caches)
                 if name == next(iter(servers)):
                     hit = asyncio.run(cache_hit_cost(base_url, examples, cache, repeats=20))
     load = os.getloadavg()[0]
