@@ -96,12 +96,16 @@ def make_backend(
 def check_reachable(base_url: str, *, timeout_s: float = 5.0) -> None:
     """Fail fast, naming the URL, when nothing answers at ``base_url``.
 
-    Only a failed connection is an error: a server without ``/models`` (404) or
-    one that wants a key for it (401) is still there.
+    Only a failed connection is an error: a server without ``/models`` (404), one
+    that wants a key for it (401), and one too busy to answer in time (a
+    llama.cpp server holds ``/models`` behind the completions it is working
+    through) are all still there.
     """
     url = base_url.rstrip("/") + "/models"
     try:
         httpx.get(url, timeout=timeout_s)
+    except (httpx.ReadTimeout, httpx.WriteTimeout):
+        return
     except httpx.HTTPError as exc:
         raise EndpointError(
             f"cannot reach the LLM endpoint at {base_url} ({type(exc).__name__}: {exc}); "
