@@ -25,6 +25,12 @@ Small optimizer models often ignore formats: every reply is parsed with
 and every reply that yields no usable prompt is kept in :attr:`TextGrad.rejections`
 with the reason. ``feedback="none"`` is the ablation of Melcer et al. (2025): a
 plain rewrite that sees no errors and no critique, at the same budget.
+
+The beam holds structured prompts: critiques and edits work on the instruction,
+and an edit keeps the parent's output spec, demonstrations and layout. A round
+with no usable draft proposes operator neighbours of the best prompt instead
+(:mod:`optimizers.structure.fallback`), and after a round that did not beat the
+beam's best they join the drafts, as in GPO.
 """
 
 from __future__ import annotations
@@ -37,9 +43,10 @@ from typing import Any, ClassVar
 
 from langchain_core.messages import HumanMessage
 
-from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored, Share, prompt_key
+from optimizers.base import Candidate, Optimizer, OptimizerContext, Scored, Share
 from optimizers.evaluation.chat_calls import CallFailed
 from optimizers.evaluation.evaluator import EvalResult
+from optimizers.evaluation.structured_prompt import StructuredPrompt
 from optimizers.propose.proposals import constraints_block, parse_proposal
 from optimizers.registry import TEXTGRAD
 from optimizers.structure.fallback import operator_candidates
@@ -61,12 +68,28 @@ REPLY_CHARS = 300
 
 @dataclass(frozen=True)
 class Draft:
-    """A parsed new prompt before selection."""
+    """A parsed new instruction for ``parent``, before selection."""
 
-    text: str
-    parent: str
+    instruction: str
+    parent: StructuredPrompt
     kind: str  # "edit", "rewrite" or "paraphrase"
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prompt(self) -> StructuredPrompt:
+        """The parent with this instruction: its other parts are kept."""
+        return self.parent.with_parts(TEXTGRAD, instruction=self.instruction)
+
+
+def scored_form(parts: StructuredPrompt) -> str | StructuredPrompt:
+    """What the evaluator scores for ``parts``: a plain prompt as its text, as the runner does."""
+    return parts.text if parts.is_plain else parts
+
+
+def beam_prompt(item: dict[str, Any]) -> StructuredPrompt:
+    """A beam entry of a checkpoint (one from before parts holds a plain text)."""
+    parts = item.get("parts")
+    return StructuredPrompt.from_parts(parts) if parts else StructuredPrompt.plain(item["text"])
 
 
 @dataclass
@@ -110,10 +133,11 @@ class TextGrad(Optimizer):
             raise ValueError(f"textgrad needs at least one round, found rounds={rounds}")
         self.rounds = rounds
         self.rng = random.Random(context.rng.getrandbits(64))
-        self.beam: list[tuple[str, float]] = []  # (text, dev score), best first
+        self.beam: list[tuple[StructuredPrompt, float]] = []  # (prompt, dev score), best first
         self.known: dict[str, float] = {}  # prompt key -> dev score of everything told
         self.rejections: list[dict[str, Any]] = []
         self.log: list[dict[str, Any]] = []  # one summary per round
+        self.stalled = False  # the last scores told did not beat the beam's best
         self._constraints = constraints_block(context.directives)
 
     # ------------------------------------------------------------------ ask / tell
@@ -130,29 +154,42 @@ class TextGrad(Optimizer):
             self.step += 1
             candidates = await self._round(self.step, share)
             if candidates:
+                if self.stalled:  # the last round did not move up: operators join in
+                    half = max(1, self.config.select_per_round // 2)
+                    candidates += self._operator_fallback(half, [c.key for c in candidates])
                 return candidates
-            if self.config.operator_fallback and (fallback := self._operator_fallback()):
+            if fallback := self._operator_fallback(self.config.select_per_round):
                 return fallback
             if share.calls_left() < self._expansion_cost():
                 break  # another round would overrun the budget: end this ask
         return []
 
-    def _operator_fallback(self) -> list[Candidate]:
-        """Operator neighbours of the best prompt when a round yields no usable draft."""
+    def _operator_fallback(self, count: int, also_exclude: Sequence[str] = ()) -> list[Candidate]:
+        """Up to ``count`` operator neighbours of the best prompt (none when turned off).
+
+        They draw from this optimizer's own generator, which checkpoints restore.
+        """
+        if not self.config.operator_fallback:
+            return []
         parent = self.beam[0][0] if self.beam else self.context.seed_prompt
         return operator_candidates(
             self.context, parent, source=self.name, step=self.step,
-            count=self.config.select_per_round, exclude=self.known,
+            count=count, exclude=[*self.known, *also_exclude], rng=self.rng,
         )  # fmt: skip
 
     def tell(self, scored: Sequence[Scored]) -> None:
         """Remember dev scores and keep the ``beam_width`` best (earlier wins ties)."""
-        pool = {prompt_key(text): (text, score) for text, score in self.beam}
+        if not scored:
+            return
+        best_before = self.beam[0][1] if self.beam else None
+        pool = {parts.key: (parts, score) for parts, score in self.beam}
         for item in scored:
             self.known[item.candidate.key] = item.score
-            pool.setdefault(item.candidate.key, (item.candidate.text, item.score))
+            pool.setdefault(item.candidate.key, (item.candidate.parts, item.score))
         ranked = sorted(pool.values(), key=lambda entry: -entry[1])
         self.beam = ranked[: self.config.beam_width]
+        top = max(item.score for item in scored)
+        self.stalled = best_before is not None and top <= best_before
 
     # ------------------------------------------------------------------ one round
 
@@ -164,7 +201,9 @@ class TextGrad(Optimizer):
         return edits
 
     async def _round(self, r: int, share: Share) -> list[Candidate]:
-        parents = [text for text, _ in self.beam] or [self.context.seed_prompt]
+        parents = [parts for parts, _ in self.beam] or [
+            StructuredPrompt.plain(self.context.seed_prompt)
+        ]
         parents = parents[: share.calls_left() // self._expansion_cost()]
         if not parents:
             self.log.append({"round": r, "parents": 0, "skipped": "budget"})
@@ -201,7 +240,7 @@ class TextGrad(Optimizer):
         return [self._candidate(drafts[i], r, bandit, i) for i in chosen]
 
     def _screen(
-        self, r: int, parents: Sequence[str], expansions: Sequence[Expansion]
+        self, r: int, parents: Sequence[StructuredPrompt], expansions: Sequence[Expansion]
     ) -> list[Draft]:
         """Keep new, distinct drafts; record the rest (and the expansions' rejections)."""
         drafts: list[Draft] = []
@@ -209,53 +248,59 @@ class TextGrad(Optimizer):
         for parent, expansion in zip(parents, expansions, strict=True):
             self.rejections.extend(expansion.rejections)
             for draft in expansion.drafts:
-                key = prompt_key(draft.text)
-                if key == prompt_key(parent):
-                    self._reject(r, draft.kind, parent, "unchanged: same as its parent", draft.text)
+                key = draft.prompt.key
+                if key == parent.key:
+                    reason = "unchanged: same as its parent"
+                    self._reject(r, draft.kind, parent.text, reason, draft.instruction)
                 elif key in seen:
                     reason = "duplicate of a prompt already proposed or scored"
-                    self._reject(r, draft.kind, parent, reason, draft.text)
+                    self._reject(r, draft.kind, parent.text, reason, draft.instruction)
                 else:
                     seen.add(key)
                     drafts.append(draft)
         return drafts
 
     def _candidate(self, draft: Draft, r: int, bandit: UCB1 | None, arm: int) -> Candidate:
-        meta = {"round": r, "kind": draft.kind, "parent": draft.parent, **draft.meta}
+        parent = draft.parent.text
+        meta = {"round": r, "kind": draft.kind, "parent": parent, **draft.meta}
         if bandit is not None:
             meta["ucb_mean"] = bandit.mean(arm)
             meta["ucb_pulls"] = bandit.counts[arm]
-        return Candidate(
-            text=draft.text, source=self.name, step=r, parents=(draft.parent,), meta=meta
+        return Candidate.structured(
+            draft.prompt, source=self.name, step=r, parents=(parent,), meta=meta
         )
 
-    async def _expand(self, parent: str, batch: list[Example] | None, r: int) -> Expansion:
-        """Critique and edit one beam prompt (or just rewrite it, with feedback 'none')."""
+    async def _expand(
+        self, parent: StructuredPrompt, batch: list[Example] | None, r: int
+    ) -> Expansion:
+        """Critique and edit one beam prompt's instruction, keeping its other parts.
+
+        With feedback 'none' the instruction is just rewritten.
+        """
         out = Expansion()
         meta: dict[str, Any] = {"feedback": self.config.feedback}
+        instruction, where = parent.instruction, parent.text
         if batch is None:
-            request, kind = rewrite_prompt(parent, self._constraints), "rewrite"
+            request, kind = rewrite_prompt(instruction, self._constraints), "rewrite"
         else:
-            result = await self.context.evaluator.evaluate(parent, batch, split="train")
+            evaluate = self.context.evaluator.evaluate
+            result = await evaluate(scored_form(parent), batch, split="train")
             errors = collect_errors(result, self.config.max_errors)
             out.n_errors = len(errors)
             if not errors:
-                out.rejections.append(
-                    self._rejection(
-                        r, "gradient", parent, f"skipped: no errors on {len(batch)} train examples"
-                    )
-                )
+                reason = f"skipped: no errors on {len(batch)} train examples"
+                out.rejections.append(self._rejection(r, "gradient", where, reason))
                 return out
-            reply, failure = await self._complete(gradient_prompt(parent, errors), sample=r)
+            reply, failure = await self._complete(gradient_prompt(instruction, errors), sample=r)
             critique = parse_critique(reply or "")
             if not critique:
                 reason = failure or "empty critique"
                 out.rejections.append(
                     self._rejection(
-                        r, "gradient", parent, f"{reason}; editing from the errors alone", reply
+                        r, "gradient", where, f"{reason}; editing from the errors alone", reply
                     )
                 )
-            request, kind = edit_prompt(parent, errors, critique, self._constraints), "edit"
+            request, kind = edit_prompt(instruction, errors, critique, self._constraints), "edit"
             meta |= {"critique": critique[:META_CRITIQUE_CHARS], "n_errors": len(errors)}
         edits = self.config.edits_per_gradient
         replies = await asyncio.gather(
@@ -264,22 +309,21 @@ class TextGrad(Optimizer):
         paraphrased: set[str] = set()
         for i, (reply, failure) in enumerate(replies):
             draft = self._parse(r, kind, parent, reply, failure, meta, out)
-            if draft is None or not self.config.paraphrase or draft.text in paraphrased:
+            if draft is None or not self.config.paraphrase or draft.instruction in paraphrased:
                 continue
-            paraphrased.add(draft.text)
+            paraphrased.add(draft.instruction)
             reply2, failure2 = await self._complete(
-                paraphrase_prompt(draft.text, self._constraints), sample=r * edits + i
+                paraphrase_prompt(draft.instruction, self._constraints), sample=r * edits + i
             )
-            self._parse(
-                r, "paraphrase", parent, reply2, failure2, meta | {"paraphrase_of": draft.text}, out
-            )
+            of = {"paraphrase_of": draft.instruction}
+            self._parse(r, "paraphrase", parent, reply2, failure2, meta | of, out)
         return out
 
     def _parse(
         self,
         r: int,
         kind: str,
-        parent: str,
+        parent: StructuredPrompt,
         reply: str | None,
         failure: str | None,
         meta: dict[str, Any],
@@ -287,12 +331,12 @@ class TextGrad(Optimizer):
     ) -> Draft | None:
         """Turn one reply into a draft, or record why it is not one."""
         if reply is None:
-            out.rejections.append(self._rejection(r, kind, parent, failure or "no reply"))
+            out.rejections.append(self._rejection(r, kind, parent.text, failure or "no reply"))
             return None
         parsed = parse_proposal(reply)
         if parsed.text is None:
             out.rejections.append(
-                self._rejection(r, kind, parent, parsed.problem or "unparseable", reply)
+                self._rejection(r, kind, parent.text, parsed.problem or "unparseable", reply)
             )
             return None
         draft = Draft(parsed.text, parent, kind, meta | {"parse_rule": parsed.rule})
@@ -311,7 +355,8 @@ class TextGrad(Optimizer):
 
         async def pull(arm: int, t: int) -> float:
             batch = shared if t < len(drafts) else self._minibatch(size)
-            result = await self.context.evaluator.evaluate(drafts[arm].text, batch, split="train")
+            prompt = scored_form(drafts[arm].prompt)
+            result = await self.context.evaluator.evaluate(prompt, batch, split="train")
             return result.mean
 
         return await run_ucb(
@@ -362,19 +407,21 @@ class TextGrad(Optimizer):
         version, internal, gauss = self.rng.getstate()
         return {
             "step": self.step,
-            "beam": [{"text": text, "score": score} for text, score in self.beam],
+            "beam": [{"parts": parts.parts(), "score": score} for parts, score in self.beam],
             "known": dict(self.known),
             "rng": [version, list(internal), gauss],
             "rejections": [dict(item) for item in self.rejections],
             "log": [dict(item) for item in self.log],
+            "stalled": self.stalled,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` saved (after a JSON round trip too)."""
         super().load_state_dict(state)
-        self.beam = [(str(item["text"]), float(item["score"])) for item in state["beam"]]
+        self.beam = [(beam_prompt(item), float(item["score"])) for item in state["beam"]]
         self.known = {str(key): float(score) for key, score in state["known"].items()}
         version, internal, gauss = state["rng"]
         self.rng.setstate((int(version), tuple(int(x) for x in internal), gauss))
         self.rejections = [dict(item) for item in state["rejections"]]
         self.log = [dict(item) for item in state["log"]]
+        self.stalled = bool(state.get("stalled", False))

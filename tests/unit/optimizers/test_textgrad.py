@@ -15,6 +15,7 @@ from optimizers.budget import Budget
 from optimizers.evaluation.chat_calls import Usage
 from optimizers.evaluation.evaluator import EvalResult
 from optimizers.evaluation.stats import Interval
+from optimizers.evaluation.structured_prompt import StructuredPrompt
 from optimizers.runner import Runner
 from optimizers.selection.racing import RacingConfig
 from optimizers.tasks.example import Example
@@ -25,6 +26,7 @@ from tests.unit.optimizer_fixtures import make_context as context_on
 SEED = "Answer the question."
 GOOD = "Classify the review as positive or negative."
 CRITIQUE = "The instruction never says the answer must be positive or negative."
+SPEC = "Answer with exactly one of: negative, positive."
 
 GOOD_WORDS = ("wonderful", "great", "moving")
 BAD_WORDS = ("dreadful", "boring", "awful")
@@ -133,6 +135,10 @@ async def dev_scored(context: OptimizerContext, candidates: list[Candidate]) -> 
     return [
         Scored(c, await context.evaluator.evaluate(c.text, DEV, split="dev")) for c in candidates
     ]
+
+
+def beam_texts(optimizer: TextGrad) -> list[tuple[str, float]]:
+    return [(parts.text, score) for parts, score in optimizer.beam]
 
 
 async def start(context: OptimizerContext, config: TextGradConfig | None = None) -> TextGrad:
@@ -426,10 +432,12 @@ async def test_ucb_selects_the_clearly_better_candidate_on_train(make_context):
     assert context.evaluator.examples_seen["train"] == 13 * 8
 
 
-def told(text: str, score: float) -> Scored:
+def told(prompt: str | StructuredPrompt, score: float) -> Scored:
     """A dev score as the runner would tell it (the examples do not matter to tell())."""
+    parts = StructuredPrompt.plain(prompt) if isinstance(prompt, str) else prompt
+    candidate = Candidate.structured(parts, source="user", step=1)
     dev = EvalResult(
-        prompt=text,
+        prompt=candidate.text,
         split="dev",
         template="inline",
         metric="exact",
@@ -439,21 +447,63 @@ def told(text: str, score: float) -> Scored:
         usage=Usage(),
         wall_time_s=0.0,
     )
-    return Scored(Candidate(text=text, source="user", step=1), dev)
+    return Scored(candidate, dev)
 
 
 async def test_beam_keeps_the_best_dev_scores_and_expands_them_all(make_context):
     context = make_context(improving_proposer())
     optimizer = await start(context, TextGradConfig(beam_width=3))
     optimizer.tell([told("A b", 0.7), told("C d", 0.9), told("E f", 0.7)])
-    assert optimizer.beam == [("C d", 0.9), ("A b", 0.7), ("E f", 0.7)]  # earlier wins ties
+    assert beam_texts(optimizer) == [("C d", 0.9), ("A b", 0.7), ("E f", 0.7)]  # earlier wins
     optimizer.tell([told("G h", 0.95), told(" A  b", 0.7)])  # the same prompt again, reused
-    assert optimizer.beam == [("G h", 0.95), ("C d", 0.9), ("A b", 0.7)]
+    assert beam_texts(optimizer) == [("G h", 0.95), ("C d", 0.9), ("A b", 0.7)]
     assert optimizer.known == {SEED: 0.5, "A b": 0.7, "C d": 0.9, "E f": 0.7, "G h": 0.95}
 
     await optimizer.ask()
     parents = {text.split('"')[1] for text in proposer_calls(context) if is_gradient(text)}
     assert parents == {"G h", "C d", "A b"}
+
+
+async def test_edits_rewrite_the_instruction_and_keep_the_other_parts(make_context):
+    context = make_context(improving_proposer())
+    optimizer = await start(context, TextGradConfig(rounds=1, beam_width=1, select_per_round=4))
+    best = StructuredPrompt.plain(SEED).with_parts("output_spec", output_spec=SPEC)
+    optimizer.tell([told(best, 0.6)])
+    task_calls = context.evaluator.caller.backend.model.calls
+    before = len(task_calls)  # the seed's dev scoring
+    candidates = await optimizer.ask()
+
+    edits = [c for c in candidates if c.meta.get("kind") == "edit"]
+    assert edits
+    for candidate in edits:
+        assert candidate.parts.output_spec == SPEC
+        assert candidate.parts.instruction.startswith(GOOD)
+        assert candidate.parents == (best.text,)
+    # The errors come from the whole prompt; the critique and the edit see its instruction.
+    assert task_calls[before:]
+    assert all(SPEC in call for call in task_calls[before:])
+    asked = [call for call in proposer_calls(context) if is_gradient(call) or is_edit(call)]
+    assert asked
+    assert not any(SPEC in call for call in asked)
+
+
+async def test_after_a_round_that_did_not_improve_operator_neighbours_join_the_drafts(
+    make_context,
+):
+    context = make_context(improving_proposer())
+    optimizer = await start(context, TextGradConfig(select_per_round=2))
+    first = await optimizer.ask()
+    assert all(c.meta.get("rule") is None for c in first)  # drafts only: nothing stalled yet
+    optimizer.tell([told(c.parts, 0.0) for c in first])  # worse than the seed's 0.5
+    assert optimizer.stalled
+    second = await optimizer.ask()
+    rules = [c.meta.get("rule") for c in second]
+    assert rules.count("fallback: operators (no usable proposal)") == 1  # half of 2
+    assert len(second) == 3
+    train_ids = {example.id for example in context.train}
+    assert all({d.id for d in c.parts.demos} <= train_ids for c in second)
+    optimizer.tell([told(second[0].parts, 0.9)])
+    assert not optimizer.stalled
 
 
 # ------------------------------------------------------------------------ through the runner
@@ -508,6 +558,9 @@ async def test_state_round_trip_resumes_the_same_run(make_context, tmp_path):
     context = make_context(rule)
     first = await start(context, config)
     first.tell(await dev_scored(context, await first.ask()))
+    first.tell(
+        [told(StructuredPrompt.plain(SEED).with_parts("output_spec", output_spec=SPEC), 0.99)]
+    )
     first.rejections.append({"round": 1, "stage": "edit", "reason": "test", "reply": ""})
     state = json.loads(json.dumps(first.state_dict()))
 
