@@ -43,6 +43,7 @@ from optimizers.gpo.retrieval import retrieve
 from optimizers.gpo.step_size import step_size
 from optimizers.gpo.trajectory import Trajectory
 from optimizers.propose.proposals import parse_proposal
+from optimizers.propose.rng_state import rng_state_from_json, rng_state_to_json
 from optimizers.registry import GPO
 from optimizers.structure.fallback import operator_candidates
 from optimizers.tasks.example import Example
@@ -362,7 +363,11 @@ class GPO(Optimizer):
     # -- checkpoints -------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """Step, current prompt, exemplar and trajectory ids, rejections (JSON-serialisable)."""
+        """What a resumed GPO needs, as JSON.
+
+        Step, current prompt, exemplar and trajectory ids, rejections, and the
+        random stream the operator neighbours draw from.
+        """
         return {
             **super().state_dict(),
             "current": self.current if self.trajectory.entries else None,
@@ -375,6 +380,7 @@ class GPO(Optimizer):
             "stopped": self.stopped,
             "parts": None if self.parts is None else self.parts.parts(),
             "stalled": self.stalled,
+            "rng": rng_state_to_json(self.context.rng),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -399,3 +405,5 @@ class GPO(Optimizer):
         parts = state.get("parts")  # None in a checkpoint from before parts: plain
         self.parts = StructuredPrompt.from_parts(parts) if parts else None
         self.stalled = bool(state.get("stalled", False))
+        if "rng" in state:  # absent in a checkpoint from before: the stream starts over
+            rng_state_from_json(self.context.rng, state["rng"])

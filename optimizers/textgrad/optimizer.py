@@ -48,6 +48,7 @@ from optimizers.evaluation.chat_calls import CallFailed
 from optimizers.evaluation.evaluator import EvalResult
 from optimizers.evaluation.structured_prompt import StructuredPrompt
 from optimizers.propose.proposals import constraints_block, parse_proposal
+from optimizers.propose.rng_state import rng_state_from_json, rng_state_to_json
 from optimizers.registry import TEXTGRAD
 from optimizers.structure.fallback import operator_candidates
 from optimizers.tasks.example import Example
@@ -404,12 +405,11 @@ class TextGrad(Optimizer):
 
     def state_dict(self) -> dict[str, Any]:
         """Round (``step``), beam, known dev scores, rng state, rejections and round log."""
-        version, internal, gauss = self.rng.getstate()
         return {
             "step": self.step,
             "beam": [{"parts": parts.parts(), "score": score} for parts, score in self.beam],
             "known": dict(self.known),
-            "rng": [version, list(internal), gauss],
+            "rng": rng_state_to_json(self.rng),
             "rejections": [dict(item) for item in self.rejections],
             "log": [dict(item) for item in self.log],
             "stalled": self.stalled,
@@ -420,8 +420,7 @@ class TextGrad(Optimizer):
         super().load_state_dict(state)
         self.beam = [(beam_prompt(item), float(item["score"])) for item in state["beam"]]
         self.known = {str(key): float(score) for key, score in state["known"].items()}
-        version, internal, gauss = state["rng"]
-        self.rng.setstate((int(version), tuple(int(x) for x in internal), gauss))
+        rng_state_from_json(self.rng, state["rng"])
         self.rejections = [dict(item) for item in state["rejections"]]
         self.log = [dict(item) for item in state["log"]]
         self.stalled = bool(state.get("stalled", False))

@@ -506,6 +506,25 @@ async def test_state_round_trip_resumes_to_the_same_next_step(make_context):
     assert [(c.text, c.meta) for c in again] == [(c.text, c.meta) for c in expected]
 
 
+async def test_a_resumed_stalled_step_draws_the_same_operator_neighbours(make_context):
+    context = make_context(scripted(tagged("Here is your new prompt:"), tagged("How to:")))
+    gpo = GPO(context, GPOConfig(samples_per_step=4))
+    await start(gpo)
+    gpo.tell(await score(context, await gpo.ask()))
+    assert gpo.stalled
+    state = json.loads(json.dumps(gpo.state_dict()))
+
+    restored = GPO(
+        dataclasses.replace(context, rng=random.Random(99)), GPOConfig(samples_per_step=4)
+    )
+    restored.load_state_dict(state)
+    await start(restored)
+    expected, again = await gpo.ask(), await restored.ask()
+    drawn = [c for c in expected if c.meta["rule"].startswith("fallback: operators")]
+    assert len(drawn) == 2
+    assert [c.key for c in again] == [c.key for c in expected]
+
+
 async def test_load_state_rejects_inconsistent_state(make_context):
     context = make_context(improving_proposer())
     gpo = GPO(context)
