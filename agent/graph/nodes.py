@@ -22,6 +22,7 @@ from agent.graph.steering_effects import apply_steering
 from agent.run.report import build_report
 from agent.run.session import RunSession
 from optimizers.registry import info
+from optimizers.selection.guard import too_few_dev_examples
 
 
 async def planner(state: PilotState, runtime: Runtime[RunSession]) -> dict[str, Any]:
@@ -47,12 +48,13 @@ async def evaluate_seed(state: PilotState, runtime: Runtime[RunSession]) -> dict
     outcome = await session.search.start()
     seed = outcome.seed.dev
     line = f"seed: dev {seed.mean:.3f} [{seed.interval.low:.3f}, {seed.interval.high:.3f}]"
+    said = f"Your prompt scores {line.split(': dev ')[1]} on the dev examples."
+    if (why := too_few_dev_examples(len(session.splits.dev))) is not None:
+        said += f" Note: {why}."
     return {
         **progress(session),
         "summary": [*state.summary, line],
-        "messages": [
-            say(f"Your prompt scores {line.split(': dev ')[1]} on the dev examples.", "evaluate")
-        ],
+        "messages": [say(said, "evaluate")],
     }
 
 

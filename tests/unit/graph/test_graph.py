@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from agent.graph.model_reading import MessageKind
 from agent.graph.pilot import run_pilot
 from memory.run_registry import FolderRegistry
+from optimizers.tasks.splits import SplitSpec
 from tests.unit.graph_fixtures import ScriptedPlanner, request_for
 
 
@@ -139,3 +142,28 @@ async def test_a_question_waits_for_the_person_and_the_answer_steers(
     assert report is not None
     assert report["stopped"] == "stop requested"
     assert FolderRegistry(home).list()[0]["status"] == "finished"
+
+
+async def test_a_dev_split_too_small_for_the_guard_is_said_as_soon_as_the_seed_is_scored(
+    data_file, runtime, tmp_path, bundled_embedder
+):
+    request = dataclasses.replace(
+        request_for(data_file), split_spec=SplitSpec(train=10, dev=4, test=12, seed=0)
+    )
+    planner = ScriptedPlanner(["evaluate", "gpo", "report", "finish"])
+    report, messages = await pilot(
+        data_file, runtime, tmp_path, bundled_embedder, planner, request=request
+    )
+    (said,) = [text for name, text in messages if name == "evaluate"]
+    assert "with 4 dev examples no new prompt can be shown to beat the starting prompt" in said
+    assert "at least 6" in said
+    assert not report["guard"]["passed"]  # its reason at the end: tests/unit/optimizers/test_guard
+
+
+async def test_a_large_enough_dev_split_says_nothing_about_its_size(
+    data_file, runtime, tmp_path, bundled_embedder
+):
+    planner = ScriptedPlanner(["evaluate", "report", "finish"])
+    _, messages = await pilot(data_file, runtime, tmp_path, bundled_embedder, planner)
+    (said,) = [text for name, text in messages if name == "evaluate"]
+    assert "dev examples no new prompt" not in said

@@ -7,7 +7,7 @@ from optimizers.evaluation.chat_calls import Usage
 from optimizers.evaluation.evaluator import EvalResult, ExampleResult
 from optimizers.evaluation.stats import mean_with_ci
 from optimizers.outcome import RunOutcome
-from optimizers.selection.guard import ALPHA, guard
+from optimizers.selection.guard import ALPHA, guard, min_dev_examples, too_few_dev_examples
 
 
 def result(scores, prompt: str = "p") -> EvalResult:
@@ -91,6 +91,17 @@ def test_the_threshold_is_an_exact_sign_flip_test(wins, passed):
     decision = guard(result(SEED_SCORES), result(with_wins_and_losses(wins, 0)))
     assert decision.comparison.p_value == pytest.approx(2 / 2**wins)
     assert decision.passed is passed
+
+
+@pytest.mark.parametrize(("alpha", "needed"), [(0.05, 6), (0.1, 5), (0.01, 8)])
+def test_the_fewest_dev_examples_that_can_pass_follow_the_exact_test(alpha, needed):
+    assert min_dev_examples(alpha) == needed
+    assert too_few_dev_examples(needed, alpha) is None
+    assert f"with {needed - 1} dev examples" in too_few_dev_examples(needed - 1, alpha)
+    assert guard(result([0] * needed), result([1] * needed), alpha=alpha).passed
+    all_wins = guard(result([0] * (needed - 1)), result([1] * (needed - 1)), alpha=alpha)
+    assert not all_wins.passed
+    assert f"with {needed - 1} dev examples no new prompt can be shown" in all_wins.reason
 
 
 def test_alpha_is_the_callers_choice():
