@@ -82,11 +82,6 @@ class Draft:
         return self.parent.with_parts(TEXTGRAD, instruction=self.instruction)
 
 
-def scored_form(parts: StructuredPrompt) -> str | StructuredPrompt:
-    """What the evaluator scores for ``parts``: a plain prompt as its text, as the runner does."""
-    return parts.text if parts.is_plain else parts
-
-
 def beam_prompt(item: dict[str, Any]) -> StructuredPrompt:
     """A beam entry of a checkpoint (one from before parts holds a plain text)."""
     parts = item.get("parts")
@@ -284,8 +279,7 @@ class TextGrad(Optimizer):
         if batch is None:
             request, kind = rewrite_prompt(instruction, self._constraints), "rewrite"
         else:
-            evaluate = self.context.evaluator.evaluate
-            result = await evaluate(scored_form(parent), batch, split="train")
+            result = await self.context.evaluator.evaluate(parent, batch, split="train")
             errors = collect_errors(result, self.config.max_errors)
             out.n_errors = len(errors)
             if not errors:
@@ -356,8 +350,7 @@ class TextGrad(Optimizer):
 
         async def pull(arm: int, t: int) -> float:
             batch = shared if t < len(drafts) else self._minibatch(size)
-            prompt = scored_form(drafts[arm].prompt)
-            result = await self.context.evaluator.evaluate(prompt, batch, split="train")
+            result = await self.context.evaluator.evaluate(drafts[arm].prompt, batch, split="train")
             return result.mean
 
         return await run_ucb(
